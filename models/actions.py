@@ -1,0 +1,126 @@
+"""Inputs of the staff actions (workflow updates). One model per action so fields can grow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from models.referral import LiaisonKind, SessionOutcome, Strict
+
+
+class TriageOutcome(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    REQUEST_INFORMATION = "request_information"
+
+
+class DeclineReason(StrEnum):
+    """Coded so referrers can be given feedback and reports can count them."""
+
+    NEEDS_SECONDARY_CARE = "needs_secondary_care"
+    NEEDS_PRIMARY_CARE_ONLY = "needs_primary_care_only"
+    OUT_OF_AREA = "out_of_area"
+    ALREADY_SUPPORTED = "already_supported"
+    NOT_CONSENTED = "not_consented"
+    OTHER = "other"
+
+
+class TriageDecision(Strict):
+    """A coordinator's triage: accept, decline (reason and signposting) or ask for more."""
+
+    outcome: TriageOutcome
+    coordinator: str = Field(min_length=1, max_length=64, description="staff id, not a name")
+    decline_reason: DeclineReason | None = None
+    signposting: str | None = Field(
+        default=None, max_length=500, description="other services suggested to the referrer"
+    )
+    question: str | None = Field(
+        default=None, max_length=2000, description="what the referrer is asked"
+    )
+
+
+class InformationAnswer(Strict):
+    """The referrer's answer to a triage question."""
+
+    answer: str = Field(min_length=1, max_length=5000)
+
+
+class Allocation(Strict):
+    """Allocate the referral to a practitioner (their caseload room is checked)."""
+
+    practitioner_id: str = Field(min_length=1, max_length=64)
+    coordinator: str = Field(min_length=1, max_length=64)
+
+
+class SessionBooking(Strict):
+    """Book a session; the client is reminded before it."""
+
+    at: datetime
+    location: str = Field(min_length=1, max_length=200, description="e.g. café, home, beach")
+
+
+class SessionRecord(Strict):
+    """Record a session: attended / did not attend / cancelled, where, liaison done."""
+
+    session_id: str | None = Field(default=None, description="a booked session, or none")
+    at: datetime | None = None
+    outcome: SessionOutcome
+    location: str = Field(default="not recorded", min_length=1, max_length=200)
+    liaison: list[LiaisonKind] = Field(default_factory=list, max_length=6)
+
+
+class ReqolWhen(StrEnum):
+    BASELINE = "baseline"
+    END = "end"
+
+
+class ReqolSubmission(Strict):
+    """ReQoL-10 responses by item number (1–10), 0–4 as answered, or a reason to skip."""
+
+    when: ReqolWhen
+    responses: dict[int, int] | None = None
+    physical_health: int | None = Field(default=None, ge=0, le=4)
+    skipped_reason: str | None = Field(default=None, max_length=500)
+
+
+class Extension(Strict):
+    """Extend the plan of sessions (never beyond the policy maximum)."""
+
+    planned_sessions: int = Field(ge=1)
+
+
+class DischargeReason(StrEnum):
+    COMPLETED = "completed"
+    ENDED_EARLY_BY_AGREEMENT = "ended_early_by_agreement"
+    NOT_ENGAGED = "not_engaged"
+    OTHER = "other"
+
+
+class Discharge(Strict):
+    """Discharge: a coded reason and a summary that stays in encrypted storage."""
+
+    reason: DischargeReason
+    summary: str = Field(min_length=1, max_length=5000)
+
+
+class ClosureReason(StrEnum):
+    MOVED_AWAY = "moved_away"
+    TRANSFERRED = "transferred"
+    DECEASED = "deceased"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
+
+
+class Closure(Strict):
+    """A coordinator closes the referral."""
+
+    reason: ClosureReason
+    coordinator: str = Field(min_length=1, max_length=64)
+
+
+class WithdrawalConfirmation(Strict):
+    """A coordinator confirms a withdrawal the client asked for (e.g. by phone)."""
+
+    coordinator: str = Field(min_length=1, max_length=64)

@@ -1,0 +1,123 @@
+"""Inputs and results of the record-keeping activities (the database read model).
+
+Activity names are constants so workflows call them by name and never import
+SQLAlchemy into the workflow sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from models.actions import DischargeReason
+from models.messages import Intent
+from models.referral import LiaisonKind, SessionOutcome, Stage, TimelineEvent, Urgency
+
+RECORD_TRANSITION = "record_transition"
+RECORD_SESSION = "record_session"
+RECORD_OUTCOME = "record_outcome"
+RESERVE_CASELOAD = "reserve_caseload"
+RELEASE_CASELOAD = "release_caseload"
+WAITING_POSITION = "waiting_position"
+RECORD_MESSAGE_HANDLING = "record_message_handling"
+
+
+class ReferralSnapshot(BaseModel):
+    """The read-model row of one referral: stages, times, codes. No personal data."""
+
+    ref: str
+    stage: Stage
+    urgency: Urgency
+    referrer_organisation: str
+    received_at: datetime
+    accepted_at: datetime | None = None
+    waiting_since: datetime | None = None
+    first_session_at: datetime | None = None
+    discharged_at: datetime | None = None
+    closed_reason: str | None = None
+    practitioner_id: str | None = None
+    episode_number: int = 0
+    breach: bool = False
+    in_validation_queue: bool = False
+    withdrawal_pending: bool = False
+    decline_reason: str | None = None
+
+
+class TransitionRecord(BaseModel):
+    """Upsert the referral row and append one timeline event, in one transaction."""
+
+    snapshot: ReferralSnapshot
+    event: TimelineEvent
+    # On receipt only: the registered contacts (email, phone) to index for message matching.
+    # The activity stores keyed hashes of them, never the contacts themselves.
+    register_contacts: list[str] = Field(default_factory=list)
+
+
+class SessionRow(BaseModel):
+    ref: str
+    episode: int
+    session_id: str
+    at: datetime
+    outcome: SessionOutcome
+    location: str
+    liaison: list[LiaisonKind] = Field(default_factory=list)
+
+
+class OutcomeRecord(BaseModel):
+    """An episode's outcome. The activity stores it under a keyed pseudonym of the ref."""
+
+    ref: str
+    episode: int
+    discharged_at: datetime
+    discharge_reason: DischargeReason
+    sessions_attended: int
+    baseline_total: int | None = None
+    end_total: int | None = None
+    baseline_skipped_reason: str | None = None
+    end_skipped_reason: str | None = None
+    change: str | None = None
+    recovered: bool | None = None
+    reliably_recovered: bool | None = None
+    liaison: list[LiaisonKind] = Field(default_factory=list)
+
+
+class CaseloadRequest(BaseModel):
+    practitioner_id: str
+    ref: str
+    episode: int
+    at: datetime
+
+
+class CaseloadResult(BaseModel):
+    reserved: bool
+    reason: str | None = None
+
+
+class CaseloadRelease(BaseModel):
+    ref: str
+    episode: int
+    at: datetime
+
+
+class WaitingPositionRequest(BaseModel):
+    ref: str
+
+
+class WaitingPosition(BaseModel):
+    """Where a waiting referral stands, with an honest range rather than a false precision."""
+
+    position: int
+    waiting_total: int
+    estimate_weeks_low: int | None = None
+    estimate_weeks_high: int | None = None
+
+
+class MessageHandling(BaseModel):
+    """How the workflow read a stored inbound message."""
+
+    message_id: str
+    ref: str
+    intent: Intent
+    crisis: bool
+    to_inbox: bool

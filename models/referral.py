@@ -1,0 +1,228 @@
+"""A referral: what the referrer sends, and the state the workflow keeps."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+from models.policy import ServicePolicy
+
+REFERENCE_PATTERN = r"^R[0-9A-HJKMNP-TV-Z]{8,26}$"
+
+
+class Stage(StrEnum):
+    """Stages of DESIGN.md's lifecycle (the ``ReferralStage`` search attribute)."""
+
+    RECEIVED = "received"
+    TRIAGE = "triage"
+    INFO_REQUESTED = "info_requested"
+    WAITING = "waiting"
+    ALLOCATED = "allocated"
+    IN_EPISODE = "in_episode"
+    DISCHARGED = "discharged"
+    CLOSED = "closed"
+
+
+class Urgency(StrEnum):
+    ROUTINE = "routine"
+    SOON = "soon"
+    URGENT = "urgent"
+
+
+class Strict(BaseModel):
+    """Base for boundary models: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ClientDetails(Strict):
+    """Who the referral is for. Personal data: lives only in encrypted payloads."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=32)
+    nhs_number: str | None = Field(default=None, pattern=r"^\d{10}$")
+    may_contact: bool = Field(
+        default=True, description="the client agreed to be written to directly"
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _normalise_phone(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_phone(value)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ClientDetails:
+        if self.email is None and self.phone is None:
+            raise ValueError("a client needs an email or a phone number to be reachable")
+        return self
+
+
+class ReferrerDetails(Strict):
+    """Who referred: an organisation and a person there to write back to."""
+
+    organisation: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+
+
+class ReferralSubmission(Strict):
+    """What a referrer sends. ``reason`` is free text and never leaves encrypted storage."""
+
+    client: ClientDetails
+    referrer: ReferrerDetails
+    consent: bool = Field(description="the client consented to this referral")
+    urgency: Urgency = Urgency.ROUTINE
+    reason: str = Field(min_length=1, max_length=5000)
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_required(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("the client's consent is required before a referral can be made")
+        return value
+
+
+def normalise_phone(value: str) -> str:
+    """A UK-style phone number as digits with a leading +44 (07700 900123 -> +447700900123)."""
+    digits = re.sub(r"[^\d+]", "", value)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if digits.startswith("0"):
+        digits = "+44" + digits[1:]
+    if not re.fullmatch(r"\+\d{8,15}", digits):
+        raise ValueError("not a phone number")
+    return digits
+
+
+class TimelineEvent(BaseModel):
+    """One thing that happened to a referral. ``detail`` holds codes, never free text."""
+
+    seq: int
+    at: datetime
+    kind: str
+    stage: Stage
+    detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+
+class SessionOutcome(StrEnum):
+    ATTENDED = "attended"
+    DID_NOT_ATTEND = "did_not_attend"
+    CANCELLED = "cancelled"
+
+
+class LiaisonKind(StrEnum):
+    HOUSING = "housing"
+    BENEFITS = "benefits"
+    EMPLOYMENT = "employment"
+    COMMUNITY_GROUP = "community_group"
+    PHYSICAL_HEALTH = "physical_health"
+    OTHER = "other"
+
+
+class BookedSession(BaseModel):
+    session_id: str
+    at: datetime
+    location: str
+    reminded: bool = False
+
+
+class RecordedSession(BaseModel):
+    session_id: str
+    at: datetime
+    outcome: SessionOutcome
+    location: str
+    liaison: list[LiaisonKind] = Field(default_factory=list)
+
+
+class ReqolRecord(BaseModel):
+    """A measure as the workflow keeps it: scores or the reason it was skipped."""
+
+    total: int | None = None
+    skipped_reason: str | None = None
+    recorded_at: datetime
+
+
+class Episode(BaseModel):
+    """One 6–10 session episode with a practitioner."""
+
+    number: int
+    practitioner_id: str
+    allocated_at: datetime
+    planned_sessions: int
+    returning: bool = False
+    booked: list[BookedSession] = Field(default_factory=list)
+    sessions: list[RecordedSession] = Field(default_factory=list)
+    baseline: ReqolRecord | None = None
+    end: ReqolRecord | None = None
+    first_session_at: datetime | None = None
+    last_contact_at: datetime
+    silence_nudged_at: datetime | None = None
+    consecutive_dna: int = 0
+
+    @property
+    def attended(self) -> int:
+        return sum(1 for s in self.sessions if s.outcome == SessionOutcome.ATTENDED)
+
+
+class ReferralState(BaseModel):
+    """All a referral's workflow carries, including across continue-as-new."""
+
+    ref: str
+    submission: ReferralSubmission
+    policy: ServicePolicy
+    stage: Stage = Stage.RECEIVED
+    received_at: datetime
+    stage_since: datetime
+    triage_reminders_sent: int = 0
+    accepted_at: datetime | None = None
+    waiting_since: datetime | None = None
+    checkins_sent: int = 0
+    unanswered_checkins: int = 0
+    last_checkin_at: datetime | None = None
+    in_validation_queue: bool = False
+    breach_flagged: bool = False
+    first_session_at: datetime | None = Field(
+        default=None, description="first attended session of the first episode: stops the wait"
+    )
+    practitioner_id: str | None = None
+    practitioner_history: list[str] = Field(default_factory=list)
+    episode_number: int = 0
+    episode: Episode | None = None
+    discharged_at: datetime | None = None
+    withdrawal_requested_at: datetime | None = None
+    closed_reason: str | None = None
+    seq: int = 0
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+    recent_message_ids: list[str] = Field(default_factory=list)
+    runs: int = 1
+
+
+class NextDeadline(BaseModel):
+    at: datetime
+    kind: str
+
+
+class ReferralView(BaseModel):
+    """What the ``state`` query returns: the referral as staff see it (no free text)."""
+
+    ref: str
+    stage: Stage
+    urgency: Urgency
+    referrer_organisation: str
+    episode_number: int
+    practitioner_id: str | None
+    sessions_done: int
+    sessions_planned: int
+    sessions_booked: int
+    waiting_since: datetime | None
+    received_at: datetime
+    in_validation_queue: bool
+    breach: bool
+    withdrawal_pending: bool
+    closed_reason: str | None
+    next_deadline: NextDeadline | None
+    timeline: list[TimelineEvent]

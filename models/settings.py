@@ -1,0 +1,60 @@
+"""Deployment settings: where Temporal, the database and SMTP are, and the policy.
+
+Read from environment variables prefixed ``HARBOUR_`` or from a TOML/JSON-free
+``.env``-style file named by ``HARBOUR_CONFIG_FILE`` (default ``harbour.env``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.policy import ServicePolicy
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop demo and production."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HARBOUR_",
+        env_file=os.environ.get("HARBOUR_CONFIG_FILE", "harbour.env"),
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(default=Path("data"))
+    database_url: str = "sqlite+aiosqlite:///data/harbour.db"
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "harbour"
+    temporal_ui_url: str = "http://localhost:8233"
+    smtp_host: str = "localhost"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_use_tls: bool = False
+    mail_from: str = "Harbour Recovery Service <no-reply@harbour.example>"
+    coordinators_email: str = "coordinators@harbour.example"
+    service_name: str = "Harbour Recovery Service"
+    service_phone: str = "01234 567890"
+    # "kid:base64key,kid:base64key" — the first key encrypts, all decrypt (rotation).
+    encryption_keys: str | None = None
+    pseudonym_key: str | None = None
+    log_format: str = Field(default="console", pattern="^(console|json)$")
+    log_level: str = "INFO"
+    # Fast time for demos: one day lasts this many seconds (0 = real time).
+    seconds_per_day: float = Field(default=0.0, ge=0)
+    policy: ServicePolicy = Field(default_factory=ServicePolicy)
+
+    def effective_policy(self) -> ServicePolicy:
+        """The policy in force: fast time scales the default durations."""
+        if self.seconds_per_day > 0:
+            return ServicePolicy.fast(self.seconds_per_day)
+        return self.policy
+
+    @property
+    def mailbox_dir(self) -> Path:
+        return self.data_dir / "mailbox"

@@ -1,0 +1,180 @@
+"""SQLAlchemy tables of the read model. Imported by activities and services only.
+
+No client name, contact detail or free text is stored in the read model: referrals are
+known by their opaque reference; contacts only as keyed hashes (for message matching).
+Inbound message bodies are kept (nothing is ever dropped) in ``inbound_messages``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+UTC_DT = DateTime(timezone=True)
+
+
+class ReferralRow(Base):
+    __tablename__ = "referrals"
+
+    ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    urgency: Mapped[str] = mapped_column(String(16))
+    referrer_organisation: Mapped[str] = mapped_column(String(200), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTC_DT)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTC_DT)
+    first_session_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+    discharged_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+    closed_reason: Mapped[str | None] = mapped_column(String(64))
+    decline_reason: Mapped[str | None] = mapped_column(String(64))
+    practitioner_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    episode_number: Mapped[int] = mapped_column(Integer, default=0)
+    breach: Mapped[bool] = mapped_column(Boolean, default=False)
+    in_validation_queue: Mapped[bool] = mapped_column(Boolean, default=False)
+    withdrawal_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTC_DT)
+
+    __table_args__ = (Index("ix_referrals_stage_received", "stage", "received_at"),)
+
+
+class TimelineEventRow(Base):
+    __tablename__ = "timeline_events"
+
+    ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+    kind: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ContactRow(Base):
+    """Keyed hash of a registered contact -> referral, for matching inbound messages."""
+
+    __tablename__ = "contacts"
+
+    contact_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    registered_at: Mapped[datetime] = mapped_column(UTC_DT)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    episode: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+    outcome: Mapped[str] = mapped_column(String(32))
+    location: Mapped[str] = mapped_column(String(200))
+
+
+class LiaisonActionRow(Base):
+    __tablename__ = "liaison_actions"
+
+    ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    episode: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+
+
+class OutcomeRow(Base):
+    """Anonymised: a keyed pseudonym instead of the referral, and no practitioner."""
+
+    __tablename__ = "outcomes"
+
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    episode: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True, doc="YYYY-MM of discharge")
+    discharge_reason: Mapped[str] = mapped_column(String(64))
+    sessions_attended: Mapped[int] = mapped_column(Integer)
+    baseline_total: Mapped[int | None] = mapped_column(Integer)
+    end_total: Mapped[int | None] = mapped_column(Integer)
+    baseline_skipped_reason: Mapped[str | None] = mapped_column(String(500))
+    end_skipped_reason: Mapped[str | None] = mapped_column(String(500))
+    change: Mapped[str | None] = mapped_column(String(32))
+    recovered: Mapped[bool | None] = mapped_column(Boolean)
+    reliably_recovered: Mapped[bool | None] = mapped_column(Boolean)
+    liaison: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class OutboxRow(Base):
+    """Every letter and alert, keyed by the workflow's idempotency key."""
+
+    __tablename__ = "outbox"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    recipient_role: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    message_id: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)
+    sent_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+
+
+class InboundMessageRow(Base):
+    """Every inbound client message, kept whatever happens to it."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    gateway_id: Mapped[str | None] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_key: Mapped[str] = mapped_column(String(64), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTC_DT)
+    body: Mapped[str] = mapped_column(Text)
+    ref: Mapped[str | None] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    intent: Mapped[str | None] = mapped_column(String(32))
+    crisis: Mapped[bool] = mapped_column(Boolean, default=False)
+    in_inbox: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("channel", "gateway_id", name="uq_inbound_gateway"),)
+
+
+class PractitionerRow(Base):
+    __tablename__ = "practitioners"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    capacity: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CaseloadRow(Base):
+    """One episode on a practitioner's caseload; active while ``ended_at`` is null."""
+
+    __tablename__ = "caseload"
+
+    ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    episode: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practitioner_id: Mapped[str] = mapped_column(ForeignKey("practitioners.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTC_DT)
+    ended_at: Mapped[datetime | None] = mapped_column(UTC_DT)

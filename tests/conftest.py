@@ -1,0 +1,7 @@
+"""Shared fixtures: real Temporal (time-skipping), real SMTP (aiosmtpd), real databases."""
+
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.smtp",
+    "tests.fixtures.temporal",
+]
