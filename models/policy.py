@@ -32,7 +32,9 @@ class ServicePolicy(BaseModel):
     reqol_clinical_cutoff: int = Field(default=24, ge=0, le=40)
     reqol_reliable_change: int = Field(default=5, ge=1, le=40)
     timeline_kept_in_workflow: int = Field(
-        default=60, ge=10, description="recent events kept in workflow state; all are in the database"
+        default=60,
+        ge=10,
+        description="recent events kept in workflow state (all are in the database)",
     )
 
     def model_post_init(self, _context: object) -> None:

@@ -102,6 +102,8 @@ class CaseloadRelease(BaseModel):
 
 class WaitingPositionRequest(BaseModel):
     ref: str
+    # "Now" for the allocation rate (pass workflow.now()); None: the activity's scheduled time.
+    at: datetime | None = None
 
 
 class WaitingPosition(BaseModel):
@@ -121,3 +123,42 @@ class MessageHandling(BaseModel):
     intent: Intent
     crisis: bool
     to_inbox: bool
+
+
+class StoredMessage(BaseModel):
+    """What storing an inbound message did: its id, the referral it matched (None: the
+    coordinators' inbox), and whether the gateway had already delivered it."""
+
+    id: str
+    ref: str | None = None
+    duplicate: bool = False
+    # inbound_messages.status: "matched" (its workflow has not read it yet; signalling again
+    # is safe, the workflow ignores a message id it has seen), "inbox", "handled", "resolved".
+    status: str = "matched"
+
+
+class InboxItem(BaseModel):
+    """An inbound message as coordinators see it in their inbox (or its history)."""
+
+    id: str
+    channel: str
+    received_at: datetime
+    body: str
+    ref: str | None = None
+    status: str
+    intent: str | None = None
+    crisis: bool = False
+    in_inbox: bool = False
+    resolved_at: datetime | None = None
+    resolution_note: str | None = None
+
+
+class Practitioner(BaseModel):
+    """A practitioner and how full their caseload is (active episodes of ``capacity``)."""
+
+    id: str
+    name: str
+    email: str
+    capacity: int
+    active: bool = True
+    caseload: int = 0

@@ -177,10 +177,12 @@ class ReferralState(BaseModel):
     stage: Stage = Stage.RECEIVED
     received_at: datetime
     stage_since: datetime
+    acknowledged: bool = False
     triage_reminders_sent: int = 0
     accepted_at: datetime | None = None
     waiting_since: datetime | None = None
     checkins_sent: int = 0
+    checkin_awaiting_answer: bool = False
     unanswered_checkins: int = 0
     last_checkin_at: datetime | None = None
     in_validation_queue: bool = False
@@ -190,6 +192,8 @@ class ReferralState(BaseModel):
     )
     practitioner_id: str | None = None
     practitioner_history: list[str] = Field(default_factory=list)
+    returning: bool = Field(default=False, description="came back after discharge, not yet seen")
+    open_question: str | None = None
     episode_number: int = 0
     episode: Episode | None = None
     discharged_at: datetime | None = None
@@ -217,7 +221,8 @@ class ReferralView(BaseModel):
     practitioner_id: str | None
     sessions_done: int
     sessions_planned: int
-    sessions_booked: int
+    booked_sessions: list[BookedSession]
+    returning: bool
     waiting_since: datetime | None
     received_at: datetime
     in_validation_queue: bool

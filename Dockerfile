@@ -1,0 +1,26 @@
+# The Harbour worker image for the scale-out path (docker-compose.yml). The embedded demo
+# (`make run`) does not use it.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first so that code changes do not reinstall them.
+COPY pyproject.toml alembic.ini worker.py starter.py ./
+COPY models/ models/
+COPY workflows/ workflows/
+COPY activities/ activities/
+COPY infra/ infra/
+COPY services/ services/
+COPY migrations/ migrations/
+RUN pip install .
+
+# Never run as root; the worker needs no writable files (keys come from the environment).
+RUN useradd --system --uid 10001 --home-dir /app harbour
+USER harbour
+
+CMD ["python", "worker.py"]

@@ -1,0 +1,40 @@
+# Harbour — everyday commands. Needs only Python >= 3.11 on a fresh machine: `make run` and
+# `make test` create .venv and install the project (pip, from the package registry) themselves.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP) ## Start Temporal (dev server), SQLite, the SMTP sink and a worker; Ctrl-C stops all
+	$(BIN)/python -m infra.devstack
+
+# PYTHONWARNINGS is deliberately not set here: pytest's filterwarnings in pyproject.toml decide.
+test: $(STAMP) ## Run the test suite against real Temporal, SMTP and databases
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff check + ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP) ## Format and auto-fix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: ## Remove caches and build output (keeps .venv and data/)
+	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

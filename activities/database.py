@@ -1,0 +1,203 @@
+"""The read-model database: engines, sessions, migrations and keyed hashes.
+
+Works on SQLite (``sqlite+aiosqlite``, the embedded default) and PostgreSQL
+(``postgresql+asyncpg``, scale-out). A PostgreSQL URL may carry a ``search_path`` query
+parameter (``...?search_path=t_abc``) to keep the tables in a schema of their own; tests use
+it to give every test a fresh schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from models.referral import normalise_phone
+
+# How long a SQLite connection waits for another writer before giving up (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option naming how a SQLite transaction begins ("DEFERRED" or "IMMEDIATE").
+SQLITE_BEGIN_OPTION = "harbour_sqlite_begin"
+# Where the Alembic scripts live, whether run from a checkout or an installed package.
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# Domain separation: the same key never yields the same hash for a contact and a ref.
+_CONTACT_PREFIX = b"harbour:contact:v1\x00"
+_PSEUDONYM_PREFIX = b"harbour:pseudonym:v1\x00"
+
+
+def _split_search_path(url: URL) -> tuple[URL, str | None]:
+    """Take ``search_path`` out of a PostgreSQL URL: asyncpg wants it as a server setting."""
+    search_path = url.query.get("search_path")
+    if search_path is None:
+        return url, None
+    if isinstance(search_path, tuple):  # repeated parameter: the last one wins
+        search_path = search_path[-1]
+    return url.difference_update_query(["search_path"]), search_path
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url``, configured for this project's databases.
+
+    SQLite: the parent folder of a file database is created; every connection uses WAL
+    (readers never block the writer; ``synchronous`` stays FULL so a committed inbound message
+    survives a power cut), a busy timeout (writers queue rather than fail),
+    enforced foreign keys, and SQLAlchemy-controlled ``BEGIN`` so a transaction can ask for
+    ``BEGIN IMMEDIATE`` (see :func:`write_transaction`). PostgreSQL: a ``search_path`` query
+    parameter becomes the connection's search path.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        parsed, search_path = _split_search_path(parsed)
+        if search_path is not None:
+            connect_args = dict(kwargs.pop("connect_args", {}))
+            settings = dict(connect_args.get("server_settings", {}))
+            settings["search_path"] = search_path
+            connect_args["server_settings"] = settings
+            kwargs["connect_args"] = connect_args
+        return create_async_engine(parsed, **kwargs)
+
+    if backend != "sqlite":
+        return create_async_engine(parsed, **kwargs)
+
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 driver (it skips it for SELECT and DDL);
+        # _on_begin below emits it, deferred or immediate as the transaction asks.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first, so switching to WAL waits for a lock instead of failing.
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")  # as PostgreSQL would enforce them
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        if mode not in ("DEFERRED", "IMMEDIATE"):
+            raise ValueError(f"unsupported SQLite begin mode {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for ``engine``. Objects stay readable after commit (no lazy reloads)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def write_transaction(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session in one transaction that will write: committed on success, else rolled back.
+
+    On SQLite the transaction starts with ``BEGIN IMMEDIATE``: it takes the database's single
+    write lock up front (waiting up to the busy timeout), so what it reads stays true until it
+    commits, and it never fails half-way with "database is locked" when upgrading a read
+    snapshot to a write. On PostgreSQL this is an ordinary READ COMMITTED transaction.
+    """
+    async with session_factory.begin() as session:
+        await session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        yield session
+
+
+def insert_for(session: AsyncSession, entity: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for ``entity`` in the session's dialect, so ``on_conflict_do_nothing`` /
+    ``on_conflict_do_update`` (same API on both) make writes idempotent upserts."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(entity)
+    if dialect == "sqlite":
+        return sqlite.insert(entity)
+    raise NotImplementedError(f"no upsert support for the {dialect} dialect")
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration for this project's migrations against ``url``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolation: a literal % (e.g. in an encoded password) must be doubled.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def migrate(url: str) -> None:
+    """Bring the database at ``url`` to the latest schema (``alembic upgrade head``).
+
+    Safe to call from inside a running event loop: Alembic runs on one of our own async
+    connections through ``run_sync`` (migrations/env.py picks the connection up from the
+    config's attributes) rather than starting a loop of its own.
+    """
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade_head, url)
+    finally:
+        await engine.dispose()
+
+
+def _upgrade_head(connection: Connection, url: str) -> None:
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime (SQLite hands back naive datetimes, meant as UTC)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def normalise_contact(contact: str) -> str:
+    """The canonical form of an email address or phone number, for matching.
+
+    Emails are stripped and lower-cased; phones become +44… via ``normalise_phone``. Anything
+    else (a sender that is neither) is stripped and lower-cased, so it can still be stored and
+    simply matches nobody.
+    """
+    value = contact.strip()
+    if "@" in value:
+        return value.lower()
+    try:
+        return normalise_phone(value)
+    except ValueError:
+        return value.lower()
+
+
+def contact_key(pseudonym_key: bytes, contact: str) -> str:
+    """Keyed hash (HMAC-SHA256, hex) of a normalised contact: lets messages be matched to a
+    referral without the read model holding anyone's email or phone number."""
+    message = _CONTACT_PREFIX + normalise_contact(contact).encode()
+    return hmac.new(pseudonym_key, message, hashlib.sha256).hexdigest()
+
+
+def pseudonym(pseudonym_key: bytes, ref: str) -> str:
+    """Keyed pseudonym (HMAC-SHA256, hex) of a referral reference, for anonymised outcomes."""
+    return hmac.new(pseudonym_key, _PSEUDONYM_PREFIX + ref.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,644 @@
+"""Letters and alerts: render Jinja2 templates and send them by SMTP, exactly once per key.
+
+The workflow computes each notification's key; the outbox row and the Message-ID derive from
+it, so a retried activity never sends a letter twice, and a resend after a crash between
+"sent" and "recorded" carries the same Message-ID (mail clients and gateways then collapse it).
+
+Privacy (DESIGN.md, "Safety and privacy rules"): templates see only an allow-list of context
+variables (names, dates, positions, codes) — never a referral reason, summary, diagnosis or risk
+note. Log lines and error messages carry the reference, kind, recipient role and key only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, parseaddr
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+import structlog
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    select_autoescape,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.database import write_transaction
+from models.actions import DeclineReason
+from models.notifications import (
+    SEND_NOTIFICATIONS,
+    AlertKind,
+    LetterKind,
+    Notification,
+    Recipient,
+    SendResult,
+)
+from models.settings import Settings
+from models.tables import OutboxRow, PractitionerRow
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+# The only context variables a template may see. Anything else the caller passes (a "reason",
+# a "summary"…) is dropped before rendering, so a clinical string can never reach a letter.
+ALLOWED_CONTEXT: frozenset[str] = frozenset(
+    {
+        "service_name",
+        "service_phone",
+        "ref",
+        "client_first_name",
+        "referrer_name",
+        "practitioner_first_name",
+        "position",
+        "waiting_total",
+        "estimate_weeks_low",
+        "estimate_weeks_high",
+        "decline_reason",
+        "signposting",
+        "question_asked",
+        "session_at",
+        "session_location",
+        "alert_kind",
+        "checkin_number",
+        "weeks_waited",
+        "episode_number",
+        "reentry_practitioner_available",
+        "how_to_return",
+        "withdrawal",
+    }
+)
+
+# Variables render() computes from the context, for the templates.
+DERIVED_CONTEXT: frozenset[str] = frozenset(
+    {
+        "recipient",
+        "greeting_name",
+        "show_crisis",
+        "subject",
+        "decline_phrase",
+        "alert_phrase",
+        "session_when",
+        "estimate_sentence",
+    }
+)
+
+# Subjects name the service and the reference, never a person or a clinical detail.
+SUBJECTS: dict[LetterKind, str] = {
+    LetterKind.ACKNOWLEDGEMENT: "{service}: we have received your referral ({ref})",
+    LetterKind.ACCEPTED: "{service}: we can offer support ({ref})",
+    LetterKind.DECLINED: "{service}: about your referral ({ref})",
+    LetterKind.INFORMATION_REQUEST: "{service}: more information needed for referral {ref}",
+    LetterKind.WAITING_LIST: "{service}: you are on our waiting list ({ref})",
+    LetterKind.CHECKIN: "{service}: checking in while you wait ({ref})",
+    LetterKind.ALLOCATION: "{service}: your recovery practitioner ({ref})",
+    LetterKind.SESSION_REMINDER: "{service}: reminder of your next session ({ref})",
+    LetterKind.DISCHARGE: "{service}: your sessions have ended, and how to come back ({ref})",
+    LetterKind.REENTRY_CONFIRMATION: "{service}: welcome back ({ref})",
+    LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST: "{service}: please confirm your withdrawal ({ref})",
+    LetterKind.WITHDRAWN: "{service}: your withdrawal is confirmed ({ref})",
+    LetterKind.CLOSED: "{service}: your referral is closed ({ref})",
+    LetterKind.CRISIS_REPLY: "{service}: we have your message - help is available now ({ref})",
+    LetterKind.COORDINATOR_ALERT: "Harbour: referral {ref} needs attention",
+    LetterKind.PRACTITIONER_ALERT: "Harbour: referral {ref} needs attention",
+}
+
+# Where the recipient changes what the subject should say.
+SUBJECT_OVERRIDES: dict[tuple[LetterKind, Recipient], str] = {
+    (LetterKind.ACKNOWLEDGEMENT, Recipient.REFERRER): "{service}: referral {ref} acknowledged",
+    (LetterKind.ACCEPTED, Recipient.REFERRER): "{service}: referral {ref} accepted",
+    (LetterKind.DECLINED, Recipient.REFERRER): "{service}: referral {ref} not accepted",
+    (
+        LetterKind.WAITING_LIST,
+        Recipient.REFERRER,
+    ): "{service}: referral {ref} is on the waiting list",
+    (LetterKind.ALLOCATION, Recipient.PRACTITIONER): "Harbour: referral {ref} allocated to you",
+    (LetterKind.ALLOCATION, Recipient.REFERRER): "{service}: referral {ref} allocated",
+    (LetterKind.DISCHARGE, Recipient.REFERRER): "{service}: referral {ref} discharged",
+    (LetterKind.REENTRY_CONFIRMATION, Recipient.PRACTITIONER): "Harbour: referral {ref} returning",
+    (LetterKind.REENTRY_CONFIRMATION, Recipient.REFERRER): "{service}: referral {ref} returning",
+    (LetterKind.WITHDRAWN, Recipient.REFERRER): "{service}: referral {ref} withdrawn",
+    (LetterKind.CLOSED, Recipient.REFERRER): "{service}: referral {ref} closed",
+}
+
+# Who a letter is written to when render() is not told (tests, previews).
+DEFAULT_RECIPIENT: dict[LetterKind, Recipient] = {
+    LetterKind.INFORMATION_REQUEST: Recipient.REFERRER,
+    LetterKind.COORDINATOR_ALERT: Recipient.COORDINATORS,
+    LetterKind.PRACTITIONER_ALERT: Recipient.PRACTITIONER,
+}
+
+# Letters that can go to a client; each one to a client carries the crisis contacts.
+CLIENT_LETTERS: frozenset[LetterKind] = frozenset(LetterKind) - {
+    LetterKind.INFORMATION_REQUEST,
+    LetterKind.COORDINATOR_ALERT,
+    LetterKind.PRACTITIONER_ALERT,
+}
+
+# Written to follow "because …"; neutral about who reads it (referrer or client).
+DECLINE_PHRASES: dict[DeclineReason, str] = {
+    DeclineReason.NEEDS_SECONDARY_CARE: (
+        "the support needed is best offered by secondary mental health services"
+    ),
+    DeclineReason.NEEDS_PRIMARY_CARE_ONLY: (
+        "the support needed is best offered through primary care, such as the GP practice "
+        "or NHS Talking Therapies"
+    ),
+    DeclineReason.OUT_OF_AREA: "the address is outside the area our service covers",
+    DeclineReason.ALREADY_SUPPORTED: "similar support is already in place from another service",
+    DeclineReason.NOT_CONSENTED: "we have not been able to confirm agreement to the referral",
+    DeclineReason.OTHER: "it does not fit what our service can offer at the moment",
+}
+DECLINE_FALLBACK = DECLINE_PHRASES[DeclineReason.OTHER]
+
+# Operational reasons only. A crisis alert says "urgent", not what the message said.
+ALERT_PHRASES: dict[AlertKind, str] = {
+    AlertKind.TRIAGE_OVERDUE: "triage is overdue",
+    AlertKind.VALIDATION_NEEDED: "check-ins have gone unanswered, so the waiting-list place "
+    "needs validating",
+    AlertKind.WAIT_BREACH: "the wait has passed the service's waiting standard",
+    AlertKind.CRISIS_MESSAGE: "urgent - a message from the client to read now",
+    AlertKind.INBOX_MESSAGE: "a message from the client is in the inbox",
+    AlertKind.INFORMATION_RECEIVED: "the referrer has sent the information asked for",
+    AlertKind.RETURNING_CLIENT: "the client has asked to come back",
+    AlertKind.SILENCE: "there has been no contact for a while",
+    AlertKind.REPEATED_NON_ATTENDANCE: "several sessions in a row were missed",
+    AlertKind.MEASURE_NEEDS_ATTENTION: "a ReQoL-10 measure is due or needs attention",
+    AlertKind.NEW_ALLOCATION: "it has been allocated to you",
+    AlertKind.WITHDRAWAL_REQUESTED: "a withdrawal was asked for and awaits confirmation",
+}
+ALERT_FALLBACK = "please take a look"
+
+LETTER_TIMEZONE = ZoneInfo("Europe/London")
+
+_log = structlog.get_logger()
+
+
+class LetterRenderError(ValueError):
+    """A letter could not be rendered. The message names the kind only, never a value."""
+
+
+def _weeks(value: object) -> str:
+    """Jinja filter: ``1 -> "1 week"``, ``3 -> "3 weeks"``."""
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return f"{value} weeks"
+    return f"{number} week" if number == 1 else f"{number} weeks"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        # HTML is escaped (names are user input); text letters are plain text.
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        # Strict: a misspelt variable fails in tests instead of printing an empty string.
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["weeks"] = _weeks
+    return env
+
+
+ENVIRONMENT = _environment()
+
+
+def template_names(kind: LetterKind) -> tuple[str, str]:
+    """The text and HTML template file names of a letter kind."""
+    return f"{kind.value}.txt", f"{kind.value}.html"
+
+
+def message_id_for(key: str) -> str:
+    """Deterministic Message-ID: the same key always gives the same id, across retries."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@harbour>"
+
+
+def readable_datetime(value: object) -> str | None:
+    """ISO datetime -> "Tuesday 3 March 2026 at 2:30pm" in UK time; None if unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(LETTER_TIMEZONE)
+    hour = moment.hour % 12 or 12
+    suffix = "am" if moment.hour < 12 else "pm"
+    time = f"{hour}{suffix}" if moment.minute == 0 else f"{hour}:{moment.minute:02d}{suffix}"
+    return f"{moment:%A} {moment.day} {moment:%B %Y} at {time}"
+
+
+def estimate_sentence(low: object, high: object) -> str:
+    """An honest sentence about the expected wait, or that we cannot estimate it yet."""
+    known = [int(v) for v in (low, high) if isinstance(v, int) and not isinstance(v, bool)]
+    if not known:
+        return (
+            "We cannot give you an honest estimate of the wait yet. We will let you know "
+            "as soon as we can."
+        )
+    first, last = min(known), max(known)
+    if first == last:
+        return (
+            f"We expect the wait to be about {_weeks(first)}. This may change, "
+            "and we will keep you updated."
+        )
+    return (
+        f"We expect the wait to be between {first} and {_weeks(last)}. This may change, "
+        "and we will keep you updated."
+    )
+
+
+def _phrase(codes: type[StrEnum], table: Mapping[Any, str], code: object, fallback: str) -> str:
+    # Unknown codes get the fallback, never the raw value (it could be anything).
+    try:
+        return table[codes(code)]
+    except (ValueError, KeyError):
+        return fallback
+
+
+def _tidy_text(text: str) -> str:
+    # Template blocks leave runs of blank lines; letters want one blank line between paragraphs.
+    lines = [line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def render(
+    kind: LetterKind | str,
+    context: Mapping[str, object],
+    settings: Settings,
+    recipient: Recipient | str | None = None,
+) -> tuple[str, str, str]:
+    """Render a letter: ``(subject, text, html)``.
+
+    Only ``ALLOWED_CONTEXT`` keys are passed to the templates; others are dropped. The
+    ``recipient`` (default: the kind's usual reader, the client for most letters) chooses the
+    wording, the greeting, and whether the crisis contacts are included; signposting is shown
+    to referrers only. Raises ``LetterRenderError`` (no personal data in its message).
+    """
+    try:
+        kind = LetterKind(kind)
+    except ValueError:
+        raise LetterRenderError("unknown letter kind") from None
+    try:
+        role = Recipient(recipient) if recipient is not None else None
+    except ValueError:
+        raise LetterRenderError(f"unknown recipient role for {kind.value} letter") from None
+    role = role or DEFAULT_RECIPIENT.get(kind, Recipient.CLIENT)
+
+    values: dict[str, object] = dict.fromkeys(ALLOWED_CONTEXT)
+    values.update({k: v for k, v in context.items() if k in ALLOWED_CONTEXT})
+    values["service_name"] = values["service_name"] or settings.service_name
+    values["service_phone"] = values["service_phone"] or settings.service_phone
+    if role is not Recipient.REFERRER:
+        # Coordinators write signposting for the referrer; it is not sent to anyone else.
+        values["signposting"] = None
+
+    ref = str(values["ref"] or "")
+    template = SUBJECT_OVERRIDES.get((kind, role), SUBJECTS[kind])
+    subject = template.format(service=values["service_name"], ref=ref)
+    if kind is LetterKind.COORDINATOR_ALERT or kind is LetterKind.PRACTITIONER_ALERT:
+        if values["alert_kind"] == AlertKind.CRISIS_MESSAGE.value:
+            subject = f"Harbour (urgent): referral {ref} needs attention"
+
+    greeting = {
+        Recipient.CLIENT: values["client_first_name"],
+        Recipient.REFERRER: values["referrer_name"],
+        Recipient.PRACTITIONER: values["practitioner_first_name"],
+    }.get(role)
+    values.update(
+        recipient=role.value,
+        greeting_name=greeting,
+        show_crisis=role is Recipient.CLIENT and kind in CLIENT_LETTERS,
+        subject=subject,
+        decline_phrase=_phrase(
+            DeclineReason, DECLINE_PHRASES, values["decline_reason"], DECLINE_FALLBACK
+        ),
+        alert_phrase=_phrase(AlertKind, ALERT_PHRASES, values["alert_kind"], ALERT_FALLBACK),
+        session_when=readable_datetime(values["session_at"])
+        or "at the time you arranged with your practitioner",
+        estimate_sentence=estimate_sentence(
+            values["estimate_weeks_low"], values["estimate_weeks_high"]
+        ),
+    )
+
+    text_name, html_name = template_names(kind)
+    try:
+        text = ENVIRONMENT.get_template(text_name).render(values)
+        html = ENVIRONMENT.get_template(html_name).render(values)
+    except TemplateError as exc:
+        raise LetterRenderError(
+            f"cannot render {kind.value} letter ({type(exc).__name__})"
+        ) from None
+    return subject, _tidy_text(text), html
+
+
+class _Undeliverable(Exception):
+    """A permanent problem with one notification (the others in the batch still go)."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class NotificationActivities:
+    """Sends the workflow's letters and alerts through SMTP, recorded in the outbox."""
+
+    def __init__(
+        self, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+    ) -> None:
+        self._settings = settings
+        self._session_factory = session_factory
+
+    @activity.defn(name=SEND_NOTIFICATIONS)
+    async def send_notifications(self, notifications: list[Notification]) -> list[SendResult]:
+        """Send each notification at most once (outbox keyed by ``notification.key``).
+
+        Channels: clients and referrers at ``to_address``; a client with only a phone is an
+        SMS — there is no SMS gateway on this machine, so the outbox row is recorded with
+        status ``queued_sms`` and nothing is sent. Practitioners are looked up in the
+        practitioner registry; coordinators get ``settings.coordinators_email``.
+
+        Failures: an SMTP or database outage raises a retryable error (Temporal retries; the
+        outbox skips what was already sent). A notification that can never be delivered (no
+        address, a template problem, recipient refused) is recorded in the outbox, the rest
+        of the batch is still sent, and then a non-retryable ``ApplicationError`` names the
+        keys — never an address or a name.
+        """
+        results: list[SendResult] = []
+        problems: list[str] = []
+        for notification in notifications:
+            try:
+                results.append(await self._send_one(notification))
+            except _Undeliverable as exc:
+                problems.append(f"{notification.key}: {exc.reason}")
+        if problems:
+            raise ApplicationError(
+                "undeliverable notifications: " + "; ".join(problems),
+                type="NotificationUndeliverable",
+                non_retryable=True,
+            )
+        return results
+
+    async def _send_one(self, notification: Notification) -> SendResult:
+        log = _log.bind(
+            ref=notification.ref,
+            kind=notification.kind.value,
+            recipient_role=notification.recipient.value,
+            key=notification.key,
+        )
+        message_id = message_id_for(notification.key)
+
+        existing = await self._outbox_status(notification.key)
+        if existing == "sent":
+            log.info("notification.already_sent")
+            return SendResult(key=notification.key, status="already_sent", message_id=message_id)
+        if existing == "queued_sms":
+            log.info("notification.already_queued_sms")
+            return SendResult(key=notification.key, status="queued_sms", message_id=message_id)
+
+        notification = await self._with_practitioner_name(notification)
+        try:
+            channel, address = await self._resolve_address(notification)
+            subject, text, html = render(
+                notification.kind, notification.context, self._settings, notification.recipient
+            )
+        except _Undeliverable as exc:
+            await self._record(notification, "email", None, "", message_id, exc.status)
+            log.warning("notification.undeliverable", problem=exc.status)
+            raise
+        except LetterRenderError as exc:
+            await self._record(notification, "email", None, "", message_id, "render_failed")
+            log.error("notification.undeliverable", problem="render_failed")
+            raise _Undeliverable("render_failed", str(exc)) from None
+
+        if channel == "sms":
+            await self._record(notification, "sms", None, subject, message_id, "queued_sms")
+            log.info("notification.queued_sms")
+            return SendResult(key=notification.key, status="queued_sms", message_id=message_id)
+
+        try:
+            message = self._build_message(notification, address, subject, text, html, message_id)
+        except (ValueError, TypeError):
+            # e.g. a line break in an address or ref: the header is refused; retrying cannot help.
+            await self._record(notification, "email", None, subject, message_id, "bad_header")
+            log.warning("notification.undeliverable", problem="bad_header")
+            raise _Undeliverable("bad_header", "a value is not usable in an email header") from None
+
+        # Record the attempt before sending: if we crash after sending, the retry resends
+        # with the same Message-ID rather than losing the letter.
+        stored_address = None if notification.recipient is Recipient.CLIENT else address
+        await self._record(notification, "email", stored_address, subject, message_id, "sending")
+        await self._smtp_send(message, address, notification, log)
+        await self._mark_sent(notification.key)
+        log.info("notification.sent")
+        return SendResult(key=notification.key, status="sent", message_id=message_id)
+
+    async def _resolve_address(self, notification: Notification) -> tuple[str, str]:
+        """(channel, address) for the notification's recipient, or raise ``_Undeliverable``."""
+        match notification.recipient:
+            case Recipient.CLIENT:
+                if notification.to_address:
+                    return "email", notification.to_address
+                if notification.to_phone:
+                    return "sms", notification.to_phone
+            case Recipient.REFERRER:
+                if notification.to_address:
+                    return "email", notification.to_address
+            case Recipient.PRACTITIONER:
+                if notification.practitioner_id:
+                    email = await self._practitioner_email(notification.practitioner_id)
+                    if email:
+                        return "email", email
+            case Recipient.COORDINATORS:
+                if self._settings.coordinators_email:
+                    return "email", self._settings.coordinators_email
+        raise _Undeliverable("no_address", f"no address for the {notification.recipient.value}")
+
+    def _build_message(
+        self,
+        notification: Notification,
+        address: str,
+        subject: str,
+        text: str,
+        html: str,
+        message_id: str,
+    ) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._settings.mail_from
+        message["To"] = address
+        message["Subject"] = subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = message_id
+        message["X-Harbour-Ref"] = notification.ref
+        message["X-Harbour-Kind"] = notification.kind.value
+        alert = notification.context.get("alert_kind")
+        if isinstance(alert, str) and alert in AlertKind._value2member_map_:
+            # A code, so coordinators can filter mail; it says nothing clinical.
+            message["X-Harbour-Alert"] = alert
+        # RFC 3834: keeps out-of-office auto-replies from landing in the coordinators' inbox.
+        message["Auto-Submitted"] = "auto-generated"
+        # Quoted-printable keeps the message 7-bit clean for any relay (no 8BITMIME needed).
+        message.set_content(text, cte="quoted-printable")
+        message.add_alternative(html, subtype="html", cte="quoted-printable")
+        return message
+
+    async def _smtp_send(
+        self, message: EmailMessage, address: str, notification: Notification, log: Any
+    ) -> None:
+        settings = self._settings
+        credentials = (
+            {"username": settings.smtp_username, "password": settings.smtp_password}
+            if settings.smtp_username and settings.smtp_password
+            else {}
+        )
+        # TLS only when configured: implicit TLS on 465, STARTTLS elsewhere. Off means off
+        # (no opportunistic STARTTLS), so the local sink works without certificates.
+        implicit_tls = settings.smtp_use_tls and settings.smtp_port == 465
+        try:
+            await aiosmtplib.send(
+                _flatten(message),
+                sender=parseaddr(settings.mail_from)[1],
+                recipients=[address],
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                use_tls=implicit_tls,
+                start_tls=settings.smtp_use_tls and not implicit_tls,
+                timeout=30,
+                **credentials,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = sorted({r.code for r in exc.recipients})
+            if codes and all(500 <= code < 600 for code in codes):
+                await self._set_status(notification.key, "rejected")
+                log.warning("notification.undeliverable", problem="rejected", smtp_codes=codes)
+                raise _Undeliverable("rejected", f"recipient refused ({codes})") from None
+            log.warning("notification.smtp_failed", error="SMTPRecipientsRefused", smtp_codes=codes)
+            raise ApplicationError(
+                f"SMTP recipient temporarily refused {codes}", type="SMTPTemporaryFailure"
+            ) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            # Outage, timeout, auth or config problem: retry (Temporal backs off). Exception
+            # texts can echo addresses, so only the type goes into the failure.
+            log.warning("notification.smtp_failed", error=type(exc).__name__)
+            raise ApplicationError(
+                f"SMTP send failed ({type(exc).__name__})", type="SMTPUnavailable"
+            ) from None
+
+    # --- outbox -----------------------------------------------------------------------------
+
+    async def _outbox_status(self, key: str) -> str | None:
+        try:
+            async with self._session_factory() as session:
+                row = await session.get(OutboxRow, key)
+                return row.status if row is not None else None
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+
+    async def _practitioner_email(self, practitioner_id: str) -> str | None:
+        row = await self._practitioner(practitioner_id)
+        return row.email if row is not None else None
+
+    async def _practitioner(self, practitioner_id: str) -> PractitionerRow | None:
+        try:
+            async with self._session_factory() as session:
+                return await session.get(PractitionerRow, practitioner_id)
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+
+    async def _with_practitioner_name(self, notification: Notification) -> Notification:
+        """Letters name the practitioner by first name (the registry knows it, the workflow
+        only knows their opaque id)."""
+        if not notification.practitioner_id or notification.context.get("practitioner_first_name"):
+            return notification
+        row = await self._practitioner(notification.practitioner_id)
+        if row is None or not row.name.strip():
+            return notification
+        context = {**notification.context, "practitioner_first_name": row.name.split()[0]}
+        return notification.model_copy(update={"context": context})
+
+    # Writes go through write_transaction: on SQLite it takes the write lock up front, so a
+    # read-then-update never fails half-way with "database is locked" under several workers.
+
+    async def _record(
+        self,
+        notification: Notification,
+        channel: str,
+        address: str | None,
+        subject: str,
+        message_id: str,
+        status: str,
+    ) -> None:
+        """Insert or update the outbox row for this key, counting the attempt."""
+        try:
+            async with write_transaction(self._session_factory) as session:
+                row = await session.get(OutboxRow, notification.key)
+                if row is None:
+                    row = OutboxRow(
+                        key=notification.key,
+                        ref=notification.ref,
+                        kind=notification.kind.value,
+                        recipient_role=notification.recipient.value,
+                        created_at=datetime.now(UTC),
+                        attempts=0,
+                    )
+                    session.add(row)
+                row.channel = channel
+                row.recipient = address
+                row.subject = subject
+                row.message_id = message_id
+                row.status = status
+                row.attempts = (row.attempts or 0) + 1
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+
+    async def _set_status(self, key: str, status: str) -> None:
+        try:
+            async with write_transaction(self._session_factory) as session:
+                row = await session.get(OutboxRow, key)
+                if row is not None:
+                    row.status = status
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+
+    async def _mark_sent(self, key: str) -> None:
+        try:
+            async with write_transaction(self._session_factory) as session:
+                row = await session.get(OutboxRow, key)
+                if row is not None:
+                    row.status = "sent"
+                    row.sent_at = datetime.now(UTC)
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+
+
+# Python folds a header longer than 78 characters by moving it all to a continuation line,
+# which parsers read back with a leading space. Subjects stay far below RFC 5322's hard
+# limit of 998, so letting them run long is valid and keeps them clean.
+_WIRE_POLICY = SMTP_POLICY.clone(max_line_length=998)
+
+
+def _flatten(message: EmailMessage) -> bytes:
+    """The message as sent on the wire (CRLF line endings, unfolded short headers)."""
+    return message.as_bytes(policy=_WIRE_POLICY)
+
+
+def _database_error(exc: SQLAlchemyError) -> ApplicationError:
+    # SQLAlchemy messages include bound parameters (addresses): keep only the type.
+    _log.warning("notification.outbox_unavailable", error=type(exc).__name__)
+    return ApplicationError(f"outbox unavailable ({type(exc).__name__})", type="OutboxUnavailable")

@@ -1,0 +1,282 @@
+"""Plain database functions for the CLI and the API (not activities).
+
+Practitioners, inbound client messages and the coordinators' inbox, and a referral's
+timeline. Inbound messages are stored before anything else happens to them and are matched to
+a referral only through the keyed hash of a registered contact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.database import as_utc, contact_key, insert_for, write_transaction
+from models.records import InboxItem, Practitioner, StoredMessage
+from models.referral import Stage, TimelineEvent
+from models.tables import (
+    CaseloadRow,
+    ContactRow,
+    InboundMessageRow,
+    PractitionerRow,
+    ReferralRow,
+    TimelineEventRow,
+)
+
+log = structlog.get_logger(__name__)
+
+# Lifecycle of an inbound message row (``inbound_messages.status``).
+MESSAGE_RECEIVED = "received"  # stored; matching not done yet
+MESSAGE_MATCHED = "matched"  # matched to a live referral; the workflow has not read it yet
+MESSAGE_INBOX = "inbox"  # no live referral matched: waits for a coordinator
+MESSAGE_HANDLED = "handled"  # the referral's workflow read it (record_message_handling)
+MESSAGE_RESOLVED = "resolved"  # a coordinator dealt with it in the inbox
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+async def add_practitioner(
+    session_factory: SessionFactory,
+    id: str,
+    name: str,
+    email: str,
+    capacity: int,
+    active: bool = True,
+) -> Practitioner:
+    """Add a practitioner, or update one with this id (name, email, capacity, active)."""
+    if capacity < 0:
+        raise ValueError("capacity cannot be negative")
+    values = {"id": id, "name": name, "email": email, "capacity": capacity, "active": active}
+    async with write_transaction(session_factory) as session:
+        stmt = insert_for(session, PractitionerRow).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[PractitionerRow.id],
+            set_={key: stmt.excluded[key] for key in values if key != "id"},
+        )
+        await session.execute(stmt)
+    log.info("practitioner saved", practitioner_id=id, capacity=capacity, active=active)
+    found = await list_practitioners(session_factory, ids=[id])
+    return found[0]
+
+
+async def list_practitioners(
+    session_factory: SessionFactory,
+    *,
+    active_only: bool = False,
+    ids: list[str] | None = None,
+) -> list[Practitioner]:
+    """Practitioners by id, each with the number of episodes now on their caseload."""
+    caseload = (
+        select(CaseloadRow.practitioner_id, func.count().label("n"))
+        .where(CaseloadRow.ended_at.is_(None))
+        .group_by(CaseloadRow.practitioner_id)
+        .subquery()
+    )
+    query = (
+        select(PractitionerRow, func.coalesce(caseload.c.n, 0))
+        .outerjoin(caseload, caseload.c.practitioner_id == PractitionerRow.id)
+        .order_by(PractitionerRow.id)
+    )
+    if active_only:
+        query = query.where(PractitionerRow.active.is_(True))
+    if ids is not None:
+        query = query.where(PractitionerRow.id.in_(ids))
+    async with session_factory() as session:
+        rows = (await session.execute(query)).all()
+    return [
+        Practitioner(
+            id=row.id,
+            name=row.name,
+            email=row.email,
+            capacity=row.capacity,
+            active=row.active,
+            caseload=count,
+        )
+        for row, count in rows
+    ]
+
+
+async def store_inbound_message(
+    session_factory: SessionFactory,
+    pseudonym_key: bytes,
+    *,
+    channel: str,
+    sender: str,
+    body: str,
+    received_at: datetime,
+    gateway_id: str | None = None,
+) -> StoredMessage:
+    """Keep an inbound message, then match its sender to a referral.
+
+    The message is committed first, before any matching, so it survives whatever happens
+    next. A gateway's redelivery (same ``channel`` and ``gateway_id``) stores nothing new and
+    returns the first copy with ``duplicate=True``. The sender matches only through the keyed
+    hash of a contact registered on a referral; of several, the most recently received
+    referral that is not closed. No match: the message goes to the coordinators' inbox.
+    """
+    sender_key = contact_key(pseudonym_key, sender)
+    new_id = uuid.uuid4().hex
+    first: InboundMessageRow | None = None
+    async with write_transaction(session_factory) as session:
+        stmt = (
+            insert_for(session, InboundMessageRow)
+            .values(
+                id=new_id,
+                gateway_id=gateway_id,
+                channel=channel,
+                sender_key=sender_key,
+                received_at=as_utc(received_at),
+                body=body,
+                ref=None,
+                status=MESSAGE_RECEIVED,
+                intent=None,
+                crisis=False,
+                in_inbox=False,
+            )
+            # The unique (channel, gateway_id) constraint turns a redelivery into a no-op.
+            .on_conflict_do_nothing()
+            .returning(InboundMessageRow.id)
+        )
+        if (await session.execute(stmt)).scalar_one_or_none() is None:
+            first = (
+                await session.execute(
+                    select(InboundMessageRow).where(
+                        InboundMessageRow.channel == channel,
+                        InboundMessageRow.gateway_id == gateway_id,
+                    )
+                )
+            ).scalar_one()
+    message_id = new_id
+    if first is not None:
+        log.info("inbound message redelivered", message_id=first.id, channel=channel)
+        if first.status != MESSAGE_RECEIVED:
+            return StoredMessage(id=first.id, ref=first.ref, duplicate=True, status=first.status)
+        # The first delivery was kept but never matched (a crash in between): finish it now.
+        message_id = first.id
+    ref, status = await _match(session_factory, message_id, sender_key)
+    log.info("inbound message stored", message_id=message_id, channel=channel, matched=bool(ref))
+    return StoredMessage(id=message_id, ref=ref, duplicate=first is not None, status=status)
+
+
+async def _match(
+    session_factory: SessionFactory, message_id: str, sender_key: str
+) -> tuple[str | None, str]:
+    """Match a stored message to a live referral by its sender's key, or put it in the inbox."""
+    async with write_transaction(session_factory) as session:
+        ref = (
+            await session.execute(
+                select(ReferralRow.ref)
+                .join(ContactRow, ContactRow.ref == ReferralRow.ref)
+                .where(
+                    ContactRow.contact_key == sender_key, ReferralRow.stage != Stage.CLOSED.value
+                )
+                .order_by(ReferralRow.received_at.desc(), ReferralRow.ref.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        values = (
+            {"ref": ref, "status": MESSAGE_MATCHED}
+            if ref is not None
+            else {"status": MESSAGE_INBOX, "in_inbox": True}
+        )
+        await session.execute(
+            update(InboundMessageRow)
+            .where(InboundMessageRow.id == message_id, InboundMessageRow.status == MESSAGE_RECEIVED)
+            .values(**values)
+        )
+    return ref, str(values["status"])
+
+
+async def list_inbox(
+    session_factory: SessionFactory, *, include_resolved: bool = False, limit: int = 200
+) -> list[InboxItem]:
+    """Messages waiting for a coordinator, crisis first, then oldest first.
+
+    With ``include_resolved`` also those already dealt with (after the open ones, in the same
+    order), for the inbox's history.
+    """
+    query = select(InboundMessageRow)
+    if include_resolved:
+        query = query.where(
+            or_(InboundMessageRow.in_inbox.is_(True), InboundMessageRow.resolved_at.is_not(None))
+        )
+    else:
+        query = query.where(InboundMessageRow.in_inbox.is_(True))
+    query = query.order_by(
+        InboundMessageRow.in_inbox.desc(),
+        InboundMessageRow.crisis.desc(),
+        InboundMessageRow.received_at,
+        InboundMessageRow.id,
+    ).limit(limit)
+    async with session_factory() as session:
+        rows = (await session.execute(query)).scalars().all()
+    return [_inbox_item(row) for row in rows]
+
+
+def _inbox_item(row: InboundMessageRow) -> InboxItem:
+    return InboxItem(
+        id=row.id,
+        channel=row.channel,
+        received_at=as_utc(row.received_at),
+        body=row.body,
+        ref=row.ref,
+        status=row.status,
+        intent=row.intent,
+        crisis=row.crisis,
+        in_inbox=row.in_inbox,
+        resolved_at=None if row.resolved_at is None else as_utc(row.resolved_at),
+        resolution_note=row.resolution_note,
+    )
+
+
+async def resolve_inbox_item(
+    session_factory: SessionFactory, id: str, note: str, *, at: datetime | None = None
+) -> bool:
+    """Take a message out of the inbox with the coordinator's note.
+
+    Returns False when there is no such message. Resolving twice keeps the first resolution.
+    """
+    resolved_at = as_utc(at) if at is not None else datetime.now(UTC)
+    async with write_transaction(session_factory) as session:
+        exists = (
+            await session.execute(select(InboundMessageRow.id).where(InboundMessageRow.id == id))
+        ).scalar_one_or_none()
+        if exists is None:
+            return False
+        await session.execute(
+            update(InboundMessageRow)
+            .where(InboundMessageRow.id == id, InboundMessageRow.resolved_at.is_(None))
+            .values(
+                in_inbox=False,
+                status=MESSAGE_RESOLVED,
+                resolved_at=resolved_at,
+                resolution_note=note,
+            )
+        )
+    log.info("inbox item resolved", message_id=id)
+    return True
+
+
+async def get_timeline(session_factory: SessionFactory, ref: str) -> list[TimelineEvent]:
+    """Every recorded event of a referral, in order (the workflow keeps only recent ones)."""
+    async with session_factory() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(TimelineEventRow)
+                    .where(TimelineEventRow.ref == ref)
+                    .order_by(TimelineEventRow.seq)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return [
+        TimelineEvent(
+            seq=row.seq, at=as_utc(row.at), kind=row.kind, stage=row.stage, detail=row.detail
+        )
+        for row in rows
+    ]

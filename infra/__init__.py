@@ -1,0 +1,1 @@
+"""Infrastructure: payload encryption, keys, the Temporal connection, logging and the dev stack."""

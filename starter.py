@@ -1,0 +1,342 @@
+"""Drive Harbour from the command line, as each actor would.
+
+    python starter.py refer samples/referral.json
+    python starter.py triage R… accept
+    python starter.py practitioner add p-ana --name "Ana Lowry" --email ana@… --capacity 8
+    python starter.py allocate R… p-ana
+    python starter.py book R… --in-days 2 --where café
+    python starter.py session R… attended --liaison housing
+    python starter.py reqol R… baseline --responses 2,2,2,2,2,2,2,2,2,2
+    python starter.py discharge R… completed --summary "…"
+    python starter.py message --from alex.morgan@example.org "I'd like to come back"
+    python starter.py state R…
+
+Run ``python starter.py --help`` (or ``<command> --help``) for every option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
+
+from activities.database import make_engine, make_session_factory
+from activities.registry import add_practitioner, list_inbox, list_practitioners
+from infra.keys import load_keyring, load_pseudonym_key
+from infra.temporal import connect
+from models.actions import (
+    Allocation,
+    Closure,
+    ClosureReason,
+    DeclineReason,
+    Discharge,
+    DischargeReason,
+    Extension,
+    InformationAnswer,
+    ReqolSubmission,
+    ReqolWhen,
+    SessionBooking,
+    SessionRecord,
+    TriageDecision,
+    TriageOutcome,
+    WithdrawalConfirmation,
+)
+from models.messages import Channel
+from models.referral import LiaisonKind, ReferralSubmission, SessionOutcome
+from models.settings import Settings
+from services import inbound_messages, referrals
+
+
+class CliError(Exception):
+    """A problem with what was typed: printed plainly, exit status 2."""
+
+
+def _print(value: Any) -> None:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _responses(text: str) -> dict[int, int]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        if all("=" in p for p in parts):
+            return {int(k): int(v) for k, v in (p.split("=", 1) for p in parts)}
+        return {i: int(v) for i, v in enumerate(parts, start=1)}
+    except ValueError:
+        raise CliError("--responses takes ten numbers 0–4, e.g. 2,3,1,4,2,2,3,1,2,3") from None
+
+
+def _when(args: argparse.Namespace) -> datetime:
+    if args.at:
+        at = datetime.fromisoformat(args.at)
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return datetime.now(UTC) + timedelta(days=args.in_days)
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> None:
+    client: Client | None = None
+    engine = None
+
+    async def temporal() -> Client:
+        nonlocal client
+        if client is None:
+            client = await connect(settings, load_keyring(settings))
+        return client
+
+    def sessions() -> Any:
+        nonlocal engine
+        engine = make_engine(settings.database_url)
+        return make_session_factory(engine)
+
+    async def act(action: str, arg: BaseModel | str) -> None:
+        _print(await referrals.act(await temporal(), args.ref, action, arg))
+
+    handlers: dict[str, Callable[[], Awaitable[None]]] = {}
+
+    async def refer() -> None:
+        data = json.loads(await asyncio.to_thread(Path(args.file).read_text))
+        submission = ReferralSubmission.model_validate(data)
+        ref = await referrals.submit(
+            await temporal(),
+            submission,
+            settings.effective_policy(),
+            task_queue=settings.task_queue,
+        )
+        print(ref)
+
+    async def triage() -> None:
+        outcome = {
+            "accept": TriageOutcome.ACCEPT,
+            "decline": TriageOutcome.DECLINE,
+            "ask": TriageOutcome.REQUEST_INFORMATION,
+        }[args.outcome]
+        await act(
+            "triage",
+            TriageDecision(
+                outcome=outcome,
+                coordinator=args.coordinator,
+                decline_reason=DeclineReason(args.reason) if args.reason else None,
+                signposting=args.signposting,
+                question=args.question,
+            ),
+        )
+
+    async def answer() -> None:
+        await act("answer_information", InformationAnswer(answer=args.text))
+
+    async def practitioner() -> None:
+        factory = sessions()
+        if args.practitioner_command == "add":
+            await add_practitioner(
+                factory,
+                args.id,
+                args.name,
+                args.email,
+                capacity=args.capacity,
+                active=not args.on_leave,
+            )
+        _print(
+            [
+                p.model_dump(mode="json") if isinstance(p, BaseModel) else p
+                for p in await list_practitioners(factory)
+            ]
+        )
+
+    async def allocate() -> None:
+        await act(
+            "allocate", Allocation(practitioner_id=args.practitioner, coordinator=args.coordinator)
+        )
+
+    async def book() -> None:
+        await act("book_session", SessionBooking(at=_when(args), location=args.where))
+
+    async def session() -> None:
+        await act(
+            "record_session",
+            SessionRecord(
+                outcome=SessionOutcome(args.outcome),
+                session_id=args.session_id,
+                location=args.where or "not recorded",
+                liaison=[LiaisonKind(k) for k in args.liaison],
+            ),
+        )
+
+    async def reqol() -> None:
+        await act(
+            "record_reqol",
+            ReqolSubmission(
+                when=ReqolWhen(args.when),
+                responses=_responses(args.responses) if args.responses else None,
+                physical_health=args.physical_health,
+                skipped_reason=args.skip,
+            ),
+        )
+
+    async def extend() -> None:
+        await act("extend", Extension(planned_sessions=args.planned_sessions))
+
+    async def discharge() -> None:
+        await act("discharge", Discharge(reason=DischargeReason(args.reason), summary=args.summary))
+
+    async def close() -> None:
+        await act("close", Closure(reason=ClosureReason(args.reason), coordinator=args.coordinator))
+
+    async def confirm_withdrawal() -> None:
+        await act("confirm_withdrawal", WithdrawalConfirmation(coordinator=args.coordinator))
+
+    async def keep() -> None:
+        await act("keep_on_waiting_list", args.coordinator)
+
+    async def message() -> None:
+        stored = await inbound_messages.receive(
+            await temporal(),
+            sessions(),
+            load_pseudonym_key(settings),
+            channel=Channel.CLI,
+            sender=args.sender,
+            body=args.text,
+        )
+        _print(stored)
+
+    async def state() -> None:
+        _print(await referrals.read(await temporal(), args.ref))
+
+    async def inbox() -> None:
+        _print(
+            [
+                m.model_dump(mode="json") if isinstance(m, BaseModel) else m
+                for m in await list_inbox(sessions())
+            ]
+        )
+
+    handlers.update(
+        refer=refer,
+        triage=triage,
+        answer=answer,
+        practitioner=practitioner,
+        allocate=allocate,
+        book=book,
+        session=session,
+        reqol=reqol,
+        extend=extend,
+        discharge=discharge,
+        close=close,
+        confirm_withdrawal=confirm_withdrawal,
+        keep=keep,
+        message=message,
+        state=state,
+        inbox=inbox,
+    )
+    try:
+        await handlers[args.command]()
+    finally:
+        if engine is not None:
+            await engine.dispose()
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: one sub-command per action of an actor."""
+    p = argparse.ArgumentParser(
+        prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_ref(name: str, help: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help)
+        cmd.add_argument("ref", help="the referral reference, e.g. R7K2M9QX4PT")
+        return cmd
+
+    def coordinator(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--coordinator", default="c-cli", help="the coordinator's staff id")
+
+    refer = sub.add_parser("refer", help="referrer: submit a referral from a JSON file")
+    refer.add_argument("file")
+    triage = with_ref("triage", "coordinator: accept, decline or ask the referrer")
+    triage.add_argument("outcome", choices=["accept", "decline", "ask"])
+    triage.add_argument("--reason", choices=[r.value for r in DeclineReason])
+    triage.add_argument("--signposting", help="other services suggested (decline)")
+    triage.add_argument("--question", help="what to ask the referrer (ask)")
+    coordinator(triage)
+    answer = with_ref("answer", "referrer: answer a triage question")
+    answer.add_argument("text")
+    prac = sub.add_parser("practitioner", help="coordinator: manage practitioners")
+    prac_sub = prac.add_subparsers(dest="practitioner_command", required=True)
+    add = prac_sub.add_parser("add", help="add or update a practitioner")
+    add.add_argument("id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--email", required=True)
+    add.add_argument("--capacity", type=int, required=True, help="active episodes at most")
+    add.add_argument("--on-leave", action="store_true")
+    prac_sub.add_parser("list", help="list practitioners")
+    allocate = with_ref("allocate", "coordinator: allocate to a practitioner")
+    allocate.add_argument("practitioner")
+    coordinator(allocate)
+    book = with_ref("book", "practitioner: book a session")
+    when = book.add_mutually_exclusive_group()
+    when.add_argument("--at", help="ISO date-time, e.g. 2026-12-01T10:00")
+    when.add_argument("--in-days", type=float, default=2.0)
+    book.add_argument("--where", default="café")
+    session = with_ref("session", "practitioner: record a session")
+    session.add_argument("outcome", choices=[o.value for o in SessionOutcome])
+    session.add_argument("--session-id", help="a booked session's id")
+    session.add_argument("--where")
+    session.add_argument(
+        "--liaison", action="append", default=[], choices=[k.value for k in LiaisonKind]
+    )
+    reqol = with_ref("reqol", "practitioner: record ReQoL-10 (or skip it with a reason)")
+    reqol.add_argument("when", choices=[w.value for w in ReqolWhen])
+    given = reqol.add_mutually_exclusive_group(required=True)
+    given.add_argument("--responses", help="ten responses 0–4 in item order, as answered")
+    given.add_argument("--skip", help="why the measure was not asked")
+    reqol.add_argument("--physical-health", type=int)
+    extend = with_ref("extend", "practitioner: extend the plan of sessions")
+    extend.add_argument("planned_sessions", type=int)
+    discharge = with_ref("discharge", "practitioner: discharge")
+    discharge.add_argument("reason", choices=[r.value for r in DischargeReason])
+    discharge.add_argument("--summary", required=True)
+    close = with_ref("close", "coordinator: close the referral")
+    close.add_argument("reason", choices=[r.value for r in ClosureReason])
+    coordinator(close)
+    coordinator(with_ref("confirm_withdrawal", "coordinator: confirm a client's withdrawal"))
+    coordinator(with_ref("keep", "coordinator: keep a silent client on the waiting list"))
+    message = sub.add_parser("message", help="client: send a message as SMS/email would")
+    message.add_argument("--from", dest="sender", required=True, help="email or phone")
+    message.add_argument("text")
+    with_ref("state", "anyone on staff: show a referral's state and timeline")
+    sub.add_parser("inbox", help="coordinator: messages waiting for a person")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings()
+    try:
+        asyncio.run(_run(args, settings))
+    except referrals.ActionRejected as rejected:
+        print(f"rejected: {rejected.reason}", file=sys.stderr)
+        return 2
+    except referrals.NotFound as missing:
+        print(f"no referral {missing}", file=sys.stderr)
+        return 2
+    except ValidationError as invalid:
+        for error in invalid.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "input"
+            print(f"invalid {where}: {error['msg']}", file=sys.stderr)
+        return 2
+    except (CliError, FileNotFoundError, json.JSONDecodeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Test data. Free text carries a marker so tests can prove it never leaves encrypted storage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.referral import ReferralSubmission
+
+CLINICAL_MARKER = "CLINICAL-MARKER-7731"
+CLIENT_NAME = "Robin Quill-Ashdown"
+CLIENT_EMAIL = "robin.quill@example.org"
+CLIENT_PHONE = "+447700900461"
+REFERRER_EMAIL = "gp.referrals@harbourside-gp.example.org"
+
+
+def submission(**overrides: Any) -> ReferralSubmission:
+    """A valid referral; keyword overrides replace top-level fields or nested dicts."""
+    data: dict[str, Any] = {
+        "client": {
+            "name": CLIENT_NAME,
+            "email": CLIENT_EMAIL,
+            "phone": CLIENT_PHONE,
+            "nhs_number": "9434765919",
+        },
+        "referrer": {
+            "organisation": "Harbourside GP",
+            "name": "Dr Sam Patel",
+            "email": REFERRER_EMAIL,
+        },
+        "consent": True,
+        "urgency": "routine",
+        "reason": f"{CLINICAL_MARKER} diagnosis: psychosis; risk history noted",
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return ReferralSubmission.model_validate(data)
+
+
+def reqol(total_hint: int) -> dict[int, int]:
+    """Responses (0–4 as answered) whose scored total is close to ``total_hint``."""
+    per_item = max(0, min(4, round(total_hint / 10)))
+    # Negatively worded items (1, 3, 6, 9) are reversed when scored.
+    return {i: (4 - per_item if i in (1, 3, 6, 9) else per_item) for i in range(1, 11)}

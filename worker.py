@@ -1,0 +1,77 @@
+"""Run a Harbour worker: the referral workflow and its activities on one task queue.
+
+python worker.py            # uses HARBOUR_* settings (see README)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.worker import Interceptor, Worker
+
+from activities.database import make_engine, make_session_factory
+from activities.notifications import NotificationActivities
+from activities.records import RecordActivities
+from infra.keys import load_keyring, load_pseudonym_key
+from infra.logging import configure_logging
+from infra.temporal import connect
+from models.settings import Settings
+from workflows.referral import ReferralWorkflow
+
+WORKFLOWS = [ReferralWorkflow]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    engine: AsyncEngine,
+    pseudonym_key: bytes,
+    *,
+    task_queue: str | None = None,
+    interceptors: list[Interceptor] | None = None,
+) -> Worker:
+    """A worker with every workflow and activity, wired to the database and SMTP settings."""
+    session_factory = make_session_factory(engine)
+    records = RecordActivities(session_factory, pseudonym_key)
+    notifications = NotificationActivities(settings, session_factory)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            records.record_transition,
+            records.record_session,
+            records.record_outcome,
+            records.reserve_caseload,
+            records.release_caseload,
+            records.waiting_position,
+            records.record_message_handling,
+            notifications.send_notifications,
+        ],
+        activity_executor=ThreadPoolExecutor(max_workers=4),
+        interceptors=interceptors or [],
+    )
+
+
+async def serve(settings: Settings, client: Client) -> None:
+    """Run the worker until cancelled (used by ``make run`` and by ``main``)."""
+    engine = make_engine(settings.database_url)
+    try:
+        worker = build_worker(client, settings, engine, load_pseudonym_key(settings))
+        await worker.run()
+    finally:
+        await engine.dispose()
+
+
+async def main() -> None:
+    settings = Settings()
+    configure_logging(settings)
+    client = await connect(settings, load_keyring(settings))
+    await serve(settings, client)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

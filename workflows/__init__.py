@@ -1,0 +1,1 @@
+"""Temporal workflows. Deterministic code only: side effects live in ``activities``."""
