@@ -11,17 +11,31 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.database import make_engine, make_session_factory
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
 from infra.keys import load_keyring, load_pseudonym_key
 from infra.logging import configure_logging
-from infra.temporal import connect
+from infra.temporal import connect, ensure_search_attributes
 from models.settings import Settings
 from workflows.referral import ReferralWorkflow
 
 WORKFLOWS = [ReferralWorkflow]
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker and Replayer uses.
+
+    Pure-Python validation libraries that pydantic loads lazily (EmailStr) pass through: loaded
+    once, outside the sandbox, instead of re-imported for every workflow run.
+    """
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "email_validator", "idna", "dns"
+        )
+    )
 
 
 def build_worker(
@@ -41,6 +55,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=[
             records.record_transition,
             records.record_session,
@@ -67,9 +82,11 @@ async def serve(settings: Settings, client: Client) -> None:
 
 
 async def main() -> None:
+    """Run a worker against the configured Temporal (search attributes registered first)."""
     settings = Settings()
     configure_logging(settings)
     client = await connect(settings, load_keyring(settings))
+    await ensure_search_attributes(client, settings.temporal_namespace)
     await serve(settings, client)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.policy import ServicePolicy
@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path("data"))
-    database_url: str = "sqlite+aiosqlite:///data/harbour.db"
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty means SQLite at <data_dir>/harbour.db"
+    )
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "harbour"
@@ -48,6 +50,12 @@ class Settings(BaseSettings):
     # Fast time for demos: one day lasts this many seconds (0 = real time).
     seconds_per_day: float = Field(default=0.0, ge=0)
     policy: ServicePolicy = Field(default_factory=ServicePolicy)
+
+    @model_validator(mode="after")
+    def _database_in_data_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'harbour.db'}"
+        return self
 
     def effective_policy(self) -> ServicePolicy:
         """The policy in force: fast time scales the default durations."""

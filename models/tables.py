@@ -178,3 +178,44 @@ class CaseloadRow(Base):
     practitioner_id: Mapped[str] = mapped_column(ForeignKey("practitioners.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTC_DT)
     ended_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+
+
+# --- HTTP API access (issue 4) ------------------------------------------------------------
+
+
+class ApiKeyRow(Base):
+    """An API key: only the SHA-256 of the key is kept; the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # referrer | coordinator | practitioner | gateway
+    role: Mapped[str] = mapped_column(String(16))
+    organisation: Mapped[str | None] = mapped_column(String(200), doc="referrers only")
+    practitioner_id: Mapped[str | None] = mapped_column(String(64), doc="practitioners only")
+    # An opaque staff id or integration name (never a person's name): recorded as the actor.
+    label: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+
+
+class IdempotencyKeyRow(Base):
+    """A referrer's ``Idempotency-Key`` -> the reference it was given (stored before the start).
+
+    ``request_hash`` is the SHA-256 of the validated submission, so a reused key with a
+    different referral is refused; ``started_at`` is set once the workflow surely exists.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)
+    started_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+
+
+# Keyset pagination of GET /v1/referrals, newest first, without sorting the whole table.
+Index("ix_referrals_received_ref", ReferralRow.received_at, ReferralRow.ref)

@@ -47,7 +47,9 @@ async def receive(
         received_at=received_at,
         gateway_id=gateway_id,
     )
-    if stored.duplicate or stored.ref is None:
+    # A redelivery whose first delivery never reached the workflow (status still "matched")
+    # is signalled again; the workflow ignores message ids it has already handled.
+    if stored.ref is None or (stored.duplicate and stored.status != "matched"):
         log.info(
             "inbound message",
             message_id=stored.id,

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -54,6 +54,9 @@ async def submit(
         ReferralInput(ref=ref, submission=submission, policy=policy),
         id=workflow_id(ref),
         task_queue=task_queue,
+        # A reference names one referral for ever: starting it again (a retried submission)
+        # must fail with WorkflowAlreadyStartedError, never begin a second life of a closed one.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(
             [SearchAttributePair(REFERRAL_STAGE, Stage.RECEIVED.value)]
         ),

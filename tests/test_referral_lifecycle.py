@@ -100,7 +100,7 @@ async def test_two_episodes_with_reentry_by_message(harness: Harness, smtp_serve
         assert view.stage == Stage.WAITING
 
         # Months of waiting: check-ins every 4 weeks, the 4-week standard breached once.
-        await h.env.sleep(timedelta(weeks=9))
+        await h.advance(timedelta(weeks=9))
         view = await h.state(ref)
         assert view.breach is True
         kinds = [e.kind for e in view.timeline]
@@ -119,9 +119,9 @@ async def test_two_episodes_with_reentry_by_message(harness: Harness, smtp_serve
             ref, "book_session", SessionBooking(at=now + timedelta(days=3), location="café")
         )
         session_id = booked.booked_sessions[0].session_id
-        await h.env.sleep(timedelta(days=2, hours=6))
+        await h.advance(timedelta(days=2, hours=6))
         await eventually(lambda: mails_for(smtp_server, CLIENT_EMAIL, "reminder"))
-        await h.env.sleep(timedelta(days=1))
+        await h.advance(timedelta(days=1))
         await h.act(
             ref,
             "record_reqol",
@@ -139,7 +139,7 @@ async def test_two_episodes_with_reentry_by_message(harness: Harness, smtp_serve
         assert view.stage == Stage.DISCHARGED
 
         # Open re-entry: three months later the client texts from their registered phone.
-        await h.env.sleep(timedelta(days=90))
+        await h.advance(timedelta(days=90))
         await eventually(lambda: _stage_is(h, ref, Stage.DISCHARGED))
         stored = await inbound_messages.receive(
             h.client,

@@ -58,14 +58,14 @@ async def test_triage_reminders_repeat_until_triaged(harness: Harness, smtp_serv
     h = harness
     async with h.worker():
         ref = await h.refer(submission())
-        await h.env.sleep(timedelta(days=4))
+        await h.advance(timedelta(days=4))
         assert "triage_reminder" not in await kinds(h, ref)
-        await h.env.sleep(timedelta(days=1, hours=1))
+        await h.advance(timedelta(days=1, hours=1))
         assert (await kinds(h, ref)).count("triage_reminder") == 1
-        await h.env.sleep(timedelta(days=4))
+        await h.advance(timedelta(days=4))
         assert (await kinds(h, ref)).count("triage_reminder") == 3
         await h.act(ref, "triage", ACCEPT)
-        await h.env.sleep(timedelta(days=6))
+        await h.advance(timedelta(days=6))
         assert (await kinds(h, ref)).count("triage_reminder") == 3
 
 
@@ -77,15 +77,15 @@ async def test_silent_waiting_client_goes_to_validation_never_off_the_list(
     async with h.worker():
         ref = await h.refer(submission())
         await h.act(ref, "triage", ACCEPT)
-        await h.env.sleep(timedelta(weeks=8, days=1))
+        await h.advance(timedelta(weeks=8, days=1))
         view = await h.state(ref)
         assert not view.in_validation_queue  # one unanswered check-in so far
-        await h.env.sleep(timedelta(weeks=4))
+        await h.advance(timedelta(weeks=4))
         view = await h.state(ref)
         assert view.in_validation_queue and view.stage == Stage.WAITING
         await eventually(lambda: alerts(smtp_server, "validation_needed"))
         # A year of silence later: still waiting, still checked in with, alerted once.
-        await h.env.sleep(timedelta(weeks=40))
+        await h.advance(timedelta(weeks=40))
         view = await h.state(ref)
         assert view.stage == Stage.WAITING
         assert len(alerts(smtp_server, "validation_needed")) == 1
@@ -94,7 +94,7 @@ async def test_silent_waiting_client_goes_to_validation_never_off_the_list(
         await message(h, "yes")
         await eventually(lambda: _not_in_validation(h, ref))
         # A coordinator may also keep someone on the list after validating.
-        await h.env.sleep(timedelta(weeks=12, days=1))
+        await h.advance(timedelta(weeks=12, days=1))
         assert (await h.state(ref)).in_validation_queue
         view = await h.act(ref, "keep_on_waiting_list", "c-1")
         assert not view.in_validation_queue and view.stage == Stage.WAITING
@@ -110,11 +110,11 @@ async def test_wait_breach_is_flagged_once(harness: Harness, smtp_server: Any) -
     async with h.worker():
         ref = await h.refer(submission())
         await h.act(ref, "triage", ACCEPT)
-        await h.env.sleep(timedelta(weeks=3, days=6))
+        await h.advance(timedelta(weeks=3, days=6))
         assert not (await h.state(ref)).breach
-        await h.env.sleep(timedelta(days=2))
+        await h.advance(timedelta(days=2))
         assert (await h.state(ref)).breach
-        await h.env.sleep(timedelta(weeks=10))
+        await h.advance(timedelta(weeks=10))
         assert (await kinds(h, ref)).count("wait_breach") == 1
         await eventually(lambda: alerts(smtp_server, "wait_breach"))
         assert len(alerts(smtp_server, "wait_breach")) == 1
@@ -131,9 +131,9 @@ async def test_silence_and_non_attendance_nudge_never_discharge(
         await h.act(ref, "triage", ACCEPT)
         await h.act(ref, "allocate", Allocation(practitioner_id="p-n", coordinator="c-1"))
         await h.act(ref, "record_session", SessionRecord(outcome=SessionOutcome.ATTENDED))
-        await h.env.sleep(timedelta(weeks=3, hours=1))
+        await h.advance(timedelta(weeks=3, hours=1))
         assert (await kinds(h, ref)).count("silence_nudge") == 1
-        await h.env.sleep(timedelta(weeks=12))
+        await h.advance(timedelta(weeks=12))
         view = await h.state(ref)
         assert view.stage == Stage.IN_EPISODE  # nudged, never discharged
         assert (await kinds(h, ref)).count("silence_nudge") == 5
@@ -227,9 +227,9 @@ async def test_reentry_window_closes_an_open_referral(harness: Harness) -> None:
         await h.act(ref, "triage", ACCEPT)
         await h.act(ref, "allocate", Allocation(practitioner_id="p-w", coordinator="c"))
         await h.act(ref, "discharge", Discharge(reason=DischargeReason.COMPLETED, summary="x"))
-        await h.env.sleep(timedelta(days=179))
+        await h.advance(timedelta(days=179))
         assert (await h.state(ref)).stage == Stage.DISCHARGED
-        await h.env.sleep(timedelta(days=2))
+        await h.advance(timedelta(days=2))
         await eventually(lambda: _stage(h, ref, Stage.CLOSED))
         assert (await h.state(ref)).closed_reason == "reentry_window_ended"
 

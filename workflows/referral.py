@@ -883,7 +883,7 @@ class ReferralWorkflow:
     async def _position(self) -> dict[str, str | int | bool | None]:
         position = await workflow.execute_activity(
             WAITING_POSITION,
-            WaitingPositionRequest(ref=self.s.ref),
+            WaitingPositionRequest(ref=self.s.ref, at=workflow.now()),
             result_type=WaitingPosition,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,

@@ -1,0 +1,40 @@
+"""What every request handler needs: settings, the Temporal client, the database, the limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.rate_limit import RateLimiter
+from api.settings import ApiSettings
+from models.settings import Settings
+
+
+@dataclass
+class ApiContext:
+    """The application's dependencies, built once by ``create_app``."""
+
+    settings: Settings
+    api_settings: ApiSettings
+    client: Client
+    session_factory: async_sessionmaker[AsyncSession]
+    pseudonym_key: bytes
+    intake_limiter: RateLimiter = field(init=False)
+    inbound_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake_limiter = RateLimiter(
+            self.api_settings.intake_per_minute, self.api_settings.intake_burst
+        )
+        self.inbound_limiter = RateLimiter(
+            self.api_settings.inbound_per_minute, self.api_settings.inbound_burst
+        )
+
+
+def get_context(request: Request) -> ApiContext:
+    """The application's context (``create_app`` put it in ``app.state``)."""
+    context: ApiContext = request.app.state.harbour
+    return context

@@ -1,0 +1,2 @@
+"""One module per concept: referrals, waiting list, practitioners, inbox, inbound messages,
+reports, health."""

@@ -1,0 +1,342 @@
+"""The API's own request and response bodies.
+
+Request bodies are strict (``extra="forbid"``): an unknown field is a 422, so nobody can set a
+referral's stage, owner or episode by adding a field. Where a domain action names the staff
+member who acts (``coordinator``), the API fills it from the API key — it is not in the body.
+The domain models (``models.actions``, ``models.referral``) stay the workflow's inputs; these
+bodies convert to them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+)
+
+from models.actions import (
+    ClosureReason,
+    DeclineReason,
+    DischargeReason,
+    ReqolWhen,
+    TriageOutcome,
+)
+from models.referral import (
+    REFERENCE_PATTERN,
+    ClientDetails,
+    LiaisonKind,
+    SessionOutcome,
+    Stage,
+    Strict,
+    TimelineEvent,
+    Urgency,
+)
+
+# Opaque ids chosen by people (practitioner ids, staff labels): short, printable, no spaces.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# How far ahead a session can be booked, and how late one can be recorded: beyond these a
+# date is a typing mistake (and far-off dates overflow the pathway's timer arithmetic).
+BOOKING_HORIZON = timedelta(days=366)
+RECORDING_LOOKBACK = timedelta(days=366 * 5)
+
+Reference = Annotated[
+    str, Field(pattern=REFERENCE_PATTERN, description="an opaque referral reference")
+]
+PractitionerId = Annotated[str, Field(pattern=ID_PATTERN, description="a practitioner's id")]
+
+
+# ------------------------------------------------------------------------------ intake
+
+
+class IntakeReferrer(Strict):
+    """Who referred. The organisation is the API key's; giving another one is an error."""
+
+    organisation: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="optional; when given it must be the API key's organisation",
+    )
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+
+
+class ReferralIntake(Strict):
+    """A new referral, as a referrer's system sends it. ``reason`` is free text that stays in
+    encrypted storage: it is never shown back, logged or put in a letter."""
+
+    client: ClientDetails
+    referrer: IntakeReferrer
+    consent: bool = Field(description="the client consented to this referral (must be true)")
+    urgency: Urgency = Urgency.ROUTINE
+    reason: str = Field(min_length=1, max_length=5000)
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_required(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("the client's consent is required before a referral can be made")
+        return value
+
+
+class ReferralAccepted(BaseModel):
+    """The answer to a submission: the referral is durable, here is where to follow it."""
+
+    ref: str
+    status_url: str = Field(description="GET this for the referral's state")
+    duplicate: bool = Field(
+        default=False, description="an earlier submission with this Idempotency-Key"
+    )
+
+
+# ------------------------------------------------------------------------------ actions
+
+
+class InformationBody(Strict):
+    """The referrer's answer to a triage question (free text, kept encrypted)."""
+
+    answer: str = Field(min_length=1, max_length=5000)
+
+
+class TriageBody(Strict):
+    """Accept, decline (with a coded reason and signposting) or ask the referrer a question."""
+
+    outcome: TriageOutcome
+    decline_reason: DeclineReason | None = None
+    signposting: str | None = Field(default=None, max_length=500)
+    question: str | None = Field(default=None, max_length=2000)
+
+
+class AllocationBody(Strict):
+    """Allocate a waiting referral to a practitioner with caseload room."""
+
+    practitioner_id: PractitionerId
+
+
+class ValidationDecision(StrEnum):
+    KEEP = "keep"
+
+
+class ValidationBody(Strict):
+    """A coordinator's decision on a referral in the validation queue (silent client)."""
+
+    decision: ValidationDecision
+
+
+class ClosureBody(Strict):
+    """Close the referral (moved away, transferred, deceased, duplicate, other)."""
+
+    reason: ClosureReason
+
+
+class WithdrawalConfirmationBody(Strict):
+    """Confirm a withdrawal the client asked for (e.g. by phone). No fields."""
+
+
+class BookingBody(Strict):
+    """Book a session; the client is reminded before it."""
+
+    at: AwareDatetime = Field(description="with a timezone, in the future, within a year")
+    location: str = Field(min_length=1, max_length=200, description="e.g. café, home, beach")
+
+    @field_validator("at")
+    @classmethod
+    def _within_a_year(cls, value: datetime) -> datetime:
+        if value - datetime.now(value.tzinfo) > BOOKING_HORIZON:
+            raise ValueError("a session can be booked at most a year ahead")
+        return value
+
+
+class SessionRecordBody(Strict):
+    """Record a session: attended / did not attend / cancelled, where, and liaison done."""
+
+    session_id: str | None = Field(
+        default=None, max_length=64, description="a booked session's id, or none"
+    )
+    at: AwareDatetime | None = Field(default=None, description="when it happened (with timezone)")
+    outcome: SessionOutcome
+    location: str = Field(default="not recorded", min_length=1, max_length=200)
+    liaison: list[LiaisonKind] = Field(default_factory=list, max_length=6)
+
+    @field_validator("at")
+    @classmethod
+    def _not_long_ago(cls, value: datetime | None) -> datetime | None:
+        if value is not None and datetime.now(value.tzinfo) - value > RECORDING_LOOKBACK:
+            raise ValueError("a session more than five years ago cannot be recorded")
+        return value
+
+
+class ReqolBody(Strict):
+    """ReQoL-10 responses by item number (1–10), each 0–4 as answered, or a reason to skip.
+    Item numbers and scores only: the licensed item wording is never stored."""
+
+    when: ReqolWhen
+    responses: dict[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=0, le=4)]] | None = (
+        None
+    )
+    physical_health: int | None = Field(default=None, ge=0, le=4)
+    skipped_reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class ExtensionBody(Strict):
+    """Extend the plan of sessions (never beyond the service's maximum)."""
+
+    planned_sessions: int = Field(ge=1, le=100)
+
+
+class DischargeBody(Strict):
+    """Discharge: a coded reason and a summary that stays in encrypted storage."""
+
+    reason: DischargeReason
+    summary: str = Field(min_length=1, max_length=5000)
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+class ReferrerReferral(BaseModel):
+    """A referral as its referrer sees it: where it stands and the milestones, no more."""
+
+    ref: str
+    stage: Stage
+    urgency: Urgency
+    received_at: datetime
+    awaiting_information: bool = Field(description="a coordinator asked the referrer a question")
+    episode_number: int
+    closed_reason: str | None
+    timeline: list[TimelineEvent]
+
+
+class ReferralSummary(BaseModel):
+    """One row of the read model: stage, dates, flags and codes. No personal data."""
+
+    ref: str
+    stage: Stage
+    urgency: Urgency
+    referrer_organisation: str
+    received_at: datetime
+    accepted_at: datetime | None
+    waiting_since: datetime | None
+    first_session_at: datetime | None
+    discharged_at: datetime | None
+    practitioner_id: str | None
+    episode_number: int
+    breach: bool
+    in_validation_queue: bool
+    withdrawal_pending: bool
+    closed_reason: str | None
+    decline_reason: str | None
+    updated_at: datetime
+
+
+class ReferralPage(BaseModel):
+    """A page of referrals, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    items: list[ReferralSummary]
+    next_cursor: str | None
+
+
+class WaitingReferral(BaseModel):
+    """A referral on the waiting list, where it stands and how long it has waited."""
+
+    position: int = Field(ge=1)
+    ref: str
+    urgency: Urgency
+    referrer_organisation: str
+    received_at: datetime
+    waiting_since: datetime | None
+    days_waited: int = Field(description="since the referral was received (the standard's clock)")
+    estimate_weeks_low: int | None
+    estimate_weeks_high: int | None
+    breach: bool
+    in_validation_queue: bool
+    withdrawal_pending: bool
+
+
+class WaitingListPage(BaseModel):
+    """A page of the waiting list, in allocation order."""
+
+    total_waiting: int
+    allocations_recent: int = Field(description="episodes allocated in the estimate's window")
+    window_weeks: int
+    items: list[WaitingReferral]
+    next_cursor: str | None
+
+
+class PractitionerBody(Strict):
+    """Add or update a practitioner."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    capacity: int = Field(ge=0, le=1000, description="active episodes at most")
+    active: bool = Field(default=True, description="false while on leave")
+
+
+class CaseloadEntry(BaseModel):
+    """An episode on a practitioner's caseload."""
+
+    ref: str
+    episode: int
+    started_at: datetime
+    stage: Stage | None
+
+
+class ResolutionBody(Strict):
+    """Take a message out of the inbox, with a note of what was done."""
+
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class InboundAccepted(BaseModel):
+    """The webhook's answer: the message is stored. Whether it matched a client is not said."""
+
+    id: str
+    duplicate: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    database: bool
+    temporal: bool
+
+
+class GatewayModel(BaseModel):
+    """Base for the webhook shapes. Unknown fields are ignored, not refused: a gateway that
+    adds a field to its callback must not make us turn clients' messages away."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class NotifyInboundSms(GatewayModel):
+    """GOV.UK Notify's inbound-SMS callback (``Authorization: Bearer <gateway key>``)."""
+
+    id: str = Field(min_length=1, max_length=128, description="Notify's id: deduplicates")
+    source_number: str = Field(
+        min_length=3, max_length=32, description="the sender, e.g. 447700900123"
+    )
+    destination_number: str = Field(max_length=32)
+    message: str = Field(max_length=10000)
+    date_received: datetime
+
+
+class InboundEmail(GatewayModel):
+    """A generic inbound email, signed: ``X-Harbour-Signature: sha256=<hex HMAC-SHA256 of the
+    raw body under HARBOUR_API_INBOUND_EMAIL_SECRET>``."""
+
+    sender: str = Field(alias="from", min_length=3, max_length=400)
+    to: str = Field(default="", max_length=400)
+    subject: str = Field(default="", max_length=1000)
+    body: str = Field(max_length=10000)
+    message_id: str = Field(min_length=1, max_length=128, description="deduplicates")

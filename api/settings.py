@@ -1,0 +1,32 @@
+"""Settings only the HTTP API reads (``HARBOUR_API_*``), beside the shared ``Settings``."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    """Where the API listens, the inbound-email webhook secret, rate limits and page sizes."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HARBOUR_API_",
+        env_file=os.environ.get("HARBOUR_CONFIG_FILE", "harbour.env"),
+        extra="ignore",
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Shared with the email gateway: it signs each webhook body with HMAC-SHA256 under this
+    # secret. Unset: the email shape of POST /v1/messages/inbound is refused (401).
+    inbound_email_secret: SecretStr | None = None
+    # Token buckets per API key, per process: a sustained rate and a burst.
+    intake_per_minute: float = Field(default=120.0, gt=0)
+    intake_burst: int = Field(default=30, ge=1)
+    inbound_per_minute: float = Field(default=600.0, gt=0)
+    inbound_burst: int = Field(default=100, ge=1)
+    # A workflow query that takes longer than this answers 503 (e.g. no worker is running).
+    query_timeout_seconds: float = Field(default=10.0, gt=0)
+    default_page_size: int = Field(default=50, ge=1, le=500)

@@ -1,0 +1,252 @@
+"""Referrals started and driven to waiting per second, next to raw Temporal, in one run.
+
+    .venv/bin/python -m bench.referral_throughput [--count 500] [--concurrency 50]
+
+One dev server (``temporal server start-dev``, persisted to a SQLite file as ``make run`` does),
+one Python process holding the client and the worker, everything on 127.0.0.1:
+
+1. raw Temporal: ``--count`` starts of a workflow that returns at once (``bench.trivial``, no
+   activities, default data converter), ``--concurrency`` at a time; starts/s, then
+   completions/s end to end (first start to last result);
+2. Harbour: ``--count`` referrals, each submitted (``services.referrals.submit``) and accepted
+   at triage (``services.referrals.act``, the ``triage`` update) — the update returns once the
+   referral is waiting, its read model written and its letters sent — ``--concurrency`` at a
+   time; referrals/s end to end, p50/p95 of the submit and of the accept round trips.
+
+Both phases run after a small warm-up (the sandbox's first import of a workflow is slow).
+A benchmark prints its figures; it asserts nothing about them (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+from temporalio.worker import Interceptor, Worker
+
+from bench.common import (
+    ActivityTimer,
+    SinkKind,
+    Stack,
+    cpu_seconds,
+    harbour_stack,
+    machine_line,
+    ms,
+    percentile,
+    run_main,
+    submission,
+)
+from bench.trivial import TrivialWorkflow
+from models.actions import TriageDecision, TriageOutcome
+from models.referral import Stage
+from services import referrals
+
+ACCEPT = TriageDecision(outcome=TriageOutcome.ACCEPT, coordinator="c-bench")
+GOAL_RATIO = 0.5
+
+
+@dataclass
+class Phase:
+    """What one phase measured."""
+
+    name: str
+    count: int
+    elapsed: float = 0.0
+    cpu_python: float = 0.0
+    cpu_server: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    marks: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.elapsed if self.elapsed else 0.0
+
+    def rate_at(self, mark: str) -> float:
+        return self.count / self.marks[mark] if self.marks.get(mark) else 0.0
+
+
+class _Measured:
+    """Wall time and CPU (this process, the Temporal server) of the ``with`` body."""
+
+    def __init__(self, phase: Phase) -> None:
+        self.phase = phase
+
+    def __enter__(self) -> _Measured:
+        self._wall = time.perf_counter()
+        self._cpu = cpu_seconds()
+        return self
+
+    def mark(self, name: str) -> None:
+        self.phase.marks[name] = time.perf_counter() - self._wall
+
+    def __exit__(self, *exc: object) -> None:
+        self.phase.elapsed = time.perf_counter() - self._wall
+        python, server = cpu_seconds()
+        self.phase.cpu_python = python - self._cpu[0]
+        self.phase.cpu_server = server - self._cpu[1]
+
+
+async def raw_temporal(stack: Stack, count: int, concurrency: int, warmup: int) -> Phase:
+    """Start ``count`` trivial workflows, then wait for every result."""
+    # Same connection, but Temporal's default data converter: no pydantic, no encryption.
+    client = Client(stack.client.service_client, namespace=stack.client.namespace)
+    queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    phase = Phase("raw", count, latencies={"start": []})
+    sem = asyncio.Semaphore(concurrency)
+    async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow]):
+        await asyncio.gather(
+            *(
+                client.execute_workflow(
+                    TrivialWorkflow.run, i, id=f"{queue}-warm-{i}", task_queue=queue
+                )
+                for i in range(warmup)
+            )
+        )
+
+        async def start(i: int) -> object:
+            async with sem:
+                began = time.perf_counter()
+                handle = await client.start_workflow(
+                    TrivialWorkflow.run, i, id=f"{queue}-{i}", task_queue=queue
+                )
+                phase.latencies["start"].append(time.perf_counter() - began)
+                return handle
+
+        async def result(handle: object) -> None:
+            async with sem:
+                await handle.result()  # type: ignore[attr-defined]
+
+        with _Measured(phase) as measured:
+            handles = await asyncio.gather(*(start(i) for i in range(count)))
+            measured.mark("started")
+            await asyncio.gather(*(result(h) for h in handles))
+    return phase
+
+
+async def harbour(
+    stack: Stack,
+    count: int,
+    concurrency: int,
+    warmup: int,
+    interceptors: list[Interceptor],
+) -> Phase:
+    """Submit ``count`` referrals and accept each at triage; time until all are waiting."""
+    queue = f"bench-harbour-{uuid.uuid4().hex[:8]}"
+    phase = Phase("harbour", count, latencies={"submit": [], "accept": []})
+    sem = asyncio.Semaphore(concurrency)
+    client = stack.client
+
+    async def drive(n: int, record: bool) -> None:
+        async with sem:
+            began = time.perf_counter()
+            ref = await referrals.submit(client, submission(n), stack.policy, task_queue=queue)
+            submitted = time.perf_counter()
+            view = await referrals.act(client, ref, "triage", ACCEPT)
+            accepted = time.perf_counter()
+        if view.stage != Stage.WAITING:
+            raise RuntimeError(f"referral {ref} is {view.stage}, not waiting")
+        if record:
+            phase.latencies["submit"].append(submitted - began)
+            phase.latencies["accept"].append(accepted - submitted)
+
+    async with stack.worker(queue, interceptors):
+        await asyncio.gather(*(drive(100_000 + i, record=False) for i in range(warmup)))
+        mails_before = stack.mails_sent()
+        with _Measured(phase):
+            await asyncio.gather(*(drive(i, record=True) for i in range(count)))
+        phase.marks["mails"] = stack.mails_sent() - mails_before
+    return phase
+
+
+def _report(args: argparse.Namespace, raw: Phase, ref: Phase, timer: ActivityTimer | None) -> None:
+    def row(label: str, rate: float, values: list[float] | None = None) -> str:
+        p50 = ms(percentile(values, 50)) if values else ""
+        p95 = ms(percentile(values, 95)) if values else ""
+        return f"  {label:<42}{rate:>9.1f}/s{p50:>12}{p95:>12}"
+
+    def cpu(phase: Phase) -> str:
+        return (
+            f"  CPU during {phase.name}: python {phase.cpu_python:.1f} s "
+            f"({100 * phase.cpu_python / phase.elapsed:.0f}% of a core), temporal server "
+            f"{phase.cpu_server:.1f} s ({100 * phase.cpu_server / phase.elapsed:.0f}%), "
+            f"wall {phase.elapsed:.1f} s"
+        )
+
+    started = raw.rate_at("started")
+    ratio_starts = ref.rate / started if started else 0.0
+    ratio_done = ref.rate / raw.rate if raw.rate else 0.0
+    print()
+    print(
+        f"Harbour referral throughput — dev server (file-backed), {machine_line()}; "
+        f"count {args.count}, concurrency {args.concurrency}, warm-up {args.warmup}, "
+        f"sink {args.sink}, log level {args.log_level}"
+    )
+    print(f"  {'':<42}{'rate':>11}{'p50':>12}{'p95':>12}")
+    print(row("raw Temporal: trivial workflows started", started, raw.latencies["start"]))
+    print(row("raw Temporal: trivial workflows completed", raw.rate))
+    print(row("Harbour: referrals submitted and waiting", ref.rate))
+    print(row("  submit round trip (start_workflow)", 0.0, ref.latencies["submit"]))
+    print(row("  accept round trip (triage update)", 0.0, ref.latencies["accept"]))
+    verdict = "met" if ratio_starts >= GOAL_RATIO else "MISSED"
+    print(
+        f"  Harbour / raw starts: {ratio_starts:.2f} (goal >= {GOAL_RATIO:.2f}: {verdict}); "
+        f"Harbour / raw completions: {ratio_done:.2f}"
+    )
+    print(cpu(raw))
+    print(cpu(ref))
+    print(
+        f"  letters sent in the Harbour phase: {int(ref.marks['mails'])} "
+        f"({ref.marks['mails'] / ref.count:.1f} per referral)"
+    )
+    if timer is not None:
+        print("  activities in the Harbour phase (incl. warm-up):")
+        print("\n".join(timer.table()))
+
+
+async def main(args: argparse.Namespace) -> int:
+    sink: SinkKind = args.sink
+    timer = ActivityTimer() if args.activity_breakdown else None
+    async with asyncio.timeout(args.timeout):
+        async with harbour_stack(time_skipping=False, sink=sink, log_level=args.log_level) as stack:
+            raw = await raw_temporal(stack, args.count, args.concurrency, args.warmup)
+            ref = await harbour(
+                stack, args.count, args.concurrency, args.warmup, [timer] if timer else []
+            )
+    _report(args, raw, ref, timer)
+    return 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=500, help="workflows per phase (500)")
+    parser.add_argument(
+        "--concurrency", type=int, default=50, help="in flight at once, both phases (50)"
+    )
+    parser.add_argument("--warmup", type=int, default=10, help="untimed runs first (10)")
+    parser.add_argument(
+        "--sink",
+        choices=["files", "memory"],
+        default="files",
+        help="SMTP sink: .eml files as in `make run` (default), or count in memory",
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", help="Harbour's log level, to stderr (WARNING)"
+    )
+    parser.add_argument(
+        "--activity-breakdown",
+        action="store_true",
+        help="time every activity in the worker and print a table",
+    )
+    parser.add_argument("--timeout", type=float, default=900.0, help="give up after (900 s)")
+    args = parser.parse_args()
+    if not 1 <= args.count <= 100_000 or not 1 <= args.concurrency <= 1000:
+        parser.error("--count must be 1..100000 and --concurrency 1..1000")
+    return args
+
+
+if __name__ == "__main__":
+    run_main(main(parse_args()))
