@@ -31,6 +31,7 @@ from temporalio.client import Client
 from activities.database import make_engine, make_session_factory
 from activities.registry import add_practitioner, list_inbox, list_practitioners
 from infra.keys import load_keyring, load_pseudonym_key
+from infra.logging import configure_logging
 from infra.temporal import connect
 from models.actions import (
     Allocation,
@@ -319,6 +320,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
+    # Output is JSON on stdout; only warnings go to stderr, so it pipes cleanly.
+    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
     try:
         asyncio.run(_run(args, settings))
     except referrals.ActionRejected as rejected:
