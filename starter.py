@@ -10,6 +10,9 @@
     python starter.py discharge R… completed --summary "…"
     python starter.py message --from alex.morgan@example.org "I'd like to come back"
     python starter.py state R…
+    python starter.py apikey create --role referrer --organisation "Harbourside GP"
+    python starter.py apikey list
+    python starter.py apikey revoke 3f9c0a1b2c3d4e5f
 
 Run ``python starter.py --help`` (or ``<command> --help``) for every option.
 """
@@ -29,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from activities.database import make_engine, make_session_factory
-from activities.registry import add_practitioner, list_inbox, list_practitioners
+from activities.registry import list_inbox, list_practitioners
 from infra.keys import load_keyring, load_pseudonym_key
 from infra.logging import configure_logging
 from infra.temporal import connect
@@ -41,7 +44,12 @@ from models.actions import (
     Discharge,
     DischargeReason,
     Extension,
+    Hold,
+    HoldReason,
+    HoldRelease,
     InformationAnswer,
+    Removal,
+    RemovalReason,
     ReqolSubmission,
     ReqolWhen,
     SessionBooking,
@@ -53,7 +61,7 @@ from models.actions import (
 from models.messages import Channel
 from models.referral import LiaisonKind, ReferralSubmission, SessionOutcome
 from models.settings import Settings
-from services import inbound_messages, referrals
+from services import inbound_messages, practitioners, referrals
 
 
 class CliError(Exception):
@@ -137,13 +145,17 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
     async def practitioner() -> None:
         factory = sessions()
         if args.practitioner_command == "add":
-            await add_practitioner(
+            policy = settings.effective_policy()
+            await practitioners.save(
+                await temporal() if policy.auto_allocate else None,
                 factory,
-                args.id,
-                args.name,
-                args.email,
+                task_queue=settings.task_queue,
+                id=args.id,
+                name=args.name,
+                email=args.email,
                 capacity=args.capacity,
                 active=not args.on_leave,
+                sweep_every=settings.allocator_sweep_every,
             )
         _print(
             [
@@ -197,6 +209,18 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
     async def keep() -> None:
         await act("keep_on_waiting_list", args.coordinator)
 
+    async def hold() -> None:
+        await act("hold", Hold(reason=HoldReason(args.reason), coordinator=args.coordinator))
+
+    async def release() -> None:
+        await act("release_hold", HoldRelease(coordinator=args.coordinator))
+
+    async def remove() -> None:
+        await act(
+            "remove_from_waiting_list",
+            Removal(reason=RemovalReason(args.reason), coordinator=args.coordinator),
+        )
+
     async def message() -> None:
         stored = await inbound_messages.receive(
             await temporal(),
@@ -207,6 +231,30 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
             body=args.text,
         )
         _print(stored)
+
+    async def apikey() -> None:
+        from api.auth import create_api_key, list_api_keys, revoke_api_key
+
+        factory = sessions()
+        if args.apikey_command == "create":
+            try:
+                info, key = await create_api_key(
+                    factory,
+                    args.role,
+                    organisation=args.organisation,
+                    practitioner_id=args.practitioner,
+                    label=args.label,
+                )
+            except ValueError as error:
+                raise CliError(str(error)) from None
+            _print({**info.model_dump(mode="json"), "key": key})
+            print("Store the key now: it is shown only this once.", file=sys.stderr)
+        elif args.apikey_command == "list":
+            _print([k.model_dump(mode="json") for k in await list_api_keys(factory)])
+        elif not await revoke_api_key(factory, args.id):
+            raise CliError(f"no API key {args.id}")
+        else:
+            print(f"revoked {args.id}")
 
     async def state() -> None:
         _print(await referrals.read(await temporal(), args.ref))
@@ -221,6 +269,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
 
     handlers.update(
         refer=refer,
+        hold=hold,
+        release=release,
+        remove=remove,
         triage=triage,
         answer=answer,
         practitioner=practitioner,
@@ -236,12 +287,99 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
         message=message,
         state=state,
         inbox=inbox,
+        apikey=apikey,
     )
     try:
         await handlers[args.command]()
     finally:
         if engine is not None:
             await engine.dispose()
+
+
+def _add_simulate_parser(sub: Any) -> None:
+    """``simulate``: a year of the waiting list, and the same year with one more practitioner."""
+    from services.simulation import SimulationInput
+
+    d = SimulationInput()
+    sim = sub.add_parser(
+        "simulate",
+        help="coordinator: simulate waits over the next year, and with one more practitioner",
+        description="A discrete-event simulation using the service's own allocation rules and "
+        "wait estimate (docs/simulation.md). Nothing is read or written: no Temporal, no database.",
+    )
+    arg = sim.add_argument
+    arg("--weeks", type=int, help=f"how long to simulate (default {d.duration_weeks})")
+    arg("--seed", type=int, help=f"random seed; the same seed gives the same year ({d.seed})")
+    arg("--arrivals-per-week", type=float, help=f"referrals received ({d.arrivals_per_week:g})")
+    arg("--urgent", type=float, help=f"share urgent ({d.share_urgent:g})")
+    arg("--soon", type=float, help=f"share soon; routine is the rest ({d.share_soon:g})")
+    arg("--acceptance", type=float, help=f"share accepted at triage ({d.acceptance_rate:g})")
+    arg("--triage-days", type=float, help=f"mean days from referral to triage ({d.triage_days:g})")
+    who = sim.add_mutually_exclusive_group()
+    who.add_argument("--practitioners", type=int, help=f"how many ({d.practitioners})")
+    who.add_argument("--capacities", help="each practitioner's capacity, e.g. 20,20,15")
+    arg("--capacity", type=int, help=f"places per practitioner with --practitioners ({d.capacity})")
+    arg("--sessions", help=f"sessions per episode, MIN-MAX ({d.sessions_min}-{d.sessions_max})")
+    arg("--sessions-per-week", type=float, help=f"sessions a week ({d.sessions_per_week:g})")
+    arg("--episode-weeks", help="episode length as MEAN[,SD] weeks instead of --sessions")
+    arg("--reentry-rate", type=float, help=f"share discharged who come back ({d.reentry_rate:g})")
+    arg("--reentry-weeks", type=float, help=f"mean weeks before they do ({d.reentry_mean_weeks:g})")
+    arg("--initial-waiting", type=int, help=f"already on the list ({d.initial_waiting})")
+    arg("--initial-caseload", type=float, help=f"share of places in use ({d.initial_caseload:g})")
+    arg("--standard-weeks", type=float, help="the waiting standard in weeks (policy: 4)")
+    arg("--extra-capacity", type=int, help="places of the added practitioner (median)")
+    arg("--json", action="store_true", help="print both results as JSON instead of a table")
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    """Run ``simulate``: print baseline and +1 practitioner side by side."""
+    from services.simulation import SimulationInput, compare, format_comparison
+
+    given: dict[str, Any] = {
+        "duration_weeks": args.weeks,
+        "seed": args.seed,
+        "arrivals_per_week": args.arrivals_per_week,
+        "share_urgent": args.urgent,
+        "share_soon": args.soon,
+        "acceptance_rate": args.acceptance,
+        "triage_days": args.triage_days,
+        "practitioners": args.practitioners,
+        "capacity": args.capacity,
+        "sessions_per_week": args.sessions_per_week,
+        "reentry_rate": args.reentry_rate,
+        "reentry_mean_weeks": args.reentry_weeks,
+        "initial_waiting": args.initial_waiting,
+        "initial_caseload": args.initial_caseload,
+    }
+    try:
+        if args.capacities:
+            given["practitioners"] = [int(c) for c in args.capacities.split(",")]
+        if args.sessions:
+            low, _, high = args.sessions.partition("-")
+            given["sessions_min"], given["sessions_max"] = int(low), int(high or low)
+        if args.episode_weeks:
+            mean, _, sd = args.episode_weeks.partition(",")
+            given["episode_mean_weeks"] = float(mean)
+            if sd:
+                given["episode_sd_weeks"] = float(sd)
+        if args.standard_weeks is not None:
+            given["waiting_standard"] = timedelta(weeks=args.standard_weeks)
+    except ValueError:
+        print("error: --capacities, --sessions and --episode-weeks take numbers", file=sys.stderr)
+        return 2
+    try:
+        spec = SimulationInput.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as invalid:
+        for error in invalid.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "input"
+            print(f"invalid {where}: {error['msg']}", file=sys.stderr)
+        return 2
+    baseline, plus_one = compare(spec, extra_capacity=args.extra_capacity)
+    if args.json:
+        _print([r.model_dump(mode="json", exclude={"trace"}) for r in (baseline, plus_one)])
+    else:
+        print(format_comparison([baseline, plus_one]))
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -309,16 +447,38 @@ def parser() -> argparse.ArgumentParser:
     coordinator(close)
     coordinator(with_ref("confirm_withdrawal", "coordinator: confirm a client's withdrawal"))
     coordinator(with_ref("keep", "coordinator: keep a silent client on the waiting list"))
+    hold = with_ref("hold", "coordinator: hold a referral back from automatic allocation")
+    hold.add_argument("reason", choices=[r.value for r in HoldReason])
+    coordinator(hold)
+    coordinator(with_ref("release", "coordinator: release a hold"))
+    remove = with_ref("remove", "coordinator: remove from the list after validation")
+    remove.add_argument("reason", choices=[r.value for r in RemovalReason])
+    coordinator(remove)
     message = sub.add_parser("message", help="client: send a message as SMS/email would")
     message.add_argument("--from", dest="sender", required=True, help="email or phone")
     message.add_argument("text")
     with_ref("state", "anyone on staff: show a referral's state and timeline")
     sub.add_parser("inbox", help="coordinator: messages waiting for a person")
+    keys = sub.add_parser("apikey", help="administrator: HTTP API keys (stored hashed)")
+    keys_sub = keys.add_subparsers(dest="apikey_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key; it is printed once")
+    create.add_argument(
+        "--role", required=True, choices=["referrer", "coordinator", "practitioner", "gateway"]
+    )
+    create.add_argument("--organisation", help="a referrer's organisation (referrers only)")
+    create.add_argument("--practitioner", help="the practitioner's id (practitioners only)")
+    create.add_argument("--label", help="an opaque staff id or integration name, not a name")
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("id", help="the key's id, as listed")
+    _add_simulate_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "simulate":  # a pure simulation: no settings, Temporal or database
+        return _simulate(args)
     settings = Settings()
     # Output is JSON on stdout; only warnings go to stderr, so it pipes cleanly.
     configure_logging(settings.model_copy(update={"log_level": "WARNING"}))

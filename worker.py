@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.allocation import AllocationActivities
 from activities.database import make_engine, make_session_factory
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
@@ -20,9 +21,10 @@ from infra.keys import load_keyring, load_pseudonym_key
 from infra.logging import configure_logging
 from infra.temporal import connect, ensure_search_attributes
 from models.settings import Settings
+from workflows.allocator import AllocatorWorkflow
 from workflows.referral import ReferralWorkflow
 
-WORKFLOWS = [ReferralWorkflow]
+WORKFLOWS = [ReferralWorkflow, AllocatorWorkflow]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -49,11 +51,15 @@ def build_worker(
 ) -> Worker:
     """A worker with every workflow and activity, wired to the database and SMTP settings."""
     session_factory = make_session_factory(engine)
+    queue = task_queue or settings.task_queue
     records = RecordActivities(session_factory, pseudonym_key)
+    allocation = AllocationActivities(
+        session_factory, client, queue, sweep_every=settings.allocator_sweep_every
+    )
     notifications = NotificationActivities(settings, session_factory)
     return Worker(
         client,
-        task_queue=task_queue or settings.task_queue,
+        task_queue=queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
         activities=[
@@ -65,6 +71,8 @@ def build_worker(
             records.waiting_position,
             records.record_message_handling,
             notifications.send_notifications,
+            allocation.plan_allocations,
+            allocation.wake_allocator,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=4),
         interceptors=interceptors or [],

@@ -38,7 +38,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.database import write_transaction
-from models.actions import DeclineReason
+from models.actions import DeclineReason, RemovalReason
 from models.notifications import (
     SEND_NOTIFICATIONS,
     AlertKind,
@@ -78,6 +78,7 @@ ALLOWED_CONTEXT: frozenset[str] = frozenset(
         "reentry_practitioner_available",
         "how_to_return",
         "withdrawal",
+        "removal_reason",
     }
 )
 
@@ -92,6 +93,7 @@ DERIVED_CONTEXT: frozenset[str] = frozenset(
         "alert_phrase",
         "session_when",
         "estimate_sentence",
+        "removal_phrase",
     }
 )
 
@@ -110,6 +112,7 @@ SUBJECTS: dict[LetterKind, str] = {
     LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST: "{service}: please confirm your withdrawal ({ref})",
     LetterKind.WITHDRAWN: "{service}: your withdrawal is confirmed ({ref})",
     LetterKind.CLOSED: "{service}: your referral is closed ({ref})",
+    LetterKind.REMOVED_FROM_LIST: "{service}: you are no longer on our waiting list ({ref})",
     LetterKind.CRISIS_REPLY: "{service}: we have your message - help is available now ({ref})",
     LetterKind.COORDINATOR_ALERT: "Harbour: referral {ref} needs attention",
     LetterKind.PRACTITIONER_ALERT: "Harbour: referral {ref} needs attention",
@@ -131,6 +134,9 @@ SUBJECT_OVERRIDES: dict[tuple[LetterKind, Recipient], str] = {
     (LetterKind.REENTRY_CONFIRMATION, Recipient.REFERRER): "{service}: referral {ref} returning",
     (LetterKind.WITHDRAWN, Recipient.REFERRER): "{service}: referral {ref} withdrawn",
     (LetterKind.CLOSED, Recipient.REFERRER): "{service}: referral {ref} closed",
+    (LetterKind.REMOVED_FROM_LIST, Recipient.REFERRER): (
+        "{service}: referral {ref} removed from the waiting list"
+    ),
 }
 
 # Who a letter is written to when render() is not told (tests, previews).
@@ -162,6 +168,15 @@ DECLINE_PHRASES: dict[DeclineReason, str] = {
     DeclineReason.OTHER: "it does not fit what our service can offer at the moment",
 }
 DECLINE_FALLBACK = DECLINE_PHRASES[DeclineReason.OTHER]
+
+# Written to follow "because …": why someone was taken off the list after validation.
+REMOVAL_PHRASES: dict[RemovalReason, str] = {
+    RemovalReason.NO_RESPONSE: "we have written several times and not heard back",
+    RemovalReason.NO_LONGER_WANTED: "we understand the support is no longer wanted",
+    RemovalReason.SUPPORTED_ELSEWHERE: "we understand support is now coming from another service",
+    RemovalReason.MOVED_AWAY: "we understand the person has moved out of our area",
+}
+REMOVAL_FALLBACK = "we could not keep the place open"
 
 # Operational reasons only. A crisis alert says "urgent", not what the message said.
 ALERT_PHRASES: dict[AlertKind, str] = {
@@ -329,6 +344,9 @@ def render(
             DeclineReason, DECLINE_PHRASES, values["decline_reason"], DECLINE_FALLBACK
         ),
         alert_phrase=_phrase(AlertKind, ALERT_PHRASES, values["alert_kind"], ALERT_FALLBACK),
+        removal_phrase=_phrase(
+            RemovalReason, REMOVAL_PHRASES, values["removal_reason"], REMOVAL_FALLBACK
+        ),
         session_when=readable_datetime(values["session_at"])
         or "at the time you arranged with your practitioner",
         estimate_sentence=estimate_sentence(

@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.allocation import queue_position
 from activities.database import as_utc, contact_key, insert_for, pseudonym, write_transaction
 from activities.registry import (
     add_practitioner,
@@ -29,6 +30,7 @@ from activities.registry import (
     resolve_inbox_item,
     store_inbound_message,
 )
+from models.allocation import URGENCY_RANK
 from models.records import (
     RECORD_MESSAGE_HANDLING,
     RECORD_OUTCOME,
@@ -47,7 +49,6 @@ from models.records import (
     WaitingPositionRequest,
 )
 from models.records import SessionRow as SessionRecord
-from models.referral import Stage, Urgency
 from models.tables import (
     CaseloadRow,
     ContactRow,
@@ -72,10 +73,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
-
-# Waiting-list order: urgent first, then soon, then routine.
-URGENCY_RANK = {Urgency.URGENT.value: 0, Urgency.SOON.value: 1, Urgency.ROUTINE.value: 2}
-_URGENCY_RANK_SQL = case(URGENCY_RANK, value=ReferralRow.urgency, else_=len(URGENCY_RANK))
 
 
 def _utc_or_none(value: datetime | None) -> datetime | None:
@@ -118,6 +115,10 @@ class RecordActivities:
             "breach": snapshot.breach,
             "in_validation_queue": snapshot.in_validation_queue,
             "withdrawal_pending": snapshot.withdrawal_pending,
+            "returning_to": snapshot.returning_to,
+            "held": snapshot.held,
+            "hold_reason": snapshot.hold_reason,
+            "urgency_rank": URGENCY_RANK[snapshot.urgency],
             "last_seq": event.seq,
             "updated_at": at,
         }
@@ -337,54 +338,12 @@ class RecordActivities:
     async def waiting_position(self, request: WaitingPositionRequest) -> WaitingPosition:
         """Where the referral stands on the waiting list, with an honest wait range.
 
-        Order: urgency (urgent, soon, routine), then time received, then ref. A referral not
-        (yet) at stage waiting is placed where it would stand and counted in the total; one
-        missing from the read model goes to the back. The estimate comes from allocations
-        in the trailing weeks (``models.waiting_list.estimate_wait_weeks``).
+        Order: the allocation rules' (``activities.allocation.queue_position``). The estimate
+        comes from allocations in the trailing weeks (``models.waiting_list.estimate_wait_weeks``).
         """
         now = as_utc(request.at) if request.at is not None else _activity_now()
-        waiting = ReferralRow.stage == Stage.WAITING.value
         async with self._sessions() as session:
-            total = (
-                await session.execute(select(func.count()).select_from(ReferralRow).where(waiting))
-            ).scalar_one()
-            mine = (
-                await session.execute(
-                    select(ReferralRow.stage, ReferralRow.urgency, ReferralRow.received_at).where(
-                        ReferralRow.ref == request.ref
-                    )
-                )
-            ).one_or_none()
-            if mine is None:
-                position = total = total + 1
-            else:
-                rank = URGENCY_RANK.get(mine.urgency, len(URGENCY_RANK))
-                ahead = (
-                    await session.execute(
-                        select(func.count())
-                        .select_from(ReferralRow)
-                        .where(
-                            waiting,
-                            ReferralRow.ref != request.ref,
-                            or_(
-                                _URGENCY_RANK_SQL < rank,
-                                and_(
-                                    _URGENCY_RANK_SQL == rank,
-                                    or_(
-                                        ReferralRow.received_at < mine.received_at,
-                                        and_(
-                                            ReferralRow.received_at == mine.received_at,
-                                            ReferralRow.ref < request.ref,
-                                        ),
-                                    ),
-                                ),
-                            ),
-                        )
-                    )
-                ).scalar_one()
-                position = ahead + 1
-                if mine.stage != Stage.WAITING.value:
-                    total += 1
+            position, total = await queue_position(session, request.ref)
             allocations = (
                 await session.execute(
                     select(func.count())

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -199,7 +199,7 @@ UNAUTHENTICATED = ProblemError(
 
 async def optional_principal(
     request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal | None:
     """The caller, if they presented a key; a presented key that is not valid is a 401."""
     if credentials is None:
@@ -212,7 +212,9 @@ async def optional_principal(
     return principal
 
 
-async def principal(caller: Principal | None = Depends(optional_principal)) -> Principal:
+async def principal(
+    caller: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
     """The caller; no key is a 401."""
     if caller is None:
         raise UNAUTHENTICATED
@@ -224,7 +226,7 @@ def require(*roles: Role) -> Any:
     allowed = frozenset(roles)
     names = ", ".join(sorted(r.value for r in allowed))
 
-    async def dependency(caller: Principal = Depends(principal)) -> Principal:
+    async def dependency(caller: Annotated[Principal, Depends(principal)]) -> Principal:
         if caller.role not in allowed:
             raise ProblemError(403, "forbidden", f"this needs an API key of role: {names}")
         return caller

@@ -138,6 +138,16 @@ async def _problem(request: Request, error: Exception) -> Response:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     status = error.status_code
+    if status == 400:
+        # FastAPI's "error parsing the body" (undecodable bytes): invalid input, like bad JSON.
+        return problem_response(
+            422,
+            "validation",
+            "the request is not valid: see errors",
+            errors=[
+                FieldError(loc=["body"], msg="the body could not be read as JSON", type="body")
+            ],
+        )
     detail = {
         404: "no such resource",
         405: "this method is not allowed here",
@@ -225,3 +235,27 @@ class CatchAll:
                 raise
             response = problem_response(500, "internal", "something went wrong on our side")
             await response(scope, receive, send)
+
+
+_DESCRIPTIONS = {
+    401: "No API key, or not a valid one",
+    403: "The API key's role may not do this",
+    404: "No such resource — or one this key may not see",
+    409: "The referral's workflow rejected the action; `detail` says why",
+    413: "The request body is too large",
+    422: "The request is not valid; `errors` lists each field",
+    429: "Too many requests with this key; retry after `Retry-After` seconds",
+    503: "Temporal (or the database) is unavailable; retry after `Retry-After` seconds",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problems a route can answer with."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": Problem, "description": _DESCRIPTIONS[status]}
+        if status in (429, 503):
+            entry["headers"] = _RETRY_AFTER
+        documented[status] = entry
+    return documented

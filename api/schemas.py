@@ -9,23 +9,30 @@ bodies convert to them.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
+    StrictInt,
     field_validator,
+    model_validator,
 )
 
 from models.actions import (
     ClosureReason,
     DeclineReason,
     DischargeReason,
+    HoldReason,
+    RemovalReason,
     ReqolWhen,
     TriageOutcome,
 )
@@ -46,6 +53,39 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 # date is a typing mistake (and far-off dates overflow the pathway's timer arithmetic).
 BOOKING_HORIZON = timedelta(days=366)
 RECORDING_LOOKBACK = timedelta(days=366 * 5)
+
+# --- Strict input types: what the schema says, and nothing pydantic would coerce into it
+# ("8" for 8, 1 for true, a Unix time for a date). A client's mistake is a 422, not a guess.
+
+
+def _text_datetime(value: Any) -> Any:
+    if not isinstance(value, str | datetime):
+        raise ValueError("a date-time as ISO 8601 text")
+    return value
+
+
+def _query_bool(value: Any) -> Any:
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError("true or false")
+    return value
+
+
+def _query_int(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]{1,18}", value):
+        raise ValueError("an integer")
+    return value
+
+
+def _query_date(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("a date as YYYY-MM-DD")
+    return value
+
+
+JsonDatetime = Annotated[AwareDatetime, BeforeValidator(_text_datetime)]
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
+QueryInt = Annotated[int, BeforeValidator(_query_int)]
+QueryDate = Annotated[date, BeforeValidator(_query_date)]
 
 Reference = Annotated[
     str, Field(pattern=REFERENCE_PATTERN, description="an opaque referral reference")
@@ -69,13 +109,21 @@ class IntakeReferrer(Strict):
     email: EmailStr
 
 
+class IntakeClient(ClientDetails):
+    """Who the referral is for (``models.referral.ClientDetails``, with a strict boolean)."""
+
+    may_contact: StrictBool = Field(
+        default=True, description="the client agreed to be written to directly"
+    )
+
+
 class ReferralIntake(Strict):
     """A new referral, as a referrer's system sends it. ``reason`` is free text that stays in
     encrypted storage: it is never shown back, logged or put in a letter."""
 
-    client: ClientDetails
+    client: IntakeClient
     referrer: IntakeReferrer
-    consent: bool = Field(description="the client consented to this referral (must be true)")
+    consent: StrictBool = Field(description="the client consented to this referral (must be true)")
     urgency: Urgency = Urgency.ROUTINE
     reason: str = Field(min_length=1, max_length=5000)
 
@@ -123,12 +171,27 @@ class AllocationBody(Strict):
 
 class ValidationDecision(StrEnum):
     KEEP = "keep"
+    REMOVE = "remove"
 
 
 class ValidationBody(Strict):
-    """A coordinator's decision on a referral in the validation queue (silent client)."""
+    """A coordinator's decision on a referral in the validation queue (a silent client): keep
+    them on the list, or remove them with a reason (the referrer and client are told why)."""
 
     decision: ValidationDecision
+    reason: RemovalReason | None = Field(default=None, description="required to remove")
+
+    @model_validator(mode="after")
+    def _reason_to_remove(self) -> ValidationBody:
+        if (self.decision == ValidationDecision.REMOVE) != (self.reason is not None):
+            raise ValueError("a reason is given to remove, and only to remove")
+        return self
+
+
+class HoldBody(Strict):
+    """Hold a waiting referral back from automatic allocation, with a coded reason."""
+
+    reason: HoldReason
 
 
 class ClosureBody(Strict):
@@ -144,7 +207,7 @@ class WithdrawalConfirmationBody(Strict):
 class BookingBody(Strict):
     """Book a session; the client is reminded before it."""
 
-    at: AwareDatetime = Field(description="with a timezone, in the future, within a year")
+    at: JsonDatetime = Field(description="with a timezone, in the future, within a year")
     location: str = Field(min_length=1, max_length=200, description="e.g. café, home, beach")
 
     @field_validator("at")
@@ -161,7 +224,7 @@ class SessionRecordBody(Strict):
     session_id: str | None = Field(
         default=None, max_length=64, description="a booked session's id, or none"
     )
-    at: AwareDatetime | None = Field(default=None, description="when it happened (with timezone)")
+    at: JsonDatetime | None = Field(default=None, description="when it happened (with timezone)")
     outcome: SessionOutcome
     location: str = Field(default="not recorded", min_length=1, max_length=200)
     liaison: list[LiaisonKind] = Field(default_factory=list, max_length=6)
@@ -179,9 +242,9 @@ class ReqolBody(Strict):
     Item numbers and scores only: the licensed item wording is never stored."""
 
     when: ReqolWhen
-    responses: dict[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=0, le=4)]] | None = (
-        None
-    )
+    responses: (
+        dict[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=0, le=4)]] | None
+    ) = None
     physical_health: int | None = Field(default=None, ge=0, le=4)
     skipped_reason: str | None = Field(default=None, min_length=1, max_length=500)
 
@@ -189,7 +252,7 @@ class ReqolBody(Strict):
 class ExtensionBody(Strict):
     """Extend the plan of sessions (never beyond the service's maximum)."""
 
-    planned_sessions: int = Field(ge=1, le=100)
+    planned_sessions: StrictInt = Field(ge=1, le=100)
 
 
 class DischargeBody(Strict):
@@ -256,6 +319,9 @@ class WaitingReferral(BaseModel):
     days_waited: int = Field(description="since the referral was received (the standard's clock)")
     estimate_weeks_low: int | None
     estimate_weeks_high: int | None
+    returning_to: str | None = Field(description="a returning client waits for this practitioner")
+    held: bool = Field(description="held back from automatic allocation")
+    hold_reason: str | None
     breach: bool
     in_validation_queue: bool
     withdrawal_pending: bool
@@ -276,8 +342,8 @@ class PractitionerBody(Strict):
 
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
-    capacity: int = Field(ge=0, le=1000, description="active episodes at most")
-    active: bool = Field(default=True, description="false while on leave")
+    capacity: StrictInt = Field(ge=0, le=1000, description="active episodes at most")
+    active: StrictBool = Field(default=True, description="false while on leave")
 
 
 class CaseloadEntry(BaseModel):
@@ -328,7 +394,7 @@ class NotifyInboundSms(GatewayModel):
     )
     destination_number: str = Field(max_length=32)
     message: str = Field(max_length=10000)
-    date_received: datetime
+    date_received: Annotated[datetime, BeforeValidator(_text_datetime)]
 
 
 class InboundEmail(GatewayModel):

@@ -14,13 +14,15 @@ import gc
 import math
 import os
 import secrets
+import signal
 import socket
 import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +30,11 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio import activity
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -223,20 +226,28 @@ async def harbour_stack(
             gc.collect()
 
 
-def run_main(main: Any) -> None:
+def run_main(main: Coroutine[Any, Any, int]) -> None:
     """``asyncio.run(main)``, then exit without interpreter finalisation.
 
-    Everything has been shut down cleanly by then; skipping finalisation avoids the
+    SIGTERM cancels ``main`` like Ctrl-C, so its ``finally`` blocks stop the worker and the
+    Temporal server rather than leaving them running. Everything has been shut down by the
+    time ``main`` returns; skipping finalisation (``os._exit``) avoids the
     ``PyGILState_Release`` abort some short Temporal scripts hit at exit (sdk-python issue 300).
     """
+
+    async def guarded() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await main
+
     code = 0
     try:
-        code = asyncio.run(main) or 0
-    except KeyboardInterrupt:
+        code = asyncio.run(guarded())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted", file=sys.stderr)
         code = 130
     except BaseException:
-        import traceback
-
         traceback.print_exc()
         code = 1
     finally:
@@ -315,19 +326,55 @@ class ActivityTimer(Interceptor):
 
         return _Inbound(next)
 
-    def table(self) -> list[str]:
-        """One line per activity type: count, mean and p95 run time, mean wait to start."""
+    def table(self, show_waits: bool = True) -> list[str]:
+        """One line per activity type: count, mean and p95 run time, mean wait to start.
+
+        ``show_waits=False`` leaves the wait out (under time-skipping the schedule time is on the
+        server's skipped clock, so the difference means nothing).
+        """
         lines = [
             f"  {'activity':<24}{'count':>7}{'run mean':>11}{'run p95':>11}"
-            f"{'run total':>11}{'sched->start':>14}"
+            f"{'run total':>11}{'sched->start' if show_waits else '':>14}"
         ]
         for kind in sorted(self.runs, key=lambda k: -sum(self.runs[k])):
-            runs, waits = self.runs[kind], self.waits[kind]
+            runs, queued = self.runs[kind], self.waits[kind]
             lines.append(
                 f"  {kind:<24}{len(runs):>7}{ms(sum(runs) / len(runs)):>11}"
-                f"{ms(percentile(runs, 95)):>11}{sum(runs):>10.1f}s"
-                f"{ms(sum(waits) / len(waits)):>14}"
+                f"{ms(percentile(runs, 95)):>11}{sum(runs):>10.2f}s"
+                f"{ms(sum(queued) / len(queued)) if show_waits else '':>14}"
             )
+        return lines
+
+
+class SqlTimer:
+    """Engine listeners: wall time of every statement by kind, as the event loop sees it.
+
+    ``BEGIN IMMEDIATE`` is where a SQLite writer waits for the database's one write lock (the
+    busy handler sleeps between retries), so its total is the time spent queueing to write.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.totals: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        sync = engine.sync_engine
+        event.listen(sync, "before_cursor_execute", self._before)
+        event.listen(sync, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info.setdefault("bench_started", []).append(time.perf_counter())
+
+    def _after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        started = conn.info["bench_started"].pop()
+        words = statement.split(None, 2)
+        kind = " ".join(words[:2]) if words[:1] == ["BEGIN"] else words[0] if words else "?"
+        self.totals[kind] = self.totals.get(kind, 0.0) + time.perf_counter() - started
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def table(self) -> list[str]:
+        lines = [f"  {'statement':<24}{'count':>7}{'mean':>11}{'total':>11}"]
+        for kind in sorted(self.totals, key=lambda k: -self.totals[k]):
+            total, count = self.totals[kind], self.counts[kind]
+            lines.append(f"  {kind:<24}{count:>7}{ms(total / count):>11}{total:>10.1f}s")
         return lines
 
 

@@ -31,6 +31,7 @@ from temporalio.worker import Interceptor, Worker
 from bench.common import (
     ActivityTimer,
     SinkKind,
+    SqlTimer,
     Stack,
     cpu_seconds,
     harbour_stack,
@@ -162,7 +163,13 @@ async def harbour(
     return phase
 
 
-def _report(args: argparse.Namespace, raw: Phase, ref: Phase, timer: ActivityTimer | None) -> None:
+def _report(
+    args: argparse.Namespace,
+    raw: Phase,
+    ref: Phase,
+    timer: ActivityTimer | None,
+    sql: SqlTimer | None,
+) -> None:
     def row(label: str, rate: float, values: list[float] | None = None) -> str:
         p50 = ms(percentile(values, 50)) if values else ""
         p95 = ms(percentile(values, 95)) if values else ""
@@ -171,8 +178,10 @@ def _report(args: argparse.Namespace, raw: Phase, ref: Phase, timer: ActivityTim
     def cpu(phase: Phase) -> str:
         return (
             f"  CPU during {phase.name}: python {phase.cpu_python:.1f} s "
-            f"({100 * phase.cpu_python / phase.elapsed:.0f}% of a core), temporal server "
-            f"{phase.cpu_server:.1f} s ({100 * phase.cpu_server / phase.elapsed:.0f}%), "
+            f"({100 * phase.cpu_python / phase.elapsed:.0f}% of a core, "
+            f"{1000 * phase.cpu_python / phase.count:.0f} ms per workflow), temporal server "
+            f"{phase.cpu_server:.1f} s ({100 * phase.cpu_server / phase.elapsed:.0f}%, "
+            f"{1000 * phase.cpu_server / phase.count:.0f} ms per workflow), "
             f"wall {phase.elapsed:.1f} s"
         )
 
@@ -205,18 +214,24 @@ def _report(args: argparse.Namespace, raw: Phase, ref: Phase, timer: ActivityTim
     if timer is not None:
         print("  activities in the Harbour phase (incl. warm-up):")
         print("\n".join(timer.table()))
+    if sql is not None:
+        print("  read-model statements in the Harbour phase (incl. warm-up), as awaited:")
+        print("\n".join(sql.table()))
 
 
 async def main(args: argparse.Namespace) -> int:
     sink: SinkKind = args.sink
     timer = ActivityTimer() if args.activity_breakdown else None
+    sql: SqlTimer | None = None
     async with asyncio.timeout(args.timeout):
         async with harbour_stack(time_skipping=False, sink=sink, log_level=args.log_level) as stack:
             raw = await raw_temporal(stack, args.count, args.concurrency, args.warmup)
+            if args.activity_breakdown:
+                sql = SqlTimer(stack.engine)
             ref = await harbour(
                 stack, args.count, args.concurrency, args.warmup, [timer] if timer else []
             )
-    _report(args, raw, ref, timer)
+    _report(args, raw, ref, timer, sql)
     return 0
 
 
@@ -239,7 +254,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--activity-breakdown",
         action="store_true",
-        help="time every activity in the worker and print a table",
+        help="time every activity and read-model statement in the worker; print tables",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after (900 s)")
     args = parser.parse_args()

@@ -6,14 +6,16 @@
    ``<data_dir>/temporal.db`` and logging to ``<data_dir>/temporal.log``;
 2. the ``ReferralStage`` search attribute, the database migrations, the SMTP sink (every email
    lands as a file in ``<data_dir>/mailbox``);
-3. the Harbour worker (``worker.serve``) — until Ctrl-C / SIGTERM, which stops everything in
-   reverse order.
+3. the Harbour worker (``worker.serve``) and, beside it in this process, the HTTP API
+   (``api.server.ApiServer``, uvicorn, default http://127.0.0.1:8000) — until Ctrl-C / SIGTERM,
+   which stops everything in reverse order.
 
 ``--check`` starts everything, waits until it is ready, stops cleanly and exits 0 (smoke test).
 
 Ports and paths come from the ordinary ``HARBOUR_`` settings so the worker and ``starter.py`` see
 the same values: the gRPC port from ``HARBOUR_TEMPORAL_ADDRESS``, the UI port from
-``HARBOUR_TEMPORAL_UI_URL``, SMTP from ``HARBOUR_SMTP_HOST``/``HARBOUR_SMTP_PORT``. Knobs that
+``HARBOUR_TEMPORAL_UI_URL``, SMTP from ``HARBOUR_SMTP_HOST``/``HARBOUR_SMTP_PORT``, the API from
+``HARBOUR_API_HOST``/``HARBOUR_API_PORT`` (``api.settings.ApiSettings``). Knobs that
 only the dev stack has are ``HARBOUR_DEVSTACK_*`` (``DevstackSettings``).
 """
 
@@ -90,6 +92,8 @@ class _Running:
     client: Client | None = None
     sink: Any = None
     worker: asyncio.Task[Any] | None = None
+    api: Any = None  # api.server.ApiServer
+    api_engine: Any = None  # the API's own database engine
 
 
 def plan(settings: Settings, dev: DevstackSettings) -> _Plan:
@@ -165,7 +169,7 @@ async def run(settings: Settings, dev: DevstackSettings, *, check: bool = False)
         stopped.cancel()
         ready.result()  # re-raise a start-up failure
 
-        _print_banner(p)
+        _print_banner(p, running)
         if check:
             log.info("devstack ready; --check stops it again")
             return 0
@@ -218,6 +222,7 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
     log.info("smtp sink listening", port=settings.smtp_port)
 
     running.worker = await _start_worker(settings, running.client)
+    await _start_api(settings, running)
 
 
 async def _wait_for_temporal(
@@ -269,16 +274,48 @@ async def _start_worker(settings: Settings, client: Client) -> asyncio.Task[Any]
     return task
 
 
+async def _start_api(settings: Settings, running: _Running) -> None:
+    """Serve the HTTP API (uvicorn) in this process, on the dev stack's database and client."""
+    from activities.database import make_engine, make_session_factory
+    from api.app import create_app
+    from api.server import ApiServer
+    from api.settings import ApiSettings
+
+    assert running.client is not None
+    api_settings = ApiSettings()
+    running.api_engine = make_engine(settings.database_url)
+    app = create_app(
+        settings,
+        running.client,
+        make_session_factory(running.api_engine),
+        load_pseudonym_key(settings),
+        api_settings=api_settings,
+    )
+    try:
+        running.api = ApiServer(app, api_settings.host, api_settings.port)
+    except OSError as err:
+        raise DevstackError(
+            f"HTTP API (HARBOUR_API_PORT): {api_settings.host}:{api_settings.port} is not "
+            f"available ({err.strerror}); is another dev stack running? Stop it or choose "
+            "another port."
+        ) from None
+    await running.api.start()
+    log.info("api listening", url=running.api.url)
+
+
 async def _serve_until_stopped(running: _Running, stop: asyncio.Event) -> int:
     """Wait for Ctrl-C/SIGTERM; a worker or Temporal that dies on its own ends the run with 1."""
     waits: dict[asyncio.Task[Any], str] = {asyncio.create_task(stop.wait()): "stop"}
     if running.worker is not None:
         waits[running.worker] = "worker"
+    if running.api is not None and running.api.task is not None:
+        waits[running.api.task] = "api"
     if running.process is not None:
         waits[asyncio.create_task(running.process.wait())] = "temporal"
     done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    api_task = running.api.task if running.api is not None else None
     for task in pending:
-        if task is not running.worker:
+        if task is not running.worker and task is not api_task:
             task.cancel()
     reason = waits[next(iter(done))]
     if reason == "stop":
@@ -286,13 +323,22 @@ async def _serve_until_stopped(running: _Running, stop: asyncio.Event) -> int:
         return 0
     if reason == "worker" and running.worker is not None and not running.worker.cancelled():
         log.error("the worker stopped unexpectedly", error=repr(running.worker.exception()))
+    elif reason == "api":
+        log.error("the HTTP API stopped unexpectedly")
     else:
         log.error("the Temporal dev server exited unexpectedly")
     return 1
 
 
 async def _shutdown(running: _Running) -> None:
-    """Stop in reverse order: worker, SMTP sink, client, Temporal. Never raises."""
+    """Stop in reverse order: API, worker, SMTP sink, client, Temporal. Never raises."""
+    if running.api is not None:
+        try:
+            await running.api.stop()
+        except Exception as err:
+            log.warning("api raised while stopping", error=repr(err))
+    if running.api_engine is not None:
+        await running.api_engine.dispose()
     if running.worker is not None and not running.worker.done():
         running.worker.cancel()
         try:
@@ -339,12 +385,14 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(signum, stop.set)
 
 
-def _print_banner(p: _Plan) -> None:
+def _print_banner(p: _Plan, running: _Running) -> None:
     settings = p.settings
     ui = settings.temporal_ui_url if p.ui_port is not None else "(headless: no Web UI)"
+    api = running.api.url if running.api is not None else "(not running)"
     lines = [
         "",
         "Harbour dev stack is running",
+        f"  HTTP API      {api}  (docs: {api}/docs; keys: starter.py apikey create)",
         f"  Temporal UI   {ui}",
         f"  Temporal      {settings.temporal_address}  (log: {p.temporal_log})",
         f"  Mailbox       {settings.mailbox_dir}  (every email sent, one file each)",

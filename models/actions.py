@@ -124,3 +124,52 @@ class WithdrawalConfirmation(Strict):
     """A coordinator confirms a withdrawal the client asked for (e.g. by phone)."""
 
     coordinator: str = Field(min_length=1, max_length=64)
+
+
+class HoldReason(StrEnum):
+    """Why a coordinator holds a referral back from automatic allocation (coded: it is shown
+    on the timeline and in reports)."""
+
+    CLIENT_UNAVAILABLE = "client_unavailable"
+    CLIENT_ASKED_TO_PAUSE = "client_asked_to_pause"
+    AWAITING_INFORMATION = "awaiting_information"
+    NEEDS_SPECIFIC_PRACTITIONER = "needs_specific_practitioner"
+    OTHER = "other"
+
+
+class Hold(Strict):
+    """Hold a waiting referral back from automatic allocation, with a reason."""
+
+    reason: HoldReason
+    coordinator: str = Field(min_length=1, max_length=64)
+
+
+class HoldRelease(Strict):
+    """Let a held referral be allocated again (it keeps its place: the clock never stopped)."""
+
+    coordinator: str = Field(min_length=1, max_length=64)
+
+
+class RemovalReason(StrEnum):
+    """Why a coordinator removes someone from the list after validation; told to the
+    referrer and the client."""
+
+    NO_RESPONSE = "no_response"
+    NO_LONGER_WANTED = "no_longer_wanted"
+    SUPPORTED_ELSEWHERE = "supported_elsewhere"
+    MOVED_AWAY = "moved_away"
+
+
+class Removal(Strict):
+    """Remove a client from the waiting list after validation (never automatic)."""
+
+    reason: RemovalReason
+    coordinator: str = Field(min_length=1, max_length=64)
+
+
+class AllocationOffer(Strict):
+    """From the allocator: a caseload place is reserved for this referral's next episode."""
+
+    practitioner_id: str = Field(min_length=1, max_length=64)
+    episode: int = Field(ge=1)
+    reason: str = Field(max_length=300)

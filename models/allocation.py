@@ -82,10 +82,16 @@ def plan_allocations(
     """Every allocation the rules make now, given the waiting list and free capacity.
 
     ``waiting`` may be just the head of the list (returning clients of practitioners with room,
-    and as many new referrals in order as there are free places): the result is the same.
+    and as many unheld new referrals in order as there are free places): the result is the
+    same. A referral listed twice is considered once, so it can never be allocated twice.
     """
     rooms = {p.id: p.model_copy() for p in practitioners if p.active and p.free > 0}
-    candidates = [w for w in waiting if not w.held]
+    seen: set[str] = set()
+    candidates = []
+    for referral in waiting:
+        if not referral.held and referral.ref not in seen:
+            seen.add(referral.ref)
+            candidates.append(referral)
     assignments: list[Assignment] = []
 
     returning = sorted((w for w in candidates if w.returning_to), key=returning_order_key)

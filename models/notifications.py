@@ -29,6 +29,7 @@ class LetterKind(StrEnum):
     WITHDRAWAL_CONFIRMATION_REQUEST = "withdrawal_confirmation_request"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    REMOVED_FROM_LIST = "removed_from_list"
     CRISIS_REPLY = "crisis_reply"
     COORDINATOR_ALERT = "coordinator_alert"
     PRACTITIONER_ALERT = "practitioner_alert"

@@ -91,6 +91,40 @@ def check_allocation(state: ReferralState, allocation: Allocation) -> None:
     _require_stage(state, frozenset({Stage.WAITING}), "allocate")
 
 
+def check_hold(state: ReferralState) -> None:
+    """Only a waiting referral can be held back from automatic allocation, once."""
+    _require_stage(state, frozenset({Stage.WAITING}), "hold")
+    if state.held_reason is not None:
+        raise ActionRejected(f"the referral is already held ({state.held_reason})")
+
+
+def check_hold_release(state: ReferralState) -> None:
+    """Only a held referral can be released."""
+    _require_stage(state, frozenset({Stage.WAITING}), "release a hold")
+    if state.held_reason is None:
+        raise ActionRejected("the referral is not held")
+
+
+def check_removal(state: ReferralState) -> None:
+    """Nobody leaves the list for silence alone: removal only after validation, by a person."""
+    _require_stage(state, frozenset({Stage.WAITING}), "remove from the waiting list")
+    if not state.in_validation_queue:
+        raise ActionRejected(
+            "only a referral in the validation queue can be removed from the waiting list; "
+            "otherwise close it with a reason"
+        )
+
+
+def accepts_offer(state: ReferralState, episode: int) -> bool:
+    """An allocator's reserved place is taken only by a waiting, unheld referral, for the
+    episode it was reserved for."""
+    return (
+        state.stage == Stage.WAITING
+        and state.held_reason is None
+        and episode == state.episode_number + 1
+    )
+
+
 def check_keep_on_list(state: ReferralState) -> None:
     """A coordinator validates a waiting client who has not answered check-ins."""
     _require_stage(state, frozenset({Stage.WAITING}), "keep on the waiting list")

@@ -29,6 +29,9 @@ class ServicePolicy(BaseModel):
     reentry_window: timedelta | None = Field(
         default=None, description="close an open discharged referral after this long; None: never"
     )
+    auto_allocate: bool = Field(
+        default=True, description="the allocator allocates waiting referrals as capacity frees"
+    )
     reqol_clinical_cutoff: int = Field(default=24, ge=0, le=40)
     reqol_reliable_change: int = Field(default=5, ge=1, le=40)
     timeline_kept_in_workflow: int = Field(

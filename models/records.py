@@ -6,7 +6,7 @@ SQLAlchemy into the workflow sandbox.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,8 @@ RESERVE_CASELOAD = "reserve_caseload"
 RELEASE_CASELOAD = "release_caseload"
 WAITING_POSITION = "waiting_position"
 RECORD_MESSAGE_HANDLING = "record_message_handling"
+PLAN_ALLOCATIONS = "plan_allocations"
+WAKE_ALLOCATOR = "wake_allocator"
 
 
 class ReferralSnapshot(BaseModel):
@@ -42,6 +44,11 @@ class ReferralSnapshot(BaseModel):
     in_validation_queue: bool = False
     withdrawal_pending: bool = False
     decline_reason: str | None = None
+    returning_to: str | None = Field(
+        default=None, description="practitioner a returning client waits for"
+    )
+    held: bool = False
+    hold_reason: str | None = None
 
 
 class TransitionRecord(BaseModel):
@@ -162,3 +169,35 @@ class Practitioner(BaseModel):
     capacity: int
     active: bool = True
     caseload: int = 0
+
+
+# --- The allocator (activities/allocation.py, workflows/allocator.py) ---
+
+
+class PlanRequest(BaseModel):
+    at: datetime
+
+
+class AllocatorInput(BaseModel):
+    """``sweep_every``: also look for work on a timer, as a safety net (None: only on wake)."""
+
+    sweep_every: timedelta | None = None
+    pending_wake: bool = True
+
+
+class WakeRequest(BaseModel):
+    reason: str = Field(max_length=64, description="a code, e.g. joined_list, capacity_freed")
+
+
+def allocator_id(task_queue: str) -> str:
+    """One allocator per task queue (so each test's worker has its own)."""
+    return f"allocator-{task_queue}"
+
+
+class PlannedAllocation(BaseModel):
+    """A caseload place reserved for a referral; the referral's workflow is then told."""
+
+    ref: str
+    practitioner_id: str
+    episode: int
+    reason: str

@@ -193,6 +193,11 @@ class ReferralState(BaseModel):
     practitioner_id: str | None = None
     practitioner_history: list[str] = Field(default_factory=list)
     returning: bool = Field(default=False, description="came back after discharge, not yet seen")
+    held_reason: str | None = Field(default=None, description="held back from auto allocation")
+    position: int | None = None
+    waiting_total: int | None = None
+    estimate_weeks_low: int | None = None
+    estimate_weeks_high: int | None = None
     open_question: str | None = None
     episode_number: int = 0
     episode: Episode | None = None
@@ -223,6 +228,11 @@ class ReferralView(BaseModel):
     sessions_planned: int
     booked_sessions: list[BookedSession]
     returning: bool
+    held_reason: str | None
+    position: int | None
+    waiting_total: int | None
+    estimate_weeks_low: int | None
+    estimate_weeks_high: int | None
     waiting_since: datetime | None
     received_at: datetime
     in_validation_queue: bool

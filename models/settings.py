@@ -7,6 +7,7 @@ Read from environment variables prefixed ``HARBOUR_`` or from a TOML/JSON-free
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     # Fast time for demos: one day lasts this many seconds (0 = real time).
     seconds_per_day: float = Field(default=0.0, ge=0)
     policy: ServicePolicy = Field(default_factory=ServicePolicy)
+    # The allocator also looks for work on this timer, a safety net beside its wake-ups.
+    allocator_sweep_every: timedelta | None = timedelta(hours=1)
 
     @model_validator(mode="after")
     def _database_in_data_dir(self) -> Settings:

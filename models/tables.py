@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -49,10 +50,20 @@ class ReferralRow(Base):
     breach: Mapped[bool] = mapped_column(Boolean, default=False)
     in_validation_queue: Mapped[bool] = mapped_column(Boolean, default=False)
     withdrawal_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The waiting list (models/allocation.py): who a returning client waits for, holds, and
+    # urgency as a sortable rank so the head of the list is read straight off an index.
+    returning_to: Mapped[str | None] = mapped_column(String(64))
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    hold_reason: Mapped[str | None] = mapped_column(String(64))
+    urgency_rank: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTC_DT)
 
-    __table_args__ = (Index("ix_referrals_stage_received", "stage", "received_at"),)
+    __table_args__ = (
+        Index("ix_referrals_stage_received", "stage", "received_at"),
+        Index("ix_referrals_queue", "stage", "held", "urgency_rank", "received_at", "ref"),
+        Index("ix_referrals_returning", "stage", "returning_to"),
+    )
 
 
 class TimelineEventRow(Base):

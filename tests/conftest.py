@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.smtp",
     "tests.fixtures.temporal",
+    "tests.fixtures.api",
 ]

@@ -1,8 +1,8 @@
 """Smoke test of `make run`: `python -m infra.devstack --check` starts everything and stops it.
 
-Runs the real thing in a subprocess — the Temporal dev server, migrations, the SMTP sink and the
-worker — on free ports and a temporary data folder, so it never collides with a developer's own
-`make run`. Takes some tens of seconds.
+Runs the real thing in a subprocess — the Temporal dev server, migrations, the SMTP sink, the
+worker and the HTTP API — on free ports and a temporary data folder, so it never collides with a
+developer's own `make run`. Takes some tens of seconds.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _port_is_free(port: int) -> bool:
 
 def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    temporal_port, ui_port, smtp_port = _free_ports(3)
+    temporal_port, ui_port, smtp_port, api_port = _free_ports(4)
     env = {key: value for key, value in os.environ.items() if not key.startswith("HARBOUR_")}
     env.update(
         HARBOUR_CONFIG_FILE=str(tmp_path / "absent.env"),
@@ -65,6 +65,8 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
         HARBOUR_TEMPORAL_UI_URL=f"http://127.0.0.1:{ui_port}",
         HARBOUR_SMTP_HOST="127.0.0.1",
         HARBOUR_SMTP_PORT=str(smtp_port),
+        HARBOUR_API_HOST="127.0.0.1",
+        HARBOUR_API_PORT=str(api_port),
         HARBOUR_TASK_QUEUE=f"devstack-smoke-{os.getpid()}",
         HARBOUR_DEVSTACK_READY_TIMEOUT_SECONDS="90",
     )
@@ -91,6 +93,7 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
     log_tail = temporal_log.read_text()[-2000:] if temporal_log.exists() else "(no temporal.log)"
     assert process.returncode == 0, f"{output}\n--- temporal.log ---\n{log_tail}"
     assert "Temporal UI" in output and f"http://127.0.0.1:{ui_port}" in output
+    assert "HTTP API" in output and f"http://127.0.0.1:{api_port}" in output
     assert (data_dir / "temporal.db").is_file()
     assert (data_dir / "harbour.db").is_file()
     assert (data_dir / "keys.json").is_file()
@@ -101,5 +104,5 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
     for pid in leftovers:
         os.kill(pid, signal.SIGKILL)
     assert leftovers == [], f"processes left running: {leftovers}"
-    assert all(_port_is_free(port) for port in (temporal_port, ui_port, smtp_port))
+    assert all(_port_is_free(port) for port in (temporal_port, ui_port, smtp_port, api_port))
     assert elapsed < 120

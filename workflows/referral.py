@@ -27,11 +27,15 @@ with workflow.unsafe.imports_passed_through():
     from models import pathway
     from models.actions import (
         Allocation,
+        AllocationOffer,
         Closure,
         ClosureReason,
         Discharge,
         Extension,
+        Hold,
+        HoldRelease,
         InformationAnswer,
+        Removal,
         ReqolSubmission,
         ReqolWhen,
         SessionBooking,
@@ -59,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         RELEASE_CASELOAD,
         RESERVE_CASELOAD,
         WAITING_POSITION,
+        WAKE_ALLOCATOR,
         CaseloadRelease,
         CaseloadRequest,
         CaseloadResult,
@@ -69,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionRecord,
         WaitingPosition,
         WaitingPositionRequest,
+        WakeRequest,
     )
     from models.referral import (
         BookedSession,
@@ -296,12 +302,14 @@ class ReferralWorkflow:
         if self.s.submission.client.may_contact:
             letters.append(self._letter(LetterKind.WAITING_LIST, Recipient.CLIENT, position))
         await self._send(letters, self.s.seq)
+        await self._wake_allocator("joined_list")
 
     def _join_waiting_list(self, now: datetime) -> None:
         self.s.waiting_since = now
         self.s.last_checkin_at = None
         self.s.checkin_awaiting_answer = False
         self.s.unanswered_checkins = 0
+        self.s.held_reason = None
         self._enter(Stage.WAITING)
 
     async def _check_in(self) -> None:
@@ -622,6 +630,7 @@ class ReferralWorkflow:
                 ),
                 self._activity(RECORD_OUTCOME, outcome),
             )
+            await self._wake_allocator("capacity_freed")
             return self.view()
 
     @discharge.validator
@@ -675,6 +684,87 @@ class ReferralWorkflow:
             self._alert(Recipient.COORDINATORS, AlertKind.RETURNING_CLIENT),
         ]
         await self._record("reactivated_waiting", {"practitioner_id": practitioner_id}, letters)
+        await self._wake_allocator("returning_client")
+
+    # ------------------------------------------------------------------ the waiting list
+
+    @workflow.signal
+    async def allocation_offered(self, offer: AllocationOffer) -> None:
+        """From the allocator: a place is reserved with a practitioner for the next episode.
+
+        Taken if the referral is still waiting and not held; otherwise the place is freed
+        for the next person and the allocator is woken.
+        """
+        async with self._turn():
+            if pathway.accepts_offer(self.s, offer.episode):
+                reserved = await self._reserve(offer.practitioner_id)
+                if reserved.reserved:
+                    await self._start_episode(
+                        offer.practitioner_id,
+                        {"allocated_by": "allocator", "reason": offer.reason},
+                    )
+                    return
+            await self._activity(
+                RELEASE_CASELOAD,
+                CaseloadRelease(ref=self.s.ref, episode=offer.episode, at=workflow.now()),
+            )
+            await self._wake_allocator("offer_declined")
+
+    @workflow.update
+    async def hold(self, hold: Hold) -> ReferralView:
+        """A coordinator holds a waiting referral back from automatic allocation, with a
+        reason. The wait clock keeps running; the hold is on the timeline."""
+        async with self._turn():
+            self._check(pathway.check_hold)
+            self.s.held_reason = hold.reason.value
+            await self._record(
+                "held", {"reason": hold.reason.value, "coordinator": hold.coordinator}, []
+            )
+            return self.view()
+
+    @hold.validator
+    def _validate_hold(self, hold: Hold) -> None:
+        self._check(pathway.check_hold)
+
+    @workflow.update
+    async def release_hold(self, release: HoldRelease) -> ReferralView:
+        """The referral may be allocated again, in its original place in the order."""
+        async with self._turn():
+            self._check(pathway.check_hold_release)
+            self.s.held_reason = None
+            await self._record("hold_released", {"coordinator": release.coordinator}, [])
+            await self._wake_allocator("hold_released")
+            return self.view()
+
+    @release_hold.validator
+    def _validate_release(self, release: HoldRelease) -> None:
+        self._check(pathway.check_hold_release)
+
+    @workflow.update
+    async def remove_from_waiting_list(self, removal: Removal) -> ReferralView:
+        """After validation a coordinator removes a silent client, with a reason that the
+        referrer and the client are told. Never done by a timer."""
+        async with self._turn():
+            self._check(pathway.check_removal)
+            context: dict[str, str | int | bool | None] = {"removal_reason": removal.reason.value}
+            letters = [self._letter(LetterKind.REMOVED_FROM_LIST, Recipient.REFERRER, context)]
+            if self.s.submission.client.may_contact:
+                letters.append(
+                    self._letter(LetterKind.REMOVED_FROM_LIST, Recipient.CLIENT, context)
+                )
+            await self._close(
+                f"removed_{removal.reason.value}", letters, {"coordinator": removal.coordinator}
+            )
+            return self.view()
+
+    @remove_from_waiting_list.validator
+    def _validate_removal(self, removal: Removal) -> None:
+        self._check(pathway.check_removal)
+
+    async def _wake_allocator(self, reason: str) -> None:
+        # Patched: referrals recorded before the allocator existed replay without the wake-up.
+        if self.s.policy.auto_allocate and workflow.patched("wake-allocator"):
+            await self._activity(WAKE_ALLOCATOR, WakeRequest(reason=reason))
 
     # ------------------------------------------------------------------ closure
 
@@ -742,6 +832,8 @@ class ReferralWorkflow:
                 )
             )
         await asyncio.gather(*work)
+        if episode is not None:
+            await self._wake_allocator("capacity_freed")
 
     # ------------------------------------------------------------------ client messages
 
@@ -836,6 +928,13 @@ class ReferralWorkflow:
             sessions_planned=episode.planned_sessions if episode else 0,
             booked_sessions=list(episode.booked) if episode else [],
             returning=self.s.returning,
+            held_reason=self.s.held_reason,
+            position=self.s.position if self.s.stage == Stage.WAITING else None,
+            waiting_total=self.s.waiting_total if self.s.stage == Stage.WAITING else None,
+            estimate_weeks_low=self.s.estimate_weeks_low if self.s.stage == Stage.WAITING else None,
+            estimate_weeks_high=self.s.estimate_weeks_high
+            if self.s.stage == Stage.WAITING
+            else None,
             waiting_since=self.s.waiting_since if self.s.stage == Stage.WAITING else None,
             received_at=self.s.received_at,
             in_validation_queue=self.s.in_validation_queue,
@@ -888,6 +987,11 @@ class ReferralWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
+        # Kept in state so staff see the same honest figures the client was sent.
+        self.s.position = position.position
+        self.s.waiting_total = position.waiting_total
+        self.s.estimate_weeks_low = position.estimate_weeks_low
+        self.s.estimate_weeks_high = position.estimate_weeks_high
         return position.model_dump()
 
     def _snapshot(self, decline_reason: str | None = None) -> ReferralSnapshot:
@@ -908,6 +1012,9 @@ class ReferralWorkflow:
             in_validation_queue=self.s.in_validation_queue,
             withdrawal_pending=self.s.withdrawal_requested_at is not None,
             decline_reason=decline_reason,
+            returning_to=self.s.practitioner_id if self.s.returning else None,
+            held=self.s.held_reason is not None,
+            hold_reason=self.s.held_reason,
         )
 
     async def _record(

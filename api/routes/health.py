@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends
@@ -32,11 +33,13 @@ async def healthz() -> Health:
     summary="The database and Temporal are reachable",
     responses={503: {"model": Readiness, "description": "a dependency does not answer"}},
 )
-async def readyz(context: ApiContext = Depends(get_context)) -> JSONResponse:
+async def readyz(context: Annotated[ApiContext, Depends(get_context)]) -> JSONResponse:
     """200 when both the database and Temporal answer within a few seconds, else 503."""
     database, temporal = await asyncio.gather(_database_ok(context), _temporal_ok(context))
     ready = database and temporal
-    body = Readiness(status="ready" if ready else "unavailable", database=database, temporal=temporal)
+    body = Readiness(
+        status="ready" if ready else "unavailable", database=database, temporal=temporal
+    )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 

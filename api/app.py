@@ -1,0 +1,147 @@
+"""The FastAPI application: ``create_app`` wires the routes to a Temporal client and a database.
+
+OpenAPI is served at ``/openapi.json`` and browsable at ``/docs``. Every error is
+``application/problem+json`` (``api.problems``), and the published schema says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api import problems
+from api.context import ApiContext
+from api.problems import FieldError, ProblemError
+from api.routes import (
+    health,
+    inbound_messages,
+    inbox,
+    practitioners,
+    referrals,
+    reports,
+    waiting_list,
+)
+from api.settings import ApiSettings
+from models.settings import Settings
+
+DESCRIPTION = """\
+Harbour's referral pathway over HTTP: referrers refer, coordinators triage, allocate and
+watch the waiting list, practitioners record episodes, gateways deliver clients' messages.
+
+Authenticate with `Authorization: Bearer <API key>` (keys are created with
+`starter.py apikey create`). Each key has one role; a referral a key may not see answers 404.
+Errors are `application/problem+json`. See docs/api.md.
+"""
+
+
+def create_app(
+    settings: Settings,
+    client: Client,
+    session_factory: async_sessionmaker[AsyncSession],
+    pseudonym_key: bytes,
+    *,
+    api_settings: ApiSettings | None = None,
+) -> FastAPI:
+    """The API application over ``client`` (Temporal) and ``session_factory`` (read model).
+
+    ``pseudonym_key`` keys the hashes of contacts (message matching) and of idempotent
+    submissions; it must be the worker's.
+    """
+    app = FastAPI(
+        title="Harbour API",
+        version="1",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        dependencies=[Depends(_no_unknown_query_parameters)],
+    )
+    app.state.harbour = ApiContext(
+        settings=settings,
+        api_settings=api_settings or ApiSettings(),
+        client=client,
+        session_factory=session_factory,
+        pseudonym_key=pseudonym_key,
+    )
+    problems.install(app)
+    for module in (
+        health,
+        referrals,
+        waiting_list,
+        practitioners,
+        inbox,
+        inbound_messages,
+        reports,
+    ):
+        app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+async def _no_unknown_query_parameters(request: Request) -> None:
+    """Refuse query parameters a route does not know (422), as bodies refuse unknown fields:
+    a mistyped filter (``?stag=waiting``) must not silently return everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    known = _QUERY_NAMES.get(id(route))
+    if known is None:
+        known = _QUERY_NAMES[id(route)] = frozenset(_query_names(route.dependant))
+    if any(name not in known for name in request.query_params):
+        # The unknown names are not echoed back: they are text someone typed.
+        raise ProblemError(
+            422,
+            "validation",
+            "the request is not valid: see errors",
+            errors=[
+                FieldError(loc=["query"], msg="unknown query parameter", type="extra_forbidden")
+            ],
+        )
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with errors as problem+json and the webhook's two body shapes."""
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in inbound_messages.SCHEMAS:
+        components[model.__name__] = model.model_json_schema(
+            by_alias=True, ref_template="#/components/schemas/{model}"
+        )
+    # FastAPI's default 422 model is never used: ours is a Problem.
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content") or {}
+                ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+                if status.isdigit() and int(status) >= 400 and ref.endswith("/Problem"):
+                    content[problems.PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    return schema

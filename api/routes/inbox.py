@@ -1,0 +1,75 @@
+"""The coordinators' inbox: unmatched, other and crisis messages, and resolving them.
+
+Bodies are clients' own words: shown to coordinators here, never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from activities.database import as_utc
+from activities.registry import list_inbox, resolve_inbox_item
+from api.auth import Principal, Role, require
+from api.context import ApiContext, get_context
+from api.problems import not_found, responses
+from api.schemas import QueryBool, QueryInt, ResolutionBody
+from models.records import InboxItem
+from models.tables import InboundMessageRow
+
+router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
+
+MessageId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="an inbox message's id")]
+Context = Annotated[ApiContext, Depends(get_context)]
+Coordinator = Annotated[Principal, require(Role.COORDINATOR)]
+
+
+@router.get(
+    "",
+    response_model=list[InboxItem],
+    summary="Messages waiting for a coordinator, crisis first (coordinators)",
+    responses=responses(401, 403, 422),
+)
+async def inbox(
+    context: Context,
+    caller: Coordinator,
+    include_resolved: Annotated[
+        QueryBool, Query(description="also those already dealt with, after the open ones")
+    ] = False,
+    limit: Annotated[QueryInt, Query(ge=1, le=500)] = 200,
+) -> list[InboxItem]:
+    """Unmatched senders, messages a referral could not act on, and crisis messages:
+    crisis first, then oldest first."""
+    return await list_inbox(context.session_factory, include_resolved=include_resolved, limit=limit)
+
+
+@router.post(
+    "/{message_id}/resolution",
+    response_model=InboxItem,
+    summary="Resolve an inbox message with a note (coordinators)",
+    responses=responses(401, 403, 404, 422),
+)
+async def resolve(
+    message_id: MessageId, body: ResolutionBody, context: Context, caller: Coordinator
+) -> InboxItem:
+    """Take the message out of the inbox with what was done. Resolving twice keeps the first
+    resolution."""
+    if not await resolve_inbox_item(context.session_factory, message_id, body.note):
+        raise not_found("message")
+    async with context.session_factory() as session:
+        row = await session.get(InboundMessageRow, message_id)
+    assert row is not None
+    return InboxItem(
+        id=row.id,
+        channel=row.channel,
+        received_at=as_utc(row.received_at),
+        body=row.body,
+        ref=row.ref,
+        status=row.status,
+        intent=row.intent,
+        crisis=row.crisis,
+        in_inbox=row.in_inbox,
+        resolved_at=None if row.resolved_at is None else as_utc(row.resolved_at),
+        resolution_note=row.resolution_note,
+    )

@@ -1,0 +1,574 @@
+"""Referrals: intake, the list, one referral's state and timeline, and every staff action.
+
+Each action is one of the referral workflow's updates (``services.referrals.act``): the
+workflow's validator decides whether it fits the referral now, and a rejection is a 409 with
+its reason. Who may act is decided here first: a referrer on its own organisation's referrals,
+a practitioner on their caseload, a coordinator on any. A referral the caller may not see is
+a 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from sqlalchemy import select, tuple_
+
+from activities.database import as_utc
+from activities.registry import get_timeline
+from api.auth import Principal, Role, require
+from api.context import ApiContext, get_context
+from api.idempotency import submit_referral
+from api.problems import FieldError, ProblemError, not_found, responses
+from api.schemas import (
+    ID_PATTERN,
+    AllocationBody,
+    BookingBody,
+    ClosureBody,
+    DischargeBody,
+    ExtensionBody,
+    HoldBody,
+    InformationBody,
+    QueryBool,
+    QueryInt,
+    ReferralAccepted,
+    ReferralIntake,
+    ReferralPage,
+    ReferralSummary,
+    ReferrerReferral,
+    ReqolBody,
+    SessionRecordBody,
+    TriageBody,
+    ValidationBody,
+    ValidationDecision,
+)
+from models.actions import (
+    Allocation,
+    Closure,
+    Discharge,
+    Extension,
+    Hold,
+    HoldRelease,
+    InformationAnswer,
+    Removal,
+    ReqolSubmission,
+    SessionBooking,
+    SessionRecord,
+    TriageDecision,
+    WithdrawalConfirmation,
+)
+from models.referral import (
+    REFERENCE_PATTERN,
+    ClientDetails,
+    ReferralSubmission,
+    ReferralView,
+    ReferrerDetails,
+    Stage,
+    TimelineEvent,
+)
+from models.tables import ReferralRow
+from services import referrals
+
+router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+
+RefPath = Annotated[
+    str, Path(pattern=REFERENCE_PATTERN, description="the referral's reference, e.g. R7K2M9QX4PT")
+]
+MAX_PAGE = 200
+# What a referrer sees of the timeline: milestones, and of their detail only these codes.
+REFERRER_EVENTS = frozenset(
+    {
+        "received",
+        "information_requested",
+        "information_received",
+        "accepted",
+        "declined",
+        "allocated",
+        "discharged",
+        "closed",
+    }
+)
+REFERRER_DETAIL = frozenset({"decline_reason", "reason", "episode"})
+
+Coordinator = Annotated[Principal, require(Role.COORDINATOR)]
+Practitioner = Annotated[Principal, require(Role.PRACTITIONER)]
+Referrer = Annotated[Principal, require(Role.REFERRER)]
+Reader = Annotated[Principal, require(Role.COORDINATOR, Role.REFERRER, Role.PRACTITIONER)]
+Context = Annotated[ApiContext, Depends(get_context)]
+
+
+# ---------------------------------------------------------------------------- intake
+
+
+async def _intake_rate(caller: Referrer, context: Context) -> Principal:
+    context.intake_limiter.check(caller.key_id)
+    return caller
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ReferralAccepted,
+    summary="Refer someone (referrers)",
+    responses={
+        202: {
+            "headers": {
+                "Location": {"description": "the status link", "schema": {"type": "string"}}
+            }
+        },
+        **responses(401, 403, 422, 429, 503),
+    },
+)
+async def submit(
+    body: ReferralIntake,
+    response: Response,
+    context: Context,
+    caller: Annotated[Principal, Depends(_intake_rate)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=r"^[\x21-\x7e]{1,200}$",
+            description="makes a retried submission return the same referral",
+        ),
+    ] = None,
+) -> ReferralAccepted:
+    """Submit a referral. Answers 202 once it is durable (its workflow has started), with the
+    reference and a status link. The referrer organisation is the API key's: a body naming
+    another organisation is refused (422), never re-labelled. Consent is required."""
+    organisation = caller.organisation
+    assert organisation is not None  # every referrer key is bound to one
+    if body.referrer.organisation is not None and body.referrer.organisation != organisation:
+        raise ProblemError(
+            422,
+            "validation",
+            "the referrer organisation must be the API key's own organisation",
+            errors=[
+                FieldError(
+                    loc=["body", "referrer", "organisation"],
+                    msg="differs from the API key's organisation",
+                    type="organisation_mismatch",
+                )
+            ],
+        )
+    submission = ReferralSubmission(
+        client=ClientDetails.model_validate(body.client.model_dump()),
+        referrer=ReferrerDetails(
+            organisation=organisation, name=body.referrer.name, email=body.referrer.email
+        ),
+        consent=body.consent,
+        urgency=body.urgency,
+        reason=body.reason,
+    )
+    submitted = await submit_referral(context, caller, submission, idempotency_key)
+    status_url = f"/v1/referrals/{submitted.ref}"
+    response.headers["Location"] = status_url
+    return ReferralAccepted(ref=submitted.ref, status_url=status_url, duplicate=submitted.duplicate)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@router.get(
+    "",
+    response_model=ReferralPage,
+    summary="List referrals from the read model",
+    responses=responses(401, 403, 422),
+)
+async def list_referrals(
+    context: Context,
+    caller: Reader,
+    stage: Stage | None = None,
+    practitioner: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    breach: QueryBool | None = None,
+    referrer_organisation: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200, description="from next_cursor")] = None,
+) -> ReferralPage:
+    """Referrals newest first, filtered by stage, practitioner, breach and referrer
+    organisation; keyset-paginated. Coordinators see every referral, a referrer its own
+    organisation's, a practitioner their caseload's."""
+    query = select(ReferralRow)
+    if caller.role == Role.REFERRER:
+        query = query.where(ReferralRow.referrer_organisation == caller.organisation)
+    elif caller.role == Role.PRACTITIONER:
+        query = query.where(ReferralRow.practitioner_id == caller.practitioner_id)
+    if stage is not None:
+        query = query.where(ReferralRow.stage == stage.value)
+    if practitioner is not None:
+        query = query.where(ReferralRow.practitioner_id == practitioner)
+    if breach is not None:
+        query = query.where(ReferralRow.breach.is_(breach))
+    if referrer_organisation is not None:
+        query = query.where(ReferralRow.referrer_organisation == referrer_organisation)
+    if cursor is not None:
+        after_at, after_ref = _decode_cursor(cursor)
+        query = query.where(
+            tuple_(ReferralRow.received_at, ReferralRow.ref) < (after_at, after_ref)
+        )
+    query = query.order_by(ReferralRow.received_at.desc(), ReferralRow.ref.desc()).limit(limit + 1)
+    async with context.session_factory() as session:
+        rows = (await session.scalars(query)).all()
+    items = [_summary(row) for row in rows[:limit]]
+    next_cursor = (
+        _encode_cursor(items[-1].received_at, items[-1].ref) if len(rows) > limit else None
+    )
+    return ReferralPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{ref}",
+    response_model=ReferralView | ReferrerReferral,
+    summary="One referral: its state and whole timeline",
+    responses=responses(401, 403, 404, 422, 503),
+)
+async def get_referral(
+    ref: RefPath, context: Context, caller: Reader
+) -> ReferralView | ReferrerReferral:
+    """The workflow's state (its ``state`` query) with the whole timeline from the database.
+    A referrer gets the milestones only (``ReferrerReferral``)."""
+    view = await _state(context, ref)
+    if not _may_see(caller, view.referrer_organisation, view.practitioner_id):
+        raise not_found()
+    timeline = await get_timeline(context.session_factory, ref) or view.timeline
+    if caller.role == Role.REFERRER:
+        return _for_referrer(view, timeline)
+    return view.model_copy(update={"timeline": timeline})
+
+
+# ---------------------------------------------------------------------------- referrer
+
+
+@router.post(
+    "/{ref}/information",
+    response_model=ReferrerReferral,
+    summary="Answer a triage question (referrers)",
+    responses=responses(401, 403, 404, 409, 422, 503),
+)
+async def answer_information(
+    ref: RefPath, body: InformationBody, context: Context, caller: Referrer
+) -> ReferrerReferral:
+    """The referrer answers the coordinator's question; the referral goes back to triage."""
+    view = await _act(
+        context, caller, ref, "answer_information", InformationAnswer(answer=body.answer)
+    )
+    return _for_referrer(view, view.timeline)
+
+
+# ---------------------------------------------------------------------------- coordinator
+
+_COORDINATOR_ERRORS = responses(401, 403, 404, 409, 422, 503)
+
+
+@router.post(
+    "/{ref}/triage",
+    response_model=ReferralView,
+    summary="Triage: accept, decline or ask the referrer (coordinators)",
+    responses=_COORDINATOR_ERRORS,
+)
+async def triage(
+    ref: RefPath, body: TriageBody, context: Context, caller: Coordinator
+) -> ReferralView:
+    """Accept (the referral joins the waiting list), decline (a coded reason, signposting)
+    or ask the referrer a question."""
+    decision = TriageDecision(
+        outcome=body.outcome,
+        coordinator=caller.staff_id,
+        decline_reason=body.decline_reason,
+        signposting=body.signposting,
+        question=body.question,
+    )
+    return await _act(context, caller, ref, "triage", decision)
+
+
+@router.post(
+    "/{ref}/allocation",
+    response_model=ReferralView,
+    summary="Allocate to a practitioner (coordinators)",
+    responses=_COORDINATOR_ERRORS,
+)
+async def allocate(
+    ref: RefPath, body: AllocationBody, context: Context, caller: Coordinator
+) -> ReferralView:
+    """Allocate a waiting referral to a practitioner who has caseload room."""
+    allocation = Allocation(practitioner_id=body.practitioner_id, coordinator=caller.staff_id)
+    return await _act(context, caller, ref, "allocate", allocation)
+
+
+@router.post(
+    "/{ref}/validation",
+    response_model=ReferralView,
+    summary="Decide on a referral in the validation queue (coordinators)",
+    responses=_COORDINATOR_ERRORS,
+)
+async def validate(
+    ref: RefPath, body: ValidationBody, context: Context, caller: Coordinator
+) -> ReferralView:
+    """A client who has not answered check-ins: ``keep`` them on the list (counters reset),
+    or ``remove`` them with a reason (referrer and client are told). Nobody is ever removed
+    automatically."""
+    if body.decision == ValidationDecision.KEEP:
+        return await _act(context, caller, ref, "keep_on_waiting_list", caller.staff_id)
+    assert body.reason is not None  # the body's validator insists
+    removal = Removal(reason=body.reason, coordinator=caller.staff_id)
+    return await _act(context, caller, ref, "remove_from_waiting_list", removal)
+
+
+@router.post(
+    "/{ref}/hold",
+    response_model=ReferralView,
+    summary="Hold back from automatic allocation (coordinators)",
+    responses=_COORDINATOR_ERRORS,
+)
+async def hold(ref: RefPath, body: HoldBody, context: Context, caller: Coordinator) -> ReferralView:
+    """The referral keeps its place (its clock runs on) but is not allocated automatically
+    until the hold is released; the reason is on its timeline."""
+    return await _act(
+        context, caller, ref, "hold", Hold(reason=body.reason, coordinator=caller.staff_id)
+    )
+
+
+@router.delete(
+    "/{ref}/hold",
+    response_model=ReferralView,
+    summary="Release a hold (coordinators)",
+    responses=_COORDINATOR_ERRORS,
+)
+async def release_hold(ref: RefPath, context: Context, caller: Coordinator) -> ReferralView:
+    """The referral can be allocated automatically again, in its old place."""
+    return await _act(
+        context, caller, ref, "release_hold", HoldRelease(coordinator=caller.staff_id)
+    )
+
+
+@router.post(
+    "/{ref}/closure",
+    response_model=ReferralView,
+    summary="Close the referral (coordinators)",
+    responses=_COORDINATOR_ERRORS,
+)
+async def close(
+    ref: RefPath, body: ClosureBody, context: Context, caller: Coordinator
+) -> ReferralView:
+    """Close: moved away, transferred, deceased, duplicate or other."""
+    closure = Closure(reason=body.reason, coordinator=caller.staff_id)
+    return await _act(context, caller, ref, "close", closure)
+
+
+@router.post(
+    "/{ref}/withdrawal-confirmation",
+    response_model=ReferralView,
+    summary="Confirm a client's withdrawal (coordinators)",
+    responses=_COORDINATOR_ERRORS,
+)
+async def confirm_withdrawal(ref: RefPath, context: Context, caller: Coordinator) -> ReferralView:
+    """Confirm a withdrawal the client asked for (e.g. by phone); no body."""
+    confirmation = WithdrawalConfirmation(coordinator=caller.staff_id)
+    return await _act(context, caller, ref, "confirm_withdrawal", confirmation)
+
+
+# ---------------------------------------------------------------------------- practitioner
+
+_PRACTITIONER_ERRORS = responses(401, 403, 404, 409, 422, 503)
+
+
+@router.post(
+    "/{ref}/sessions",
+    response_model=ReferralView,
+    summary="Book a session (practitioners)",
+    responses=_PRACTITIONER_ERRORS,
+)
+async def book_session(
+    ref: RefPath, body: BookingBody, context: Context, caller: Practitioner
+) -> ReferralView:
+    """Book a session of the episode; the client is reminded before it."""
+    booking = SessionBooking(at=body.at, location=body.location)
+    return await _act(context, caller, ref, "book_session", booking)
+
+
+@router.post(
+    "/{ref}/session-records",
+    response_model=ReferralView,
+    summary="Record a session and its liaison actions (practitioners)",
+    responses=_PRACTITIONER_ERRORS,
+)
+async def record_session(
+    ref: RefPath, body: SessionRecordBody, context: Context, caller: Practitioner
+) -> ReferralView:
+    """Attended, did not attend or cancelled; where; liaison done (housing, benefits, …)."""
+    record = SessionRecord(
+        session_id=body.session_id,
+        at=body.at,
+        outcome=body.outcome,
+        location=body.location,
+        liaison=body.liaison,
+    )
+    return await _act(context, caller, ref, "record_session", record)
+
+
+@router.post(
+    "/{ref}/reqol",
+    response_model=ReferralView,
+    summary="Record ReQoL-10, or skip it with a reason (practitioners)",
+    responses=_PRACTITIONER_ERRORS,
+)
+async def record_reqol(
+    ref: RefPath, body: ReqolBody, context: Context, caller: Practitioner
+) -> ReferralView:
+    """Baseline or end of the episode: ten responses by item number, or why it was skipped."""
+    submission = ReqolSubmission(
+        when=body.when,
+        responses=body.responses,
+        physical_health=body.physical_health,
+        skipped_reason=body.skipped_reason,
+    )
+    return await _act(context, caller, ref, "record_reqol", submission)
+
+
+@router.post(
+    "/{ref}/extension",
+    response_model=ReferralView,
+    summary="Extend the plan of sessions (practitioners)",
+    responses=_PRACTITIONER_ERRORS,
+)
+async def extend(
+    ref: RefPath, body: ExtensionBody, context: Context, caller: Practitioner
+) -> ReferralView:
+    """Plan more sessions (at most the service's maximum, 10 by default)."""
+    return await _act(
+        context, caller, ref, "extend", Extension(planned_sessions=body.planned_sessions)
+    )
+
+
+@router.post(
+    "/{ref}/discharge",
+    response_model=ReferralView,
+    summary="Discharge (practitioners)",
+    responses=_PRACTITIONER_ERRORS,
+)
+async def discharge(
+    ref: RefPath, body: DischargeBody, context: Context, caller: Practitioner
+) -> ReferralView:
+    """End the episode: a coded reason and a summary. The client can come back by message."""
+    return await _act(
+        context, caller, ref, "discharge", Discharge(reason=body.reason, summary=body.summary)
+    )
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _may_see(caller: Principal, organisation: str | None, practitioner_id: str | None) -> bool:
+    """A coordinator sees every referral; a referrer its organisation's; a practitioner
+    their caseload's (the referral's practitioner is them)."""
+    if caller.role == Role.COORDINATOR:
+        return True
+    if caller.role == Role.REFERRER:
+        return organisation is not None and organisation == caller.organisation
+    if caller.role == Role.PRACTITIONER:
+        return practitioner_id is not None and practitioner_id == caller.practitioner_id
+    return False
+
+
+async def _state(context: ApiContext, ref: str) -> ReferralView:
+    """The workflow's ``state`` query; 404 when there is no such referral, 503 when it does
+    not answer in time (e.g. no worker is running)."""
+    try:
+        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
+            return await referrals.read(context.client, ref)
+    except TimeoutError:
+        raise ProblemError(
+            503,
+            "unavailable",
+            "the referral's state did not come back in time; try again shortly",
+            headers={"Retry-After": "5"},
+        ) from None
+
+
+async def _act(
+    context: ApiContext, caller: Principal, ref: str, action: str, arg: object
+) -> ReferralView:
+    """Check the caller may act on ``ref``, then run the workflow update."""
+    if caller.role != Role.COORDINATOR:
+        async with context.session_factory() as session:
+            row = await session.get(ReferralRow, ref)
+        if row is not None:
+            organisation, practitioner_id = row.referrer_organisation, row.practitioner_id
+        else:
+            # Not in the read model yet (just submitted): ask the workflow itself.
+            try:
+                view = await _state(context, ref)
+            except referrals.NotFound:
+                raise not_found() from None
+            organisation, practitioner_id = view.referrer_organisation, view.practitioner_id
+        if not _may_see(caller, organisation, practitioner_id):
+            raise not_found()
+    return await referrals.act(context.client, ref, action, arg)  # type: ignore[arg-type]
+
+
+def _for_referrer(view: ReferralView, timeline: list[TimelineEvent]) -> ReferrerReferral:
+    return ReferrerReferral(
+        ref=view.ref,
+        stage=view.stage,
+        urgency=view.urgency,
+        received_at=view.received_at,
+        awaiting_information=view.stage == Stage.INFO_REQUESTED,
+        episode_number=view.episode_number,
+        closed_reason=view.closed_reason,
+        timeline=[
+            event.model_copy(
+                update={"detail": {k: v for k, v in event.detail.items() if k in REFERRER_DETAIL}}
+            )
+            for event in timeline
+            if event.kind in REFERRER_EVENTS
+        ],
+    )
+
+
+def _summary(row: ReferralRow) -> ReferralSummary:
+    def utc(value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    return ReferralSummary(
+        ref=row.ref,
+        stage=Stage(row.stage),
+        urgency=row.urgency,  # type: ignore[arg-type]
+        referrer_organisation=row.referrer_organisation,
+        received_at=as_utc(row.received_at),
+        accepted_at=utc(row.accepted_at),
+        waiting_since=utc(row.waiting_since),
+        first_session_at=utc(row.first_session_at),
+        discharged_at=utc(row.discharged_at),
+        practitioner_id=row.practitioner_id,
+        episode_number=row.episode_number,
+        breach=row.breach,
+        in_validation_queue=row.in_validation_queue,
+        withdrawal_pending=row.withdrawal_pending,
+        closed_reason=row.closed_reason,
+        decline_reason=row.decline_reason,
+        updated_at=as_utc(row.updated_at),
+    )
+
+
+def _encode_cursor(received_at: datetime, ref: str) -> str:
+    raw = json.dumps([received_at.isoformat(), ref]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, ref = json.loads(raw)
+        return as_utc(datetime.fromisoformat(at)), str(ref)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ProblemError(
+            422,
+            "validation",
+            "the cursor is not one this API gave out",
+            errors=[FieldError(loc=["query", "cursor"], msg="invalid cursor", type="cursor")],
+        ) from None

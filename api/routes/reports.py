@@ -1,0 +1,67 @@
+"""Service reports (coordinators): waiting times, referrers, anonymised outcomes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.auth import Principal, Role, require
+from api.context import ApiContext, get_context
+from api.problems import responses
+from api.schemas import QueryDate
+from services import reports
+from services.reports import OutcomesReport, ReferrerReport, WaitingTimesReport
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+Context = Annotated[ApiContext, Depends(get_context)]
+Coordinator = Annotated[Principal, require(Role.COORDINATOR)]
+
+
+@router.get(
+    "/waiting-times",
+    response_model=WaitingTimesReport,
+    summary="Waits from referral to first session: median, 90th percentile, breaches",
+    responses=responses(401, 403, 422),
+)
+async def waiting_times(
+    context: Context,
+    caller: Coordinator,
+    received_from: QueryDate | None = None,
+    received_to: QueryDate | None = None,
+) -> WaitingTimesReport:
+    """Waits of the referrals received in the period (whole days, UTC), against the
+    service's waiting standard (4 weeks by default): those already seen, and those still
+    waiting (their wait so far)."""
+    return await reports.waiting_times(
+        context.session_factory,
+        context.settings.effective_policy().waiting_standard,
+        datetime.now(UTC),
+        received_from=received_from,
+        received_to=received_to,
+    )
+
+
+@router.get(
+    "/referrers",
+    response_model=list[ReferrerReport],
+    summary="Referrals by referrer organisation, with acceptance and decline reasons",
+    responses=responses(401, 403),
+)
+async def referrers(context: Context, caller: Coordinator) -> list[ReferrerReport]:
+    """What each organisation referred and what became of it, so declines can be fed back."""
+    return await reports.referrers(context.session_factory)
+
+
+@router.get(
+    "/outcomes",
+    response_model=OutcomesReport,
+    summary="Anonymised outcomes by month (never per practitioner)",
+    responses=responses(401, 403),
+)
+async def outcomes(context: Context, caller: Coordinator) -> OutcomesReport:
+    """ReQoL-10 change, recovery, sessions attended, discharge reasons and liaison, for the
+    service as a whole."""
+    return await reports.outcomes(context.session_factory)

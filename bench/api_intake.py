@@ -1,0 +1,275 @@
+"""Referral intake over HTTP, beside raw Temporal's start rate, in one run.
+
+    .venv/bin/python -m bench.api_intake [--count 500] [--concurrency 20]
+
+One dev server (``temporal server start-dev``, persisted to a SQLite file as ``make run`` does);
+one Python process holding the client, Harbour's worker and — as in ``make run`` — the HTTP API
+on a real uvicorn at 127.0.0.1; the HTTP load comes from a second process (``--client``), so
+its own CPU is not the API's. Phases, each ``--count`` requests, ``--concurrency`` at a time:
+
+1. raw Temporal: ``start_workflow`` of a trivial workflow (default data converter);
+2. Harbour in-process: ``services.referrals.submit`` (the referral workflow starts; the worker
+   records it and sends the acknowledgements meanwhile);
+3. HTTP: ``POST /v1/referrals`` (API key check, validation, ``submit``; 202 once durable);
+4. HTTP with an ``Idempotency-Key`` on every request (one more database write each).
+
+For each: requests/s while submitting and p50/p95 latency; for the Harbour phases also the rate
+until every referral is recorded in the read model (the worker keeping up: sustained intake).
+A benchmark prints its figures; it asserts nothing about them (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import add_practitioner
+from api.app import create_app
+from api.auth import create_api_key
+from api.server import ApiServer
+from api.settings import ApiSettings
+from bench.common import (
+    PSEUDONYM_KEY,
+    Stack,
+    harbour_stack,
+    machine_line,
+    ms,
+    percentile,
+    run_main,
+    submission,
+)
+from bench.trivial import TrivialWorkflow
+from models.tables import ReferralRow
+from services import referrals
+
+
+@dataclass
+class Phase:
+    name: str
+    count: int
+    submit_seconds: float = 0.0
+    recorded_seconds: float | None = None
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def row(self) -> str:
+        rate = self.count / self.submit_seconds if self.submit_seconds else 0.0
+        recorded = (
+            f"{self.count / self.recorded_seconds:>10.1f}/s"
+            if self.recorded_seconds
+            else f"{'':>12}"
+        )
+        return (
+            f"  {self.name:<44}{rate:>8.1f}/s{recorded}"
+            f"{ms(percentile(self.latencies, 50)):>11}{ms(percentile(self.latencies, 95)):>11}"
+            + (f"  errors {self.errors}" if self.errors else "")
+        )
+
+
+def intake_body(n: int) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(submission(n).model_dump_json())
+    del data["referrer"]["organisation"]  # the API key's organisation is used
+    return data
+
+
+# ------------------------------------------------------------------ the load process
+
+
+async def client_main(url: str, key: str, count: int, concurrency: int, idempotent: bool) -> None:
+    """Send ``count`` intake requests and print latencies as JSON (runs in its own process)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    latencies: list[float] = []
+    errors = 0
+    sem = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+
+        async def one(n: int) -> None:
+            nonlocal errors
+            extra = {"Idempotency-Key": f"bench-{uuid.uuid4()}"} if idempotent else {}
+            async with sem:
+                began = time.perf_counter()
+                response = await http.post(
+                    "/v1/referrals", json=intake_body(n), headers={**headers, **extra}
+                )
+                latencies.append(time.perf_counter() - began)
+            if response.status_code != 202:
+                errors += 1
+
+        for n in range(5):  # warm the connections
+            await one(900_000 + n)
+        latencies.clear()
+        errors = 0
+        began, wall = time.perf_counter(), time.time()
+        await asyncio.gather(*(one(n) for n in range(count)))
+        elapsed = time.perf_counter() - began
+    result = {"elapsed": elapsed, "started_wall": wall, "latencies": latencies, "errors": errors}
+    print(json.dumps(result))
+
+
+# ------------------------------------------------------------------ the phases
+
+
+async def raw_temporal(stack: Stack, count: int, concurrency: int) -> Phase:
+    client = Client(stack.client.service_client, namespace=stack.client.namespace)
+    queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    phase = Phase("raw Temporal: start_workflow (trivial)", count)
+    sem = asyncio.Semaphore(concurrency)
+    async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow]):
+        await client.execute_workflow(TrivialWorkflow.run, 0, id=f"{queue}-w", task_queue=queue)
+
+        async def start(i: int) -> None:
+            async with sem:
+                began = time.perf_counter()
+                await client.start_workflow(
+                    TrivialWorkflow.run, i, id=f"{queue}-{i}", task_queue=queue
+                )
+                phase.latencies.append(time.perf_counter() - began)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(start(i) for i in range(count)))
+        phase.submit_seconds = time.perf_counter() - began
+    return phase
+
+
+async def _recorded(stack: Stack) -> int:
+    async with stack.session_factory() as session:
+        return int(await session.scalar(select(func.count()).select_from(ReferralRow)) or 0)
+
+
+async def _until_recorded(stack: Stack, total: int) -> float:
+    """Wait until the read model holds ``total`` referrals; the wall-clock time then."""
+    while True:
+        if await _recorded(stack) >= total:
+            return time.time()
+        await asyncio.sleep(0.02)
+
+
+async def in_process(stack: Stack, queue: str, count: int, concurrency: int) -> Phase:
+    phase = Phase("Harbour in-process: services.referrals.submit", count)
+    sem = asyncio.Semaphore(concurrency)
+    already = await _recorded(stack)
+
+    async def submit(n: int) -> None:
+        async with sem:
+            began = time.perf_counter()
+            await referrals.submit(stack.client, submission(n), stack.policy, task_queue=queue)
+            phase.latencies.append(time.perf_counter() - began)
+
+    began, wall = time.perf_counter(), time.time()
+    await asyncio.gather(*(submit(n) for n in range(count)))
+    phase.submit_seconds = time.perf_counter() - began
+    phase.recorded_seconds = await _until_recorded(stack, already + count) - wall
+    return phase
+
+
+async def over_http(
+    stack: Stack, url: str, key: str, count: int, concurrency: int, idempotent: bool
+) -> Phase:
+    name = "HTTP: POST /v1/referrals" + (" + Idempotency-Key" if idempotent else "")
+    phase = Phase(name, count)
+    already = await _recorded(stack) + 5  # the load process warms up with five
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.api_intake",
+        "--client",
+        url,
+        key,
+        str(count),
+        str(concurrency),
+        "1" if idempotent else "0",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    waiting = asyncio.create_task(_until_recorded(stack, already + count))
+    out, _ = await process.communicate()
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    phase.submit_seconds = result["elapsed"]
+    phase.latencies = result["latencies"]
+    phase.errors = result["errors"]
+    # From the load process's first timed request (wall clock, shared by both processes).
+    phase.recorded_seconds = await waiting - result["started_wall"]
+    return phase
+
+
+async def main(args: argparse.Namespace) -> int:
+    async with asyncio.timeout(args.timeout):
+        async with harbour_stack(time_skipping=False, sink="memory") as stack:
+            queue = f"bench-api-{uuid.uuid4().hex[:8]}"
+            settings = stack.settings.model_copy(update={"task_queue": queue})
+            api_settings = ApiSettings(
+                _env_file=None,  # type: ignore[call-arg]
+                intake_per_minute=1e9,
+                intake_burst=10**9,
+            )
+            app = create_app(
+                settings,
+                stack.client,
+                stack.session_factory,
+                PSEUDONYM_KEY,
+                api_settings=api_settings,
+            )
+            _, key = await create_api_key(
+                stack.session_factory, "referrer", organisation="Bench GP"
+            )
+            await add_practitioner(
+                stack.session_factory, "p-spare", "Spare", "spare@bench.example.org", capacity=0
+            )
+            server = ApiServer(app, "127.0.0.1", 0, access_log=False)
+            await server.start()
+            try:
+                raw = await raw_temporal(stack, args.count, args.concurrency)
+                async with stack.worker(queue):
+                    await referrals.submit(
+                        stack.client, submission(999_999), stack.policy, task_queue=queue
+                    )
+                    direct = await in_process(stack, queue, args.count, args.concurrency)
+                    http = await over_http(
+                        stack, server.url, key, args.count, args.concurrency, idempotent=False
+                    )
+                    idem = await over_http(
+                        stack, server.url, key, args.count, args.concurrency, idempotent=True
+                    )
+            finally:
+                await server.stop()
+    print()
+    print(
+        f"HTTP intake — dev server (file-backed), API + worker in one process, load from "
+        f"another; {machine_line()}; count {args.count}, concurrency {args.concurrency}"
+    )
+    print(f"  {'':<44}{'submitted':>10}{'recorded':>12}{'p50':>11}{'p95':>11}")
+    for phase in (raw, direct, http, idem):
+        print(phase.row())
+    raw_rate = raw.count / raw.submit_seconds
+    http_rate = http.count / http.submit_seconds
+    print(f"  HTTP intake / raw Temporal starts: {http_rate / raw_rate:.2f}")
+    return 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=500, help="requests per phase (500)")
+    parser.add_argument("--concurrency", type=int, default=20, help="in flight at once (20)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="give up after (900 s)")
+    parser.add_argument("--client", nargs=5, metavar="ARG", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.client:
+        url, key, count, concurrency, idempotent = arguments.client
+        asyncio.run(client_main(url, key, int(count), int(concurrency), idempotent == "1"))
+    else:
+        run_main(main(arguments))
