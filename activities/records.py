@@ -354,7 +354,10 @@ class RecordActivities:
                     )
                 )
             ).scalar_one()
-        low, high = estimate_wait_weeks(position, allocations, ALLOCATION_WINDOW_WEEKS)
+            overtaking = await _overtaking(session, request.ref, now)
+        low, high = estimate_wait_weeks(
+            position, allocations, ALLOCATION_WINDOW_WEEKS, overtaking=overtaking
+        )
         return WaitingPosition(
             position=position,
             waiting_total=total,
@@ -403,6 +406,27 @@ class RecordActivities:
             intent=str(handling.intent),
             to_inbox=handling.to_inbox,
         )
+
+
+async def _overtaking(session: AsyncSession, ref: str, now: datetime) -> int:
+    """More urgent new referrals that joined the list in the trailing window: they will go
+    ahead of this one (a returning client waits for their own practitioner: none)."""
+    mine = (
+        await session.execute(
+            select(ReferralRow.urgency_rank, ReferralRow.returning_to).where(ReferralRow.ref == ref)
+        )
+    ).one_or_none()
+    if mine is None or mine.returning_to is not None:
+        return 0
+    return (
+        await session.execute(
+            select(func.count()).where(
+                ReferralRow.urgency_rank < mine.urgency_rank,
+                ReferralRow.accepted_at > now - timedelta(weeks=ALLOCATION_WINDOW_WEEKS),
+                ReferralRow.accepted_at <= now,
+            )
+        )
+    ).scalar_one()
 
 
 def _activity_now() -> datetime:

@@ -36,6 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.allocation import (
+    URGENCY_RANK,
     PractitionerRoom,
     WaitingReferral,
     allocation_order_key,
@@ -292,6 +293,9 @@ class _Simulation:
         self.returning: dict[str, WaitingReferral] = {}
         # Episode start times, ascending: the trailing-window count is two bisects.
         self.allocation_times: list[datetime] = []
+        # When new referrals of each urgency joined the list, ascending: the service counts the
+        # more urgent ones that joined recently as overtaking (models/waiting_list.py).
+        self.join_times: dict[Urgency, list[datetime]] = {u: [] for u in Urgency}
         self.events: list[tuple[datetime, int, int, str]] = []
         self.seq = itertools.count()
 
@@ -409,8 +413,17 @@ class _Simulation:
             recent = len(self.allocation_times) - bisect_right(
                 self.allocation_times, self.now - self.window
             )
-            low, high = estimate_wait_weeks(position, recent, ALLOCATION_WINDOW_WEEKS)
+            since = self.now - self.window
+            overtaking = sum(
+                len(times) - bisect_right(times, since)
+                for urgency, times in self.join_times.items()
+                if URGENCY_RANK[urgency] < URGENCY_RANK[client.urgency]
+            )
+            low, high = estimate_wait_weeks(
+                position, recent, ALLOCATION_WINDOW_WEEKS, overtaking=overtaking
+            )
             client.prediction = (position, low, high)
+            self.join_times[client.urgency].append(self.now)
             self.stats.accepted += 1
         client.waiting = referral
         self.waiting.insert(at, (key, referral))
