@@ -179,6 +179,12 @@ def test_estimate_wait_weeks() -> None:
         estimate_wait_weeks(-1, 3, 12)
     with pytest.raises(ValueError):
         estimate_wait_weeks(1, 3, 0)
+    # More urgent referrals that joined recently take their places first: 24 allocations but
+    # 12 overtakers leave 1 a week for this one, as in the plain case above.
+    assert estimate_wait_weeks(10, 24, 12, overtaking=12) == (8, 14)
+    assert estimate_wait_weeks(10, 12, 12, overtaking=12) == (None, None)  # nothing left over
+    with pytest.raises(ValueError):
+        estimate_wait_weeks(1, 3, 12, overtaking=-1)
 
 
 def test_keyed_hashes_normalise_and_separate_domains() -> None:
