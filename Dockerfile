@@ -16,6 +16,7 @@ COPY workflows/ workflows/
 COPY activities/ activities/
 COPY infra/ infra/
 COPY services/ services/
+COPY api/ api/
 COPY migrations/ migrations/
 RUN pip install .
 
@@ -23,4 +24,5 @@ RUN pip install .
 RUN useradd --system --uid 10001 --home-dir /app harbour
 USER harbour
 
+# The worker by default; the HTTP API is the same image with `python -m api` (docker-compose).
 CMD ["python", "worker.py"]

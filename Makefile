@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP) ## Start Temporal (dev server), SQLite, the SMTP sink and a worker; Ctrl-C stops all
+run: $(STAMP) ## Start Temporal (dev server), SQLite, the SMTP sink, a worker and the API (:8000); Ctrl-C stops all
 	$(BIN)/python -m infra.devstack
 
 # PYTHONWARNINGS is deliberately not set here: pytest's filterwarnings in pyproject.toml decide.

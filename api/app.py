@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from api import problems
 from api.context import ApiContext
+from api.dashboard import router as dashboard_router
 from api.problems import FieldError, ProblemError
 from api.routes import (
     health,
@@ -87,6 +88,7 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.include_router(dashboard_router)
     return app
 
 
@@ -94,8 +96,9 @@ _QUERY_NAMES: dict[int, frozenset[str]] = {}
 
 
 async def _no_unknown_query_parameters(request: Request) -> None:
-    """Refuse query parameters a route does not know (422), as bodies refuse unknown fields:
-    a mistyped filter (``?stag=waiting``) must not silently return everything."""
+    """Refuse query parameters a route does not know, or given twice (422), as bodies refuse
+    unknown fields: a mistyped filter (``?stag=waiting``) must not silently return everything,
+    and ``?stage=a&stage=b`` must not silently mean ``b``."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return

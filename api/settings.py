@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,4 +29,13 @@ class ApiSettings(BaseSettings):
     inbound_burst: int = Field(default=100, ge=1)
     # A workflow query that takes longer than this answers 503 (e.g. no worker is running).
     query_timeout_seconds: float = Field(default=10.0, gt=0)
-    default_page_size: int = Field(default=50, ge=1, le=500)
+
+    @field_validator("inbound_email_secret")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty secret would let anyone sign: treat it as "not configured" (401 always).
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("HARBOUR_API_INBOUND_EMAIL_SECRET must be at least 16 characters")
+        return value

@@ -8,13 +8,16 @@ on a real uvicorn at 127.0.0.1; the HTTP load comes from a second process (``--c
 its own CPU is not the API's. Phases, each ``--count`` requests, ``--concurrency`` at a time:
 
 1. raw Temporal: ``start_workflow`` of a trivial workflow (default data converter);
-2. Harbour in-process: ``services.referrals.submit`` (the referral workflow starts; the worker
-   records it and sends the acknowledgements meanwhile);
-3. HTTP: ``POST /v1/referrals`` (API key check, validation, ``submit``; 202 once durable);
-4. HTTP with an ``Idempotency-Key`` on every request (one more database write each).
+2. HTTP with no worker on the referrals' task queue: the API's own cost (key check, validation,
+   ``submit``; 202 once the workflow has started, i.e. durable);
+3. Harbour in-process: ``services.referrals.submit`` (the referral workflow starts; the worker
+   records it and sends the acknowledgements meanwhile, in the same process);
+4. HTTP, ``POST /v1/referrals``, with the worker busy beside it (as ``make run``);
+5. the same with an ``Idempotency-Key`` on every request (two more database writes each).
 
-For each: requests/s while submitting and p50/p95 latency; for the Harbour phases also the rate
-until every referral is recorded in the read model (the worker keeping up: sustained intake).
+For each: requests/s while submitting, p50/p95 latency and this process's CPU per request; for
+the phases with a worker also the rate until every referral is recorded in the read model (the
+worker keeping up: the sustained intake rate).
 A benchmark prints its figures; it asserts nothing about them (BENCHMARKS.md).
 """
 
@@ -62,6 +65,7 @@ class Phase:
     recorded_seconds: float | None = None
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    cpu_seconds: float = 0.0
 
     def row(self) -> str:
         rate = self.count / self.submit_seconds if self.submit_seconds else 0.0
@@ -71,8 +75,9 @@ class Phase:
             else f"{'':>12}"
         )
         return (
-            f"  {self.name:<44}{rate:>8.1f}/s{recorded}"
+            f"  {self.name:<46}{rate:>8.1f}/s{recorded}"
             f"{ms(percentile(self.latencies, 50)):>11}{ms(percentile(self.latencies, 95)):>11}"
+            f"{1000 * self.cpu_seconds / self.count:>9.1f} ms"
             + (f"  errors {self.errors}" if self.errors else "")
         )
 
@@ -122,6 +127,7 @@ async def client_main(url: str, key: str, count: int, concurrency: int, idempote
 
 
 async def raw_temporal(stack: Stack, count: int, concurrency: int) -> Phase:
+    """Trivial workflows started through a plain client (no pydantic, no encryption)."""
     client = Client(stack.client.service_client, namespace=stack.client.namespace)
     queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
     phase = Phase("raw Temporal: start_workflow (trivial)", count)
@@ -137,9 +143,10 @@ async def raw_temporal(stack: Stack, count: int, concurrency: int) -> Phase:
                 )
                 phase.latencies.append(time.perf_counter() - began)
 
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(start(i) for i in range(count)))
         phase.submit_seconds = time.perf_counter() - began
+        phase.cpu_seconds = time.process_time() - cpu
     return phase
 
 
@@ -167,19 +174,31 @@ async def in_process(stack: Stack, queue: str, count: int, concurrency: int) -> 
             await referrals.submit(stack.client, submission(n), stack.policy, task_queue=queue)
             phase.latencies.append(time.perf_counter() - began)
 
-    began, wall = time.perf_counter(), time.time()
+    began, wall, cpu = time.perf_counter(), time.time(), time.process_time()
     await asyncio.gather(*(submit(n) for n in range(count)))
     phase.submit_seconds = time.perf_counter() - began
+    phase.cpu_seconds = time.process_time() - cpu
     phase.recorded_seconds = await _until_recorded(stack, already + count) - wall
     return phase
 
 
 async def over_http(
-    stack: Stack, url: str, key: str, count: int, concurrency: int, idempotent: bool
+    stack: Stack,
+    url: str,
+    key: str,
+    count: int,
+    concurrency: int,
+    *,
+    idempotent: bool,
+    worker: bool,
 ) -> Phase:
-    name = "HTTP: POST /v1/referrals" + (" + Idempotency-Key" if idempotent else "")
+    """``count`` intake requests from a separate load process."""
+    name = "HTTP: POST /v1/referrals" + (
+        " + Idempotency-Key" if idempotent else ", worker busy" if worker else ", no worker"
+    )
     phase = Phase(name, count)
     already = await _recorded(stack) + 5  # the load process warms up with five
+    cpu = time.process_time()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -192,14 +211,16 @@ async def over_http(
         "1" if idempotent else "0",
         stdout=asyncio.subprocess.PIPE,
     )
-    waiting = asyncio.create_task(_until_recorded(stack, already + count))
+    waiting = asyncio.create_task(_until_recorded(stack, already + count)) if worker else None
     out, _ = await process.communicate()
+    phase.cpu_seconds = time.process_time() - cpu
     result = json.loads(out.decode().strip().splitlines()[-1])
     phase.submit_seconds = result["elapsed"]
     phase.latencies = result["latencies"]
     phase.errors = result["errors"]
-    # From the load process's first timed request (wall clock, shared by both processes).
-    phase.recorded_seconds = await waiting - result["started_wall"]
+    if waiting is not None:
+        # From the load process's first timed request (wall clock, shared by both processes).
+        phase.recorded_seconds = await waiting - result["started_wall"]
     return phase
 
 
@@ -207,54 +228,64 @@ async def main(args: argparse.Namespace) -> int:
     async with asyncio.timeout(args.timeout):
         async with harbour_stack(time_skipping=False, sink="memory") as stack:
             queue = f"bench-api-{uuid.uuid4().hex[:8]}"
-            settings = stack.settings.model_copy(update={"task_queue": queue})
-            api_settings = ApiSettings(
-                _env_file=None,  # type: ignore[call-arg]
-                intake_per_minute=1e9,
-                intake_burst=10**9,
-            )
-            app = create_app(
-                settings,
-                stack.client,
-                stack.session_factory,
-                PSEUDONYM_KEY,
-                api_settings=api_settings,
-            )
+            idle_queue = f"bench-api-idle-{uuid.uuid4().hex[:8]}"  # no worker ever polls it
             _, key = await create_api_key(
                 stack.session_factory, "referrer", organisation="Bench GP"
             )
             await add_practitioner(
                 stack.session_factory, "p-spare", "Spare", "spare@bench.example.org", capacity=0
             )
-            server = ApiServer(app, "127.0.0.1", 0, access_log=False)
+            server = _server(stack, queue)
+            idle_server = _server(stack, idle_queue)
             await server.start()
+            await idle_server.start()
+            count, concurrency = args.count, args.concurrency
             try:
-                raw = await raw_temporal(stack, args.count, args.concurrency)
+                raw = await raw_temporal(stack, count, concurrency)
+                alone = await over_http(
+                    stack, idle_server.url, key, count, concurrency, idempotent=False, worker=False
+                )
                 async with stack.worker(queue):
                     await referrals.submit(
                         stack.client, submission(999_999), stack.policy, task_queue=queue
                     )
-                    direct = await in_process(stack, queue, args.count, args.concurrency)
+                    direct = await in_process(stack, queue, count, concurrency)
                     http = await over_http(
-                        stack, server.url, key, args.count, args.concurrency, idempotent=False
+                        stack, server.url, key, count, concurrency, idempotent=False, worker=True
                     )
                     idem = await over_http(
-                        stack, server.url, key, args.count, args.concurrency, idempotent=True
+                        stack, server.url, key, count, concurrency, idempotent=True, worker=True
                     )
             finally:
                 await server.stop()
+                await idle_server.stop()
     print()
     print(
         f"HTTP intake — dev server (file-backed), API + worker in one process, load from "
         f"another; {machine_line()}; count {args.count}, concurrency {args.concurrency}"
     )
-    print(f"  {'':<44}{'submitted':>10}{'recorded':>12}{'p50':>11}{'p95':>11}")
-    for phase in (raw, direct, http, idem):
+    print(f"  {'':<46}{'submitted':>10}{'recorded':>12}{'p50':>11}{'p95':>11}{'CPU/req':>12}")
+    for phase in (raw, alone, direct, http, idem):
         print(phase.row())
     raw_rate = raw.count / raw.submit_seconds
-    http_rate = http.count / http.submit_seconds
-    print(f"  HTTP intake / raw Temporal starts: {http_rate / raw_rate:.2f}")
+    for phase in (alone, http):
+        rate = phase.count / phase.submit_seconds
+        print(f"  {phase.name} / raw Temporal starts: {rate / raw_rate:.2f}")
     return 0
+
+
+def _server(stack: Stack, queue: str) -> ApiServer:
+    """The API (no rate limit) on a free port, submitting to ``queue``."""
+    settings = stack.settings.model_copy(update={"task_queue": queue})
+    api_settings = ApiSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        intake_per_minute=1e9,
+        intake_burst=10**9,
+    )
+    app = create_app(
+        settings, stack.client, stack.session_factory, PSEUDONYM_KEY, api_settings=api_settings
+    )
+    return ApiServer(app, "127.0.0.1", 0, access_log=False)
 
 
 def parse_args() -> argparse.Namespace:

@@ -2,6 +2,9 @@
 
     .venv/bin/python -m bench.lifecycle_time [--runs 5]
 
+Allocation is by hand (policy ``auto_allocate=False``, as in the lifecycle test), so the
+lifecycle has its "allocate" step.
+
 The time-skipping test server (``temporal-test-server``), Harbour's worker
 (``worker.build_worker``), a real SQLite read model and a real aiosmtpd sink writing ``.eml``
 files. One lifecycle, as in ``tests/test_referral_lifecycle.py``:
@@ -71,6 +74,7 @@ class Lifecycle:
         self.queue = queue
         self.n = n
         self.poll_interval = poll_interval
+        self.policy = stack.policy.model_copy(update={"auto_allocate": False})
         self.clock = Clock()
         self.actions = Clock()  # the updates again, by action
         self.polls = 0
@@ -104,7 +108,7 @@ class Lifecycle:
         env = self.stack.env
         with self.clock("submit"):
             ref = await referrals.submit(
-                self.stack.client, submission(self.n), self.stack.policy, task_queue=self.queue
+                self.stack.client, submission(self.n), self.policy, task_queue=self.queue
             )
         question = TriageDecision(
             outcome=TriageOutcome.REQUEST_INFORMATION, coordinator="c-1", question="GP letter?"

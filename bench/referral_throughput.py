@@ -13,6 +13,11 @@ one Python process holding the client and the worker, everything on 127.0.0.1:
    referral is waiting, its read model written and its letters sent — ``--concurrency`` at a
    time; referrals/s end to end, p50/p95 of the submit and of the accept round trips.
 
+   The service's default policy is used: joining the list wakes the allocator
+   (``workflows/allocator.py``). The only practitioner's caseload is full, as it is when a
+   waiting list exists, so every referral stays waiting. ``--hand-allocation`` turns the
+   allocator off (``auto_allocate=False``), the path as it was before the allocator existed.
+
 Both phases run after a small warm-up (the sandbox's first import of a workflow is slow).
 A benchmark prints its figures; it asserts nothing about them (BENCHMARKS.md).
 """
@@ -28,7 +33,9 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
+from activities.registry import add_practitioner
 from bench.common import (
+    PRACTITIONER_ID,
     ActivityTimer,
     SinkKind,
     SqlTimer,
@@ -134,17 +141,23 @@ async def harbour(
     concurrency: int,
     warmup: int,
     interceptors: list[Interceptor],
+    hand_allocation: bool,
 ) -> Phase:
     """Submit ``count`` referrals and accept each at triage; time until all are waiting."""
     queue = f"bench-harbour-{uuid.uuid4().hex[:8]}"
     phase = Phase("harbour", count, latencies={"submit": [], "accept": []})
     sem = asyncio.Semaphore(concurrency)
     client = stack.client
+    policy = stack.policy.model_copy(update={"auto_allocate": not hand_allocation})
+    # A full caseload: the allocator, woken by every referral joining the list, finds no room.
+    await add_practitioner(
+        stack.session_factory, PRACTITIONER_ID, "Pat Bench", "pat@bench.example.org", capacity=0
+    )
 
     async def drive(n: int, record: bool) -> None:
         async with sem:
             began = time.perf_counter()
-            ref = await referrals.submit(client, submission(n), stack.policy, task_queue=queue)
+            ref = await referrals.submit(client, submission(n), policy, task_queue=queue)
             submitted = time.perf_counter()
             view = await referrals.act(client, ref, "triage", ACCEPT)
             accepted = time.perf_counter()
@@ -192,7 +205,8 @@ def _report(
     print(
         f"Harbour referral throughput — dev server (file-backed), {machine_line()}; "
         f"count {args.count}, concurrency {args.concurrency}, warm-up {args.warmup}, "
-        f"sink {args.sink}, log level {args.log_level}"
+        f"sink {args.sink}, log level {args.log_level}, "
+        f"{'hand allocation' if args.hand_allocation else 'allocator on, caseload full'}"
     )
     print(f"  {'':<42}{'rate':>11}{'p50':>12}{'p95':>12}")
     print(row("raw Temporal: trivial workflows started", started, raw.latencies["start"]))
@@ -229,7 +243,12 @@ async def main(args: argparse.Namespace) -> int:
             if args.activity_breakdown:
                 sql = SqlTimer(stack.engine)
             ref = await harbour(
-                stack, args.count, args.concurrency, args.warmup, [timer] if timer else []
+                stack,
+                args.count,
+                args.concurrency,
+                args.warmup,
+                [timer] if timer else [],
+                args.hand_allocation,
             )
     _report(args, raw, ref, timer, sql)
     return 0
@@ -250,6 +269,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--log-level", default="WARNING", help="Harbour's log level, to stderr (WARNING)"
+    )
+    parser.add_argument(
+        "--hand-allocation",
+        action="store_true",
+        help="policy auto_allocate=False: accepting does not wake the allocator",
     )
     parser.add_argument(
         "--activity-breakdown",

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.temporal",
     "tests.fixtures.api",
+    "tests.fixtures.dashboard",
 ]

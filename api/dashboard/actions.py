@@ -1,0 +1,247 @@
+"""The dashboard's forms (POST): triage, allocate, hold, validate, close, confirm withdrawal,
+and resolve an inbox message.
+
+Each referral action is the workflow update the HTTP API uses (``services.referrals.act``),
+with the signed-in coordinator's staff id as the actor; the workflow's validator decides
+whether it fits the referral now, and its reason is shown when it does not. Every form carries
+the session's CSRF token. What a coordinator types (signposting, a question, a note) is passed
+on, never logged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ValidationError
+
+from activities.registry import resolve_inbox_item
+from api.context import get_context
+from api.dashboard.formatting import label
+from api.dashboard.session import DashboardUser, Flash
+from api.dashboard.web import DashboardRoute, Form, current_user, posted_form, redirect
+from models.actions import (
+    Allocation,
+    Closure,
+    Hold,
+    HoldRelease,
+    Removal,
+    TriageDecision,
+    WithdrawalConfirmation,
+)
+from models.referral import REFERENCE_PATTERN, ReferralView
+from services import referrals
+
+router = APIRouter(route_class=DashboardRoute)
+log = structlog.get_logger("harbour.dashboard")
+
+User = Annotated[DashboardUser, Depends(current_user)]
+Ref = Annotated[str, PathParam(pattern=REFERENCE_PATTERN)]
+# Where a form may send the browser back to: a dashboard page, with a plain query at most.
+_BACK = re.compile(r"^/dashboard(/[A-Za-z0-9._~-]+)*(\?[A-Za-z0-9_.~=&%-]*)?$")
+
+
+def _back(form: Form, default: str) -> str:
+    back = form.get("back")
+    return back if _BACK.match(back) and "//" not in back else default
+
+
+async def _act(
+    request: Request,
+    user: DashboardUser,
+    form: Form,
+    ref: str,
+    action: str,
+    build: type[BaseModel] | None,
+    fields: dict[str, object],
+    done: str,
+) -> Response:
+    """Validate the form into the action's model, run the update, and go back with a
+    message: what happened, or why it could not."""
+    back = _back(form, f"/dashboard/referrals/{ref}")
+    try:
+        argument: BaseModel | str = (
+            build.model_validate({**fields, "coordinator": user.staff_id})
+            if build is not None
+            else user.staff_id
+        )
+    except ValidationError as error:
+        # pydantic's message names the rule, not the value (free text is never echoed).
+        problem = error.errors()[0]
+        field_name = ".".join(str(p) for p in problem.get("loc", ())) or "form"
+        message = str(problem.get("msg", "not valid")).removeprefix("Value error, ")
+        return redirect(request, back, Flash("error", f"{ref}: {field_name}: {message}"))
+    try:
+        view: ReferralView = await referrals.act(get_context(request).client, ref, action, argument)
+    except referrals.ActionRejected as rejected:
+        log.info("dashboard action rejected", ref=ref, action=action)
+        # The workflow's reasons name stages and rules, never personal data.
+        return redirect(request, back, Flash("error", f"{ref}: {rejected.reason}"))
+    except referrals.NotFound:
+        return redirect(request, back, Flash("error", f"There is no referral {ref}."))
+    log.info("dashboard action", ref=ref, action=action, stage=view.stage.value)
+    return redirect(request, back, Flash("ok", f"{ref}: {done} Now {label(view.stage.value)}."))
+
+
+def _form_fields(form: Form, *names: str) -> dict[str, object]:
+    return {name: form.optional(name) for name in names}
+
+
+@router.post("/referrals/{ref}/triage")
+async def triage(request: Request, user: User, ref: Ref) -> Response:
+    """Accept, decline (coded reason and signposting) or ask the referrer a question."""
+    form = await posted_form(request, user)
+    fields = _form_fields(form, "outcome", "decline_reason", "signposting", "question")
+    outcome = form.get("outcome")
+    done = {
+        "accept": "accepted.",
+        "decline": "declined; the referrer is told why.",
+        "request_information": "the referrer has been asked.",
+    }.get(outcome, "triaged.")
+    return await _act(request, user, form, ref, "triage", TriageDecision, fields, done)
+
+
+@router.post("/referrals/{ref}/allocate")
+async def allocate(request: Request, user: User, ref: Ref) -> Response:
+    """Allocate a waiting referral to a practitioner with room."""
+    form = await posted_form(request, user)
+    practitioner = form.get("practitioner_id")
+    return await _act(
+        request,
+        user,
+        form,
+        ref,
+        "allocate",
+        Allocation,
+        {"practitioner_id": practitioner},
+        f"allocated to {practitioner}.",
+    )
+
+
+@router.post("/referrals/{ref}/hold")
+async def hold(request: Request, user: User, ref: Ref) -> Response:
+    """Hold a waiting referral back from automatic allocation, with a coded reason."""
+    form = await posted_form(request, user)
+    return await _act(
+        request, user, form, ref, "hold", Hold, {"reason": form.optional("reason")}, "held."
+    )
+
+
+@router.post("/referrals/{ref}/release-hold")
+async def release_hold(request: Request, user: User, ref: Ref) -> Response:
+    """Let a held referral be allocated automatically again, in its old place."""
+    form = await posted_form(request, user)
+    return await _act(request, user, form, ref, "release_hold", HoldRelease, {}, "hold released.")
+
+
+@router.post("/referrals/{ref}/validation")
+async def validation(request: Request, user: User, ref: Ref) -> Response:
+    """Keep a silent client on the list, or remove them with a reason (never automatic)."""
+    form = await posted_form(request, user)
+    if form.get("decision") == "remove":
+        return await _act(
+            request,
+            user,
+            form,
+            ref,
+            "remove_from_waiting_list",
+            Removal,
+            {"reason": form.optional("reason")},
+            "removed from the list; the referrer and client are told.",
+        )
+    return await _act(
+        request, user, form, ref, "keep_on_waiting_list", None, {}, "kept on the list."
+    )
+
+
+@router.post("/referrals/{ref}/close")
+async def close(request: Request, user: User, ref: Ref) -> Response:
+    """Close the referral with a coded reason."""
+    form = await posted_form(request, user)
+    return await _act(
+        request, user, form, ref, "close", Closure, {"reason": form.optional("reason")}, "closed."
+    )
+
+
+@router.post("/referrals/{ref}/withdrawal")
+async def withdrawal(request: Request, user: User, ref: Ref) -> Response:
+    """Confirm a withdrawal the client asked for."""
+    form = await posted_form(request, user)
+    return await _act(
+        request, user, form, ref, "confirm_withdrawal", WithdrawalConfirmation, {}, "withdrawn."
+    )
+
+
+_BULK = {
+    "allocate": ("allocate", Allocation, "allocated"),
+    "hold": ("hold", Hold, "held"),
+    "release": ("release_hold", HoldRelease, "released"),
+}
+MAX_BULK = 500
+
+
+@router.post("/waiting-list/actions")
+async def waiting_list_actions(request: Request, user: User) -> Response:
+    """Allocate, hold or release the referrals ticked on the waiting list, one workflow
+    update each (each may be refused on its own; the others still go ahead)."""
+    form = await posted_form(request, user)
+    back = _back(form, "/dashboard/waiting-list")
+    chosen = _BULK.get(form.get("action"))
+    refs = [ref for ref in dict.fromkeys(form.all("ref")) if re.match(REFERENCE_PATTERN, ref)]
+    if chosen is None:
+        return redirect(request, back, Flash("error", "Choose what to do."))
+    if not refs:
+        return redirect(request, back, Flash("error", "Tick at least one referral first."))
+    action, model, verb = chosen
+    fields: dict[str, object] = {}
+    if action == "allocate":
+        fields["practitioner_id"] = form.optional("practitioner_id")
+    if action == "hold":
+        fields["reason"] = form.optional("reason")
+    try:
+        argument = model.model_validate({**fields, "coordinator": user.staff_id})
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field_name = ".".join(str(p) for p in problem.get("loc", ())) or "form"
+        return redirect(request, back, Flash("error", f"{field_name}: {problem.get('msg')}"))
+    done, refused = [], []
+    client = get_context(request).client
+    for ref in refs[:MAX_BULK]:
+        try:
+            await referrals.act(client, ref, action, argument)
+            done.append(ref)
+        except referrals.ActionRejected as rejected:
+            refused.append(f"{ref}: {rejected.reason}")
+        except referrals.NotFound:
+            refused.append(f"{ref}: no such referral")
+    log.info("dashboard bulk action", action=action, done=len(done), refused=len(refused))
+    parts = []
+    if done:
+        target = f" to {fields['practitioner_id']}" if action == "allocate" else ""
+        parts.append(f"{verb.capitalize()}{target}: {', '.join(done)}.")
+    if refused:
+        parts.append("Not done — " + "; ".join(refused) + ".")
+    return redirect(request, back, Flash("error" if refused else "ok", " ".join(parts)))
+
+
+@router.post("/inbox/{message_id}/resolve")
+async def resolve(
+    request: Request,
+    user: User,
+    message_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")],
+) -> Response:
+    """Take a message out of the inbox with a note of what was done."""
+    form = await posted_form(request, user)
+    back = _back(form, "/dashboard/inbox")
+    note = form.get("note")
+    if not note or len(note) > 2000:
+        return redirect(
+            request, back, Flash("error", "Write a short note (up to 2 000 characters) first.")
+        )
+    if not await resolve_inbox_item(get_context(request).session_factory, message_id, note):
+        return redirect(request, back, Flash("error", "That message is no longer there."))
+    log.info("dashboard inbox resolved", message_id=message_id)
+    return redirect(request, back, Flash("ok", "Message resolved."))

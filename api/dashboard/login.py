@@ -1,0 +1,109 @@
+"""Signing in with a coordinator's API key, and signing out.
+
+The key is posted once, from a form (never in a URL), checked like any API key
+(``api.auth.authenticate``), and forgotten: the session cookie holds only the key's id and
+an expiry, signed. Only coordinator keys may sign in.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Request, Response
+
+from api.auth import Role, authenticate
+from api.context import get_context
+from api.dashboard.session import (
+    DashboardUser,
+    Flash,
+    end_session,
+    forget_login_nonce,
+    login_nonce,
+    login_token_valid,
+    session_user,
+    set_login_nonce,
+    start_session,
+)
+from api.dashboard.state import get_state
+from api.dashboard.web import (
+    DashboardRoute,
+    PageError,
+    current_user,
+    posted_form,
+    read_form,
+    redirect,
+    render,
+    same_origin,
+)
+
+router = APIRouter(route_class=DashboardRoute)
+log = structlog.get_logger("harbour.dashboard")
+
+_NOT_VALID = "That key was not recognised. Check it and try again, or ask for a new one."
+_NOT_COORDINATOR = "Only coordinator keys can sign in to the dashboard."
+
+
+def _login_page(request: Request, status: int = 200, error: str | None = None) -> Response:
+    """The form, its CSRF token bound to a nonce cookie (the form is posted before any
+    session exists)."""
+    state = get_state(request)
+    nonce, new = login_nonce(request)
+    token = state.signer.token("login", nonce)
+    response = render(request, "login.html", None, status=status, error=error, csrf=token)
+    if new:
+        set_login_nonce(response, request, nonce, state.settings.secure_cookie)
+    return response
+
+
+@router.get("/login")
+async def login_form(request: Request) -> Response:
+    """The sign-in form (already signed in: the overview)."""
+    state = get_state(request)
+    if await session_user(request, state.signer, get_context(request).session_factory):
+        return redirect(request, "/dashboard")
+    return _login_page(request)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check the posted key; a coordinator's starts a session."""
+    state = get_state(request)
+    form = await read_form(request)
+    if not same_origin(request) or not login_token_valid(request, state.signer, form.get("csrf")):
+        raise PageError(
+            403, "Form expired", "The sign-in form had expired. Reload the page and try again."
+        )
+    principal = await authenticate(get_context(request).session_factory, form.get("api_key"))
+    if principal is None:
+        log.info("dashboard sign-in refused", reason="invalid key")
+        return _login_page(request, 401, _NOT_VALID)
+    if principal.role != Role.COORDINATOR:
+        log.info("dashboard sign-in refused", reason="role", key_id=principal.key_id)
+        return _login_page(request, 403, _NOT_COORDINATOR)
+    response = redirect(request, "/dashboard")
+    start_session(
+        response,
+        request,
+        state.signer,
+        principal.key_id,
+        timedelta(hours=state.settings.session_hours),
+        secure=state.settings.secure_cookie,
+    )
+    forget_login_nonce(response, request, state.settings.secure_cookie)
+    log.info("dashboard sign-in", key_id=principal.key_id)
+    return response
+
+
+@router.post("/logout")
+async def logout(
+    request: Request, user: Annotated[DashboardUser, Depends(current_user)]
+) -> Response:
+    """End the session."""
+    await posted_form(request, user)
+    state = get_state(request)
+    response = redirect(request, "/dashboard/login", Flash("ok", "You have signed out."))
+    end_session(response, request, secure=state.settings.secure_cookie)
+    log.info("dashboard sign-out", key_id=user.principal.key_id)
+    return response

@@ -1,0 +1,601 @@
+"""The dashboard's pages (GET): Overview, Referrals, Referral, Waiting list, Caseloads, Inbox,
+Reports and the dev mailbox.
+
+Each page reads the read model with a handful of aggregate or indexed queries; only the
+Referral page asks a workflow for its state (once). Pages show references, stages, codes and
+counts; the inbox shows clients' messages because coordinators are there to read them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+from markupsafe import Markup
+
+from activities.registry import get_timeline, list_practitioners
+from api.context import get_context
+from api.dashboard import charts, mailbox, queries
+from api.dashboard.charts import Marker, Series
+from api.dashboard.session import DashboardUser
+from api.dashboard.state import STATIC, get_state
+from api.dashboard.web import DashboardRoute, PageError, current_user, redirect, render
+from models.actions import (
+    ClosureReason,
+    DeclineReason,
+    HoldReason,
+    RemovalReason,
+    TriageOutcome,
+)
+from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
+from models.records import Practitioner
+from models.referral import REFERENCE_PATTERN, ReferralView, Stage, Urgency
+from services import referrals
+from services.reports import WaitStats, wait_stats
+
+router = APIRouter(route_class=DashboardRoute)
+
+User = Annotated[DashboardUser, Depends(current_user)]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+_STATIC_FILES = {"dashboard.css": "text/css; charset=utf-8"}
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Which page of how many, and links to the others (other query values kept)."""
+
+    page: int
+    size: int
+    total: int
+    base: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def first_item(self) -> int:
+        return 0 if self.total == 0 else self.offset + 1
+
+    @property
+    def last_item(self) -> int:
+        return min(self.total, self.offset + self.size)
+
+    def url(self, page: int) -> str:
+        query = [*(p for p in self.params if p[1]), ("page", str(page))]
+        return f"{self.base}?{urlencode(query)}"
+
+
+def _flag(value: str | None) -> bool | None:
+    """A yes/no filter from a query value; anything else means either."""
+    return {"yes": True, "no": False}.get((value or "").lower())
+
+
+async def _now(request: Request) -> datetime:
+    return await get_state(request).clock()
+
+
+def _week_label(start: datetime, zone: object) -> str:
+    return start.astimezone(zone).strftime("%-d %b")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------- overview
+
+
+@router.get("")
+async def overview(request: Request, user: User) -> Response:
+    """Counts per stage, demand against capacity, the list over time, queues to look at."""
+    state = get_state(request)
+    now = await _now(request)
+    async with get_context(request).session_factory() as session:
+        figures = await queries.overview(session, now, state.zone)
+    labels = [_week_label(s, state.zone) for s in figures.week_starts]
+    demand = charts.bar_chart(
+        title="Referrals in and allocations out, per week",
+        description=(
+            f"Referrals received and episodes allocated in each of the last {len(labels)} "
+            "weeks (this week so far last)."
+        ),
+        labels=labels,
+        series=[
+            Series("referrals in", figures.referrals_in, charts.NAVY),
+            Series("allocations out", figures.allocations_out, charts.AMBER),
+        ],
+        unit="per week",
+        head="week starting",
+        label_every=4,
+    )
+    length = charts.line_chart(
+        title="Waiting list length",
+        description=(
+            "How many were waiting at the end of each week (now, for this week), "
+            "reconstructed from acceptances, allocations and closures."
+        ),
+        labels=labels,
+        series=[Series("waiting", figures.waiting_length, charts.TEAL)],
+        unit="waiting",
+        head="week starting",
+        label_every=4,
+    )
+    return render(
+        request,
+        "overview.html",
+        user,
+        nav="overview",
+        figures=figures,
+        demand_chart=demand,
+        length_chart=length,
+        stages=list(Stage),
+        now=now,
+    )
+
+
+# -------------------------------------------------------------------------------- referrals
+
+
+@router.get("/referrals")
+async def referral_list(
+    request: Request,
+    user: User,
+    stage: str | None = None,
+    ref: Annotated[str | None, Query(max_length=40)] = None,
+    page: PageNumber = 1,
+) -> Response:
+    """Find a referral by reference, or list referrals (newest first), optionally by stage."""
+    context = get_context(request)
+    state = get_state(request)
+    searched = (ref or "").strip().upper()
+    not_found = None
+    if searched:
+        if re.match(REFERENCE_PATTERN, searched):
+            async with context.session_factory() as session:
+                if await queries.referral_exists(session, searched):
+                    return redirect(request, f"/dashboard/referrals/{searched}")
+        not_found = searched
+    chosen = stage if stage in {s.value for s in Stage} else None
+    size = state.settings.page_size
+    async with context.session_factory() as session:
+        rows, total = await queries.referrals_page(session, chosen, (page - 1) * size, size)
+    pager = Pager(page, size, total, "/dashboard/referrals", (("stage", chosen or ""),))
+    return render(
+        request,
+        "referrals.html",
+        user,
+        nav="referrals",
+        rows=rows,
+        pager=pager,
+        stage=chosen,
+        stages=list(Stage),
+        not_found=not_found,
+    )
+
+
+def available_actions(view: ReferralView) -> set[str]:
+    """The coordinator actions that fit the referral now (the workflow's validators have the
+    last word; ``models.pathway`` has the rules)."""
+    stage = view.stage
+    actions: set[str] = set()
+    if stage == Stage.TRIAGE:
+        actions.add("triage")
+    if stage == Stage.WAITING:
+        actions.add("allocate")
+        actions.add("release_hold" if view.held_reason else "hold")
+        if view.in_validation_queue:
+            actions.add("validation")
+    if stage in WITHDRAWABLE_STAGES:
+        actions.add("withdrawal")
+    if stage not in (Stage.CLOSED, Stage.RECEIVED):
+        actions.add("close")
+    return actions
+
+
+async def practitioners_with_room(request: Request, first: str | None = None) -> list[Practitioner]:
+    """Active practitioners with a free place, ``first`` (a returning client's own) first."""
+    found = [
+        p
+        for p in await list_practitioners(get_context(request).session_factory, active_only=True)
+        if p.caseload < p.capacity
+    ]
+    return sorted(found, key=lambda p: (p.id != first, p.id))
+
+
+@router.get("/referrals/{ref}")
+async def referral(
+    request: Request,
+    user: User,
+    ref: Annotated[str, PathParam(pattern=REFERENCE_PATTERN)],
+) -> Response:
+    """One referral: the workflow's state, the whole timeline, letters, sessions, liaison and
+    the actions that fit its stage."""
+    context = get_context(request)
+    try:
+        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
+            view = await referrals.read(context.client, ref)
+    except referrals.NotFound:
+        raise PageError(404, "No such referral", f"There is no referral {ref}.") from None
+    timeline = await get_timeline(context.session_factory, ref) or view.timeline
+    async with context.session_factory() as session:
+        sent = await queries.letters(session, ref)
+        recorded = await queries.sessions(session, ref)
+        liaison = await queries.liaison(session, ref)
+    actions = available_actions(view)
+    returning_to = view.practitioner_id if view.returning else None
+    practitioners = (
+        await practitioners_with_room(request, returning_to) if "allocate" in actions else []
+    )
+    settings = context.settings
+    temporal_url = (
+        f"{settings.temporal_ui_url.rstrip('/')}/namespaces/"
+        f"{quote(settings.temporal_namespace, safe='')}/workflows/{quote('referral-' + ref)}"
+    )
+    return render(
+        request,
+        "referral.html",
+        user,
+        nav="referrals",
+        view=view,
+        timeline=list(reversed(timeline)),
+        letters=sent,
+        sessions=recorded,
+        liaison=liaison,
+        actions=actions,
+        practitioners=practitioners,
+        temporal_url=temporal_url,
+        back=f"/dashboard/referrals/{ref}",
+        triage_stages=TRIAGE_STAGES,
+        triage_outcomes=list(TriageOutcome),
+        decline_reasons=list(DeclineReason),
+        hold_reasons=list(HoldReason),
+        removal_reasons=list(RemovalReason),
+        closure_reasons=list(ClosureReason),
+    )
+
+
+# ----------------------------------------------------------------------------- waiting list
+
+
+@router.get("/waiting-list")
+async def waiting_list(
+    request: Request,
+    user: User,
+    breach: str | None = None,
+    validation: str | None = None,
+    held: str | None = None,
+    returning: str | None = None,
+    urgency: str | None = None,
+    page: PageNumber = 1,
+) -> Response:
+    """The waiting list in allocation order, with waits, estimates, flags and actions."""
+    context = get_context(request)
+    state = get_state(request)
+    now = await _now(request)
+    chosen_urgency = urgency if urgency in {u.value for u in Urgency} else None
+    filters = queries.WaitingFilters(
+        breach=_flag(breach),
+        validation=_flag(validation),
+        held=_flag(held),
+        returning=_flag(returning),
+        urgency=Urgency(chosen_urgency) if chosen_urgency else None,
+    )
+    size = state.settings.page_size
+    async with context.session_factory() as session:
+        rows, matching, total = await queries.waiting_page(
+            session, filters, (page - 1) * size, size, now
+        )
+    params = (
+        ("breach", breach or ""),
+        ("validation", validation or ""),
+        ("held", held or ""),
+        ("returning", returning or ""),
+        ("urgency", chosen_urgency or ""),
+    )
+    pager = Pager(page, size, matching, "/dashboard/waiting-list", params)
+    practitioners = await practitioners_with_room(request)
+    query = urlencode([p for p in (*params, ("page", str(page))) if p[1]])
+    return render(
+        request,
+        "waiting_list.html",
+        user,
+        nav="waiting",
+        rows=rows,
+        pager=pager,
+        total=total,
+        filters=dict(params),
+        urgencies=list(Urgency),
+        practitioners=practitioners,
+        hold_reasons=list(HoldReason),
+        standard_days=context.settings.effective_policy().waiting_standard.days,
+        back="/dashboard/waiting-list" + (f"?{query}" if query else ""),
+    )
+
+
+# -------------------------------------------------------------------------------- caseloads
+
+
+@router.get("/caseloads")
+async def caseloads(request: Request, user: User) -> Response:
+    """Practitioners, their capacity, active episodes and returning clients waiting."""
+    context = get_context(request)
+    practitioners = await list_practitioners(context.session_factory)
+    async with context.session_factory() as session:
+        returning = await queries.returning_waiting(session)
+    lines = [
+        queries.CaseloadLine(
+            id=p.id,
+            name=p.name,
+            capacity=p.capacity,
+            active=p.active,
+            caseload=p.caseload,
+            returning_waiting=returning.get(p.id, 0),
+        )
+        for p in practitioners
+    ]
+    return render(
+        request,
+        "caseloads.html",
+        user,
+        nav="caseloads",
+        lines=lines,
+        capacity=sum(line.capacity for line in lines if line.active),
+        caseload=sum(line.caseload for line in lines),
+        free=sum(line.free for line in lines),
+        returning_total=sum(returning.values()),
+    )
+
+
+# ------------------------------------------------------------------------------------ inbox
+
+
+@router.get("/inbox")
+async def inbox(request: Request, user: User, page: PageNumber = 1) -> Response:
+    """Messages waiting for a coordinator: crisis first and marked, then oldest first."""
+    context = get_context(request)
+    size = get_state(request).settings.page_size
+    async with context.session_factory() as session:
+        items, total, crisis = await queries.inbox_page(session, (page - 1) * size, size)
+        resolved = await queries.recently_resolved(session)
+    return render(
+        request,
+        "inbox.html",
+        user,
+        nav="inbox",
+        items=items,
+        crisis=crisis,
+        resolved=resolved,
+        pager=Pager(page, size, total, "/dashboard/inbox"),
+        back="/dashboard/inbox" + (f"?page={page}" if page > 1 else ""),
+    )
+
+
+# ---------------------------------------------------------------------------------- reports
+
+
+REPORTS = (
+    ("waits", "/dashboard/reports", "Waiting times"),
+    ("referrers", "/dashboard/reports/referrers", "Referrers"),
+    ("outcomes", "/dashboard/reports/outcomes", "Outcomes and liaison"),
+    ("reentry", "/dashboard/reports/reentry", "Re-entry"),
+)
+
+
+def _report(
+    request: Request, user: DashboardUser, template: str, tab: str, **context: object
+) -> Response:
+    return render(request, template, user, nav="reports", tab=tab, tabs=REPORTS, **context)
+
+
+@router.get("/reports")
+async def report_waits(request: Request, user: User) -> Response:
+    """Waits from referral to first session: median and 90th percentile, as histograms."""
+    context = get_context(request)
+    now = await _now(request)
+    standard_days = context.settings.effective_policy().waiting_standard.total_seconds() / 86400
+    async with context.session_factory() as session:
+        waits = await queries.waits(session, now)
+    seen = wait_stats(waits.seen, standard_days)
+    waiting = wait_stats(waits.still_waiting, standard_days)
+    charts_ = [
+        _wait_histogram(
+            "Waits of those seen", "referral to first session", waits.seen, seen, standard_days
+        ),
+        _wait_histogram(
+            "Waits so far of those not yet seen",
+            "referral to today",
+            waits.still_waiting,
+            waiting,
+            standard_days,
+        ),
+    ]
+    return _report(
+        request,
+        user,
+        "report_waits.html",
+        "waits",
+        seen=seen,
+        waiting=waiting,
+        wait_charts=charts_,
+        standard_days=round(standard_days),
+    )
+
+
+@router.get("/reports/referrers")
+async def report_referrers(request: Request, user: User, page: PageNumber = 1) -> Response:
+    """Referrals by referrer organisation with decline reasons: feedback for referrers."""
+    context = get_context(request)
+    size = get_state(request).settings.page_size
+    async with context.session_factory() as session:
+        found = await queries.referrers(session)
+    found.sort(key=lambda r: (-r.received, r.organisation))
+    pager = Pager(page, size, len(found), "/dashboard/reports/referrers")
+    return _report(
+        request,
+        user,
+        "report_referrers.html",
+        "referrers",
+        referrers=found[pager.offset : pager.offset + size],
+        pager=pager,
+    )
+
+
+@router.get("/reports/outcomes")
+async def report_outcomes(request: Request, user: User) -> Response:
+    """Anonymised ReQoL-10 change for the service, and social needs met through liaison."""
+    async with get_context(request).session_factory() as session:
+        outcomes = await queries.outcomes(session)
+    overall = outcomes.overall
+    recent = outcomes.by_month[-12:]
+    reqol_chart = charts.bar_chart(
+        title="Mean ReQoL-10 change by month of discharge",
+        description=(
+            "Mean change in the ReQoL-10 total (end minus baseline; higher is better) of the "
+            "episodes that ended each month with both measures, for the whole service."
+        ),
+        labels=[period for period, _, _ in recent],
+        series=[Series("mean change", [mean for _, mean, _ in recent], charts.TEAL)],
+        unit="points",
+        head="month",
+    )
+    change_chart = charts.hbar_chart(
+        title="Reliable change, all episodes with both measures",
+        description="Episodes by reliable change in the ReQoL-10 total, for the whole service.",
+        labels=[k.replace("_", " ") for k in overall.change],
+        values=list(overall.change.values()),
+        unit="episodes",
+        head="change",
+        colour=charts.TEAL,
+    )
+    liaison_chart = charts.hbar_chart(
+        title="Social needs met through liaison",
+        description="Discharged episodes in which each kind of liaison happened.",
+        labels=[k.replace("_", " ") for k in overall.liaison],
+        values=list(overall.liaison.values()),
+        unit="episodes",
+        head="liaison",
+    )
+    return _report(
+        request,
+        user,
+        "report_outcomes.html",
+        "outcomes",
+        overall=overall,
+        reqol_chart=reqol_chart,
+        change_chart=change_chart,
+        liaison_chart=liaison_chart,
+    )
+
+
+@router.get("/reports/reentry")
+async def report_reentry(request: Request, user: User) -> Response:
+    """Open re-entry: how many discharged clients came back, and after how long."""
+    async with get_context(request).session_factory() as session:
+        reentry = await queries.reentry(session)
+    edges, counts = charts.bins([d / 7 for d in reentry.days_to_return], 4, 13)
+    median = reentry.median_days
+    return_chart = charts.histogram(
+        title="Time from discharge to coming back",
+        description="Weeks from a discharge to the client's message that brought them back.",
+        edges=edges,
+        counts=counts,
+        markers=[Marker(median / 7, f"median {median / 7:.1f} wk")] if median is not None else [],
+        unit="clients",
+        axis_label="weeks after discharge",
+        colour=charts.PURPLE,
+    )
+    return _report(
+        request, user, "report_reentry.html", "reentry", reentry=reentry, return_chart=return_chart
+    )
+
+
+def _wait_histogram(
+    title: str, measured: str, days: list[float], stats: WaitStats, standard_days: float
+) -> Markup:
+    """Waits in weeks, with the median, the 90th percentile and the standard marked."""
+    edges, counts = charts.bins([d / 7 for d in days], 1, 16)
+    markers = [Marker(standard_days / 7, f"standard {standard_days / 7:.0f} wk", charts.AXIS)]
+    if stats.median_days is not None:
+        markers.append(
+            Marker(stats.median_days / 7, f"median {stats.median_days / 7:.1f} wk", charts.NAVY)
+        )
+    if stats.p90_days is not None:
+        markers.append(
+            Marker(stats.p90_days / 7, f"90th percentile {stats.p90_days / 7:.1f} wk", charts.RED)
+        )
+    return charts.histogram(
+        title=title,
+        description=(
+            f"{title}: weeks from {measured} ({len(days):,} "
+            f"referral{'' if len(days) == 1 else 's'})."
+        ),
+        edges=edges,
+        counts=counts,
+        markers=markers,
+        unit="referrals",
+        axis_label="weeks",
+    )
+
+
+# ------------------------------------------------------------------------------ dev mailbox
+
+
+def _mailbox_folder(request: Request) -> Path:
+    state = get_state(request)
+    if not state.dev_mailbox:
+        raise PageError(404, "Not found", "There is no such page.")
+    return state.mailbox_dir
+
+
+@router.get("/mailbox")
+async def dev_mailbox(request: Request, user: User, page: PageNumber = 1) -> Response:
+    """Every email the local SMTP sink received, newest first (embedded defaults only)."""
+    folder = _mailbox_folder(request)
+    size = get_state(request).settings.page_size
+    found = await asyncio.to_thread(mailbox.names, folder)
+    pager = Pager(page, size, len(found), "/dashboard/mailbox")
+    page_names = found[pager.offset : pager.offset + size]
+    items = await asyncio.to_thread(mailbox.summaries, folder, page_names)
+    return render(
+        request, "mailbox.html", user, nav="mailbox", items=items, pager=pager, folder=folder
+    )
+
+
+@router.get("/mailbox/{name}")
+async def dev_mail(
+    request: Request, user: User, name: Annotated[str, PathParam(pattern=mailbox.NAME.pattern)]
+) -> Response:
+    """One email: subject, recipients, date and its plain-text body."""
+    folder = _mailbox_folder(request)
+    mail = await asyncio.to_thread(mailbox.read, folder, name)
+    if mail is None:
+        raise PageError(404, "No such message", "That message is not in the mailbox.")
+    return render(request, "mail.html", user, nav="mailbox", mail=mail)
+
+
+# ----------------------------------------------------------------------------------- static
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    """The stylesheet (no login needed: it holds nothing but style)."""
+    media_type = _STATIC_FILES.get(name)
+    if media_type is None:
+        raise PageError(404, "Not found", "There is no such file.")
+    response = FileResponse(STATIC / name, media_type=media_type)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -1,0 +1,231 @@
+"""Signed cookies: the session (an API key id and an expiry, nothing else), CSRF tokens, the
+login form's nonce and one-shot flash messages.
+
+A cookie value is ``<base64url JSON>.<base64url HMAC-SHA256>``; the MAC covers a purpose name
+too, so a value signed for one cookie is refused as another. The CSRF token is not stored: it
+is an HMAC of the session's key id and expiry, so it lives and dies with the session and a
+page can only be posted from a form this server rendered for that session.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.auth import Principal, Role
+from models.tables import ApiKeyRow
+
+COOKIE_PATH = "/dashboard"
+SESSION_COOKIE = "harbour_dashboard"
+LOGIN_COOKIE = "harbour_dashboard_login"
+FLASH_COOKIE = "harbour_dashboard_flash"
+LOGIN_NONCE_SECONDS = 30 * 60
+FLASH_SECONDS = 120
+_MAX_COOKIE = 2048
+_KEY_ID_LENGTH = 16
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Signer:
+    """HMAC-SHA256 signatures under the dashboard's secret, separated by purpose."""
+
+    def __init__(self, secret: bytes) -> None:
+        # A key of our own, derived from the configured secret: the secret itself is never
+        # used directly, so it could be shared with another purpose without confusion.
+        self._key = hmac.new(secret, b"harbour:dashboard:v1", hashlib.sha256).digest()
+
+    def _mac(self, purpose: str, *parts: str) -> str:
+        message = "\x00".join((purpose, *parts)).encode()
+        return _b64(hmac.new(self._key, message, hashlib.sha256).digest())
+
+    def sign(self, purpose: str, payload: dict[str, Any]) -> str:
+        """``payload`` as a signed cookie value."""
+        body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+        return f"{body}.{self._mac(purpose, body)}"
+
+    def unsign(self, purpose: str, value: str | None) -> dict[str, Any] | None:
+        """The payload of a value signed for ``purpose``; None when absent, tampered or odd."""
+        if not value or len(value) > _MAX_COOKIE or value.count(".") != 1:
+            return None
+        body, mac = value.split(".")
+        if not hmac.compare_digest(mac, self._mac(purpose, body)):
+            return None
+        try:
+            payload = json.loads(_unb64(body))
+        except (ValueError, binascii.Error):
+            return None
+        return payload if isinstance(payload, dict) else None
+
+    def token(self, purpose: str, *parts: str) -> str:
+        """A token bound to ``parts`` (e.g. a CSRF token bound to a session)."""
+        return self._mac(purpose, *parts)
+
+    def check(self, purpose: str, presented: str | None, *parts: str) -> bool:
+        """Whether ``presented`` is the token for ``parts`` (constant time)."""
+        return bool(presented) and hmac.compare_digest(str(presented), self.token(purpose, *parts))
+
+
+@dataclass(frozen=True)
+class DashboardUser:
+    """A signed-in coordinator: their API key's principal and the session's CSRF token."""
+
+    principal: Principal
+    expires_at: datetime
+    csrf: str
+
+    @property
+    def staff_id(self) -> str:
+        """Recorded as the actor of the actions they take (the key's label or id)."""
+        return self.principal.staff_id
+
+
+def _cookie_options(request: Request, secure: bool | None) -> dict[str, Any]:
+    return {
+        "path": COOKIE_PATH,
+        "httponly": True,
+        "samesite": "strict",
+        "secure": request.url.scheme == "https" if secure is None else secure,
+    }
+
+
+def start_session(
+    response: Response,
+    request: Request,
+    signer: Signer,
+    key_id: str,
+    lifetime: timedelta,
+    *,
+    secure: bool | None,
+) -> None:
+    """Set the session cookie: the key id and the expiry, signed."""
+    expires = int((datetime.now(UTC) + lifetime).timestamp())
+    response.set_cookie(
+        SESSION_COOKIE,
+        signer.sign("session", {"k": key_id, "e": expires}),
+        max_age=int(lifetime.total_seconds()),
+        **_cookie_options(request, secure),
+    )
+
+
+def end_session(response: Response, request: Request, *, secure: bool | None) -> None:
+    """Delete the session cookie."""
+    response.delete_cookie(SESSION_COOKIE, **_cookie_options(request, secure))
+
+
+async def session_user(
+    request: Request, signer: Signer, session_factory: async_sessionmaker[AsyncSession]
+) -> DashboardUser | None:
+    """The coordinator whose valid session cookie came with the request, else None.
+
+    The key is looked up on every request: a revoked key (or one whose role changed) ends the
+    session at once.
+    """
+    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE))
+    if payload is None:
+        return None
+    key_id, expires = payload.get("k"), payload.get("e")
+    if not isinstance(key_id, str) or len(key_id) != _KEY_ID_LENGTH or not isinstance(expires, int):
+        return None
+    if expires <= datetime.now(UTC).timestamp():
+        return None
+    async with session_factory() as session:
+        row = await session.get(ApiKeyRow, key_id)
+    if row is None or row.revoked_at is not None or row.role != Role.COORDINATOR.value:
+        return None
+    principal = Principal(key_id=row.id, role=Role.COORDINATOR, label=row.label)
+    return DashboardUser(
+        principal=principal,
+        expires_at=datetime.fromtimestamp(expires, UTC),
+        csrf=signer.token("csrf", key_id, str(expires)),
+    )
+
+
+def csrf_valid(signer: Signer, request: Request, presented: str | None) -> bool:
+    """Whether a posted CSRF token belongs to the request's (valid-looking) session."""
+    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE))
+    if payload is None:
+        return False
+    return signer.check("csrf", presented, str(payload.get("k")), str(payload.get("e")))
+
+
+# ------------------------------------------------------------------------------- login nonce
+
+
+def login_nonce(request: Request) -> tuple[str, bool]:
+    """The login form's nonce: the one in the browser's cookie, else a new one (``True``:
+    the caller sets it with ``set_login_nonce``)."""
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    if nonce and len(nonce) == 22:
+        return nonce, False
+    return _b64(secrets.token_bytes(16)), True
+
+
+def set_login_nonce(response: Response, request: Request, nonce: str, secure: bool | None) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, max_age=LOGIN_NONCE_SECONDS, **_cookie_options(request, secure)
+    )
+
+
+def login_token_valid(request: Request, signer: Signer, presented: str | None) -> bool:
+    """Whether the login form's token matches the nonce cookie that came with it."""
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    return bool(nonce) and signer.check("login", presented, str(nonce))
+
+
+def forget_login_nonce(response: Response, request: Request, secure: bool | None) -> None:
+    response.delete_cookie(LOGIN_COOKIE, **_cookie_options(request, secure))
+
+
+# ------------------------------------------------------------------------------------ flash
+
+
+@dataclass(frozen=True)
+class Flash:
+    """A one-shot message shown on the next page: ``ok`` or ``error``."""
+
+    kind: str
+    text: str
+
+
+def set_flash(
+    response: Response, request: Request, signer: Signer, flash: Flash, secure: bool | None
+) -> None:
+    """Leave a message for the next page (after a redirect)."""
+    response.set_cookie(
+        FLASH_COOKIE,
+        signer.sign("flash", {"k": flash.kind, "t": flash.text[:900]}),
+        max_age=FLASH_SECONDS,
+        **_cookie_options(request, secure),
+    )
+
+
+def take_flash(request: Request, signer: Signer) -> Flash | None:
+    """The message left for this page, if any (the caller deletes the cookie)."""
+    payload = signer.unsign("flash", request.cookies.get(FLASH_COOKIE))
+    if payload is None:
+        return None
+    kind, text = payload.get("k"), payload.get("t")
+    if kind not in ("ok", "error") or not isinstance(text, str):
+        return None
+    return Flash(kind=kind, text=text)
+
+
+def clear_flash(response: Response, request: Request, secure: bool | None) -> None:
+    response.delete_cookie(FLASH_COOKIE, **_cookie_options(request, secure))

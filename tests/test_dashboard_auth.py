@@ -1,0 +1,235 @@
+"""The dashboard's doors, without a browser: through the ASGI app over the time-skipping
+server and SQLite. No session: the login page. Only coordinator keys sign in. Every post
+needs the session's CSRF token. A tampered or expired session, or a revoked key, is no
+session. The cookie holds a key id and an expiry, signed — never the key."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from activities.registry import store_inbound_message
+from api.auth import revoke_api_key
+from api.dashboard import configure
+from api.dashboard.session import SESSION_COOKIE, Signer
+from api.dashboard.settings import SECRET_FILE_NAME, load_session_secret
+from tests.fixtures.api import ORG_A, Api
+from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
+
+PAGES = [
+    "/dashboard",
+    "/dashboard/waiting-list",
+    "/dashboard/referrals",
+    "/dashboard/referrals/R0123456789",
+    "/dashboard/caseloads",
+    "/dashboard/inbox",
+    "/dashboard/reports",
+    "/dashboard/reports/referrers",
+    "/dashboard/reports/outcomes",
+    "/dashboard/reports/reentry",
+]
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+async def _sign_in(http: httpx.AsyncClient, key: str) -> httpx.Response:
+    form = await http.get("/dashboard/login")
+    assert form.status_code == 200
+    return await http.post("/dashboard/login", data={"csrf": _token(form.text), "api_key": key})
+
+
+@pytest.fixture
+def dash(api: Api) -> Api:
+    """The API with its dashboard configured for tests."""
+    configure(api.app, dashboard_settings())
+    return api
+
+
+async def test_no_session_goes_to_the_login_page(dash: Api) -> None:
+    for path in PAGES:
+        response = await dash.http.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == "/dashboard/login"
+    # An API key in a header is not a dashboard session.
+    coordinator = await dash.key("coordinator")
+    response = await dash.http.get("/dashboard", headers=dash.auth(coordinator))
+    assert response.status_code == 303
+    login = await dash.http.get("/dashboard/login")
+    assert login.status_code == 200
+    assert 'type="password"' in login.text and "Sign in" in login.text
+    assert login.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in login.headers["content-security-policy"]
+    assert login.headers["x-frame-options"] == "DENY"
+    assert login.headers["cache-control"] == "no-store"
+
+
+async def test_only_coordinator_keys_sign_in(dash: Api) -> None:
+    refused = {
+        "referrer": await dash.key("referrer", organisation=ORG_A),
+        "practitioner": await dash.key("practitioner", practitioner="p-ana"),
+        "gateway": await dash.key("gateway"),
+    }
+    for role, key in refused.items():
+        response = await _sign_in(dash.http, key)
+        assert response.status_code == 403, role
+        assert "Only coordinator keys" in response.text
+        assert SESSION_COOKIE not in response.cookies
+        assert (await dash.http.get("/dashboard")).status_code == 303
+    wrong = await _sign_in(dash.http, "hbk_0123456789abcdef_" + "x" * 43)
+    assert wrong.status_code == 401 and SESSION_COOKIE not in wrong.cookies
+    # The key typed in is never shown back.
+    assert "x" * 43 not in wrong.text
+
+    key = await dash.key("coordinator", label="c-dana")
+    signed_in = await _sign_in(dash.http, key)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/dashboard"
+    cookie = next(
+        h for h in signed_in.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE)
+    )
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/dashboard" in cookie
+    assert key not in cookie and key.split("_")[2] not in cookie
+    # Only the key's id and an expiry are in it.
+    body = cookie.split("=", 1)[1].split(";")[0].split(".")[0]
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert set(payload) == {"k", "e"} and payload["k"] == key.split("_")[1]
+    overview = await dash.http.get("/dashboard")
+    assert overview.status_code == 200 and "Signed in as c-dana" in overview.text
+
+
+async def test_every_post_needs_the_session_csrf_token(dash: Api) -> None:
+    key = await dash.key("coordinator")
+    assert (await _sign_in(dash.http, key)).status_code == 303
+    token = _token((await dash.http.get("/dashboard")).text)
+    stored = await store_inbound_message(
+        dash.h.session_factory,
+        TEST_PSEUDONYM_KEY,
+        channel="sms",
+        sender="+447700900999",
+        body="hello?",
+        received_at=datetime.now(UTC),
+    )
+    posts = [
+        ("/dashboard/logout", {}),
+        ("/dashboard/referrals/R0123456789/triage", {"outcome": "accept"}),
+        ("/dashboard/referrals/R0123456789/close", {"reason": "other"}),
+        ("/dashboard/waiting-list/actions", {"action": "hold", "ref": "R0123456789"}),
+        (f"/dashboard/inbox/{stored.id}/resolve", {"note": "called back"}),
+    ]
+    for path, data in posts:
+        missing = await dash.http.post(path, data=data)
+        assert missing.status_code == 403, path
+        assert "Form expired" in missing.text
+        wrong = await dash.http.post(path, data={**data, "csrf": token[:-2] + "xx"})
+        assert wrong.status_code == 403, path
+    # Nothing happened: the message is still in the inbox, the session still works.
+    inbox = await dash.http.get("/dashboard/inbox")
+    assert stored.id in inbox.text
+    # A post from another site's page is refused even with the token.
+    cross = await dash.http.post(
+        "/dashboard/logout", data={"csrf": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+    # The login form has a token of its own.
+    logged_out = await dash.http.post("/dashboard/login", data={"api_key": key})
+    assert logged_out.status_code == 403
+    # With the token, signing out works.
+    out = await dash.http.post("/dashboard/logout", data={"csrf": token})
+    assert out.status_code == 303 and out.headers["location"] == "/dashboard/login"
+    assert (await dash.http.get("/dashboard")).status_code == 303
+
+
+async def test_tampered_expired_or_revoked_sessions_are_refused(dash: Api) -> None:
+    key = await dash.key("coordinator")
+    other = await dash.key("coordinator")
+    assert (await _sign_in(dash.http, key)).status_code == 303
+    value = dash.http.cookies[SESSION_COOKIE]
+    body, mac = value.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+    def forged(changed: dict[str, Any], signature: str = mac) -> str:
+        raw = json.dumps({**payload, **changed}, separators=(",", ":"), sort_keys=True)
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=") + "." + signature
+
+    async def works(cookie: str) -> bool:
+        dash.http.cookies.clear()
+        dash.http.cookies.set(SESSION_COOKIE, cookie, path="/dashboard")
+        return (await dash.http.get("/dashboard")).status_code == 200
+
+    assert await works(value)
+    assert not await works(forged({"e": payload["e"] + 86400 * 365}))  # longer life
+    assert not await works(forged({"k": other.split("_")[1]}))  # another key
+    assert not await works(body + "." + mac[:-3] + "AAA")  # bad signature
+    assert not await works("garbage")
+    # Signed with another secret: refused.
+    stranger = Signer(b"another secret, 32 bytes or more!!")
+    assert not await works(stranger.sign("session", payload))
+    # Signed with the right secret but expired: refused.
+    secret = load_session_secret(dashboard_settings(), dash.h.settings.data_dir)
+    assert (dash.h.settings.data_dir / SECRET_FILE_NAME).stat().st_mode & 0o777 == 0o600
+    signer = Signer(secret)
+    expired = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
+    assert not await works(signer.sign("session", {"k": payload["k"], "e": expired}))
+    # A flash message's signature is not a session's.
+    assert not await works(signer.sign("flash", payload))
+    assert await works(signer.sign("session", payload))
+    # Revoking the key ends the session at once.
+    await revoke_api_key(dash.h.session_factory, payload["k"])
+    assert not await works(value)
+
+
+async def test_dev_mailbox_only_on_embedded_defaults(api: Api) -> None:
+    configure(api.app, dashboard_settings())  # tests' SMTP is in memory: no sink folder
+    key = await api.key("coordinator")
+    assert (await _sign_in(api.http, key)).status_code == 303
+    assert "Dev mailbox" not in (await api.get("/dashboard")).text
+    assert (await api.get("/dashboard/mailbox")).status_code == 404
+    # The embedded sink's folder exists and SMTP is local: the mailbox shows.
+    api.h.settings.mailbox_dir.mkdir(parents=True, exist_ok=True)
+    configure(api.app, dashboard_settings())
+    page = await api.get("/dashboard/mailbox")
+    assert page.status_code == 200 and "No emails yet" in page.text
+    # Nothing outside the folder can be read through it.
+    for name in ("..%2Fharbour.db", "../harbour.db", ".hidden.eml", "x.txt"):
+        assert (await api.get(f"/dashboard/mailbox/{name}")).status_code == 404
+    # The dashboard is not part of the published API.
+    schema = (await api.get("/openapi.json")).json()
+    assert not any(path.startswith("/dashboard") for path in schema["paths"])
+
+
+async def test_unknown_things_are_plain_pages(dash: Api) -> None:
+    key = await dash.key("coordinator")
+    assert (await _sign_in(dash.http, key)).status_code == 303
+    missing = await dash.http.get("/dashboard/referrals/R0123456789")
+    assert missing.status_code == 404 and "No such referral" in missing.text
+    assert missing.headers["content-type"].startswith("text/html")
+    malformed = await dash.http.get("/dashboard/referrals/not-a-ref")
+    assert malformed.status_code == 404 and "text/html" in malformed.headers["content-type"]
+    found = await dash.http.get("/dashboard/referrals", params={"ref": "R0123456789"})
+    assert found.status_code == 200 and "No referral has the reference R0123456789" in found.text
+    # What someone typed is shown back escaped, never as markup.
+    typed = await dash.http.get("/dashboard/referrals", params={"ref": "<b>x</b>"})
+    assert "<b>x</b>" not in typed.text and "&lt;B&gt;X&lt;/B&gt;" in typed.text
+    # A workflow's refusal comes back as a message on the page, not an error.
+    refused = await dash.http.post(
+        "/dashboard/waiting-list/actions",
+        data={
+            "csrf": _token((await dash.http.get("/dashboard")).text),
+            "action": "hold",
+            "reason": "other",
+            "ref": "R0123456789",
+        },
+    )
+    assert refused.status_code == 303
+    page = await dash.http.get(refused.headers["location"])
+    assert "R0123456789: no such referral" in page.text
