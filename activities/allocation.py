@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.database import as_utc, write_transaction
+from activities.database import as_utc, insert_for, write_transaction
 from models.allocation import (
     URGENCY_RANK,
     PractitionerRoom,
@@ -104,14 +104,23 @@ class AllocationActivities:
             planned = []
             for assignment in assignments:
                 episode = episodes[assignment.ref]
-                session.add(
-                    CaseloadRow(
-                        ref=assignment.ref,
-                        episode=episode,
-                        practitioner_id=assignment.practitioner_id,
-                        started_at=at,
-                    )
+                values = {
+                    "ref": assignment.ref,
+                    "episode": episode,
+                    "practitioner_id": assignment.practitioner_id,
+                    "started_at": at,
+                    "ended_at": None,
+                }
+                # A place reserved before and freed (an offer declined) is reopened, not
+                # inserted twice; an active row is never touched (it was excluded above).
+                upsert = insert_for(session, CaseloadRow).values(**values)
+                upsert = upsert.on_conflict_do_update(
+                    index_elements=[CaseloadRow.ref, CaseloadRow.episode],
+                    set_={k: upsert.excluded[k] for k in ("practitioner_id", "started_at")}
+                    | {"ended_at": None},
+                    where=CaseloadRow.ended_at.is_not(None),
                 )
+                await session.execute(upsert)
                 planned.append(
                     PlannedAllocation(
                         ref=assignment.ref,

@@ -329,6 +329,11 @@ class RecordActivities:
                     CaseloadRow.ref == release.ref,
                     CaseloadRow.episode == release.episode,
                     CaseloadRow.ended_at.is_(None),
+                    *(
+                        [CaseloadRow.practitioner_id == release.practitioner_id]
+                        if release.practitioner_id is not None
+                        else []
+                    ),
                 )
                 .values(ended_at=as_utc(release.at))
             )

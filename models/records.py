@@ -105,6 +105,9 @@ class CaseloadRelease(BaseModel):
     ref: str
     episode: int
     at: datetime
+    # Only this practitioner's place (an allocator's offer the referral declined must never
+    # free a place another practitioner holds for the same episode).
+    practitioner_id: str | None = None
 
 
 class WaitingPositionRequest(BaseModel):

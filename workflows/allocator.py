@@ -96,7 +96,12 @@ class AllocatorWorkflow:
             # The referral's workflow has ended since the decision: free the place again.
             await workflow.execute_activity(
                 RELEASE_CASELOAD,
-                CaseloadRelease(ref=allocation.ref, episode=allocation.episode, at=workflow.now()),
+                CaseloadRelease(
+                    ref=allocation.ref,
+                    episode=allocation.episode,
+                    at=workflow.now(),
+                    practitioner_id=allocation.practitioner_id,
+                ),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )

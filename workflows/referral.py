@@ -706,7 +706,12 @@ class ReferralWorkflow:
                     return
             await self._activity(
                 RELEASE_CASELOAD,
-                CaseloadRelease(ref=self.s.ref, episode=offer.episode, at=workflow.now()),
+                CaseloadRelease(
+                    ref=self.s.ref,
+                    episode=offer.episode,
+                    at=workflow.now(),
+                    practitioner_id=offer.practitioner_id,
+                ),
             )
             await self._wake_allocator("offer_declined")
 
