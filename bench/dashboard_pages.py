@@ -62,6 +62,7 @@ from models.tables import (
     TimelineEventRow,
 )
 from services import referrals
+from worker import build_worker
 
 GOAL_SECONDS = 0.300
 PRACTITIONERS = 50
@@ -372,7 +373,14 @@ async def _run(
         _, key = await create_api_key(session_factory, "coordinator", label="c-bench")
         server = ApiServer(app, "127.0.0.1", 0, access_log=False)
         await server.start()
-        worker = stack.worker()
+        # Harbour's worker, recording into this run's read model (SQLite or PostgreSQL).
+        worker = build_worker(
+            stack.client,
+            settings,
+            engine,
+            PSEUDONYM_KEY,
+            task_queue=f"bench-{secrets.token_hex(4)}",
+        )
         results = []
         try:
             async with worker, httpx.AsyncClient(base_url=server.url, timeout=30) as http:

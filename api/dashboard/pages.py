@@ -40,7 +40,6 @@ from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
 from models.records import Practitioner
 from models.referral import REFERENCE_PATTERN, ReferralView, Stage, Urgency
 from services import referrals
-from services.reports import WaitStats, wait_stats
 
 router = APIRouter(route_class=DashboardRoute)
 
@@ -408,18 +407,15 @@ async def report_waits(request: Request, user: User) -> Response:
     now = await _now(request)
     standard_days = context.settings.effective_policy().waiting_standard.total_seconds() / 86400
     async with context.session_factory() as session:
-        waits = await queries.waits(session, now)
-    seen = wait_stats(waits.seen, standard_days)
-    waiting = wait_stats(waits.still_waiting, standard_days)
+        waits = await queries.waits(session, now, standard_days)
     charts_ = [
         _wait_histogram(
-            "Waits of those seen", "referral to first session", waits.seen, seen, standard_days
+            "Waits of those seen", "referral to first session", waits.seen, standard_days
         ),
         _wait_histogram(
             "Waits so far of those not yet seen",
             "referral to today",
             waits.still_waiting,
-            waiting,
             standard_days,
         ),
     ]
@@ -428,8 +424,8 @@ async def report_waits(request: Request, user: User) -> Response:
         user,
         "report_waits.html",
         "waits",
-        seen=seen,
-        waiting=waiting,
+        seen=waits.seen.stats,
+        waiting=waits.still_waiting.stats,
         wait_charts=charts_,
         standard_days=round(standard_days),
     )
@@ -524,10 +520,11 @@ async def report_reentry(request: Request, user: User) -> Response:
 
 
 def _wait_histogram(
-    title: str, measured: str, days: list[float], stats: WaitStats, standard_days: float
+    title: str, measured: str, group: queries.WaitGroup, standard_days: float
 ) -> Markup:
-    """Waits in weeks, with the median, the 90th percentile and the standard marked."""
-    edges, counts = charts.bins([d / 7 for d in days], 1, 16)
+    """Waits in weeks, with the standard, the median and the 90th percentile marked."""
+    stats = group.stats
+    edges = [float(week) for week in range(len(group.weeks) + 1)]
     markers = [Marker(standard_days / 7, f"standard {standard_days / 7:.0f} wk", charts.AXIS)]
     if stats.median_days is not None:
         markers.append(
@@ -537,14 +534,12 @@ def _wait_histogram(
         markers.append(
             Marker(stats.p90_days / 7, f"90th percentile {stats.p90_days / 7:.1f} wk", charts.RED)
         )
+    plural = "" if stats.count == 1 else "s"
     return charts.histogram(
         title=title,
-        description=(
-            f"{title}: weeks from {measured} ({len(days):,} "
-            f"referral{'' if len(days) == 1 else 's'})."
-        ),
+        description=f"{title}: weeks from {measured} ({stats.count:,} referral{plural}).",
         edges=edges,
-        counts=counts,
+        counts=group.weeks,
         markers=markers,
         unit="referrals",
         axis_label="weeks",

@@ -7,8 +7,8 @@ the inbox, whose messages coordinators are there to read.
 
 from __future__ import annotations
 
+import bisect
 import statistics
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -17,10 +17,9 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Float,
-    String,
+    Integer,
     and_,
     case,
-    cast,
     exists,
     false,
     func,
@@ -28,12 +27,14 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     true,
     tuple_,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from activities.database import as_utc
@@ -50,7 +51,13 @@ from models.tables import (
     TimelineEventRow,
 )
 from models.waiting_list import ALLOCATION_WINDOW_WEEKS, estimate_wait_weeks
-from services.reports import STILL_WAITING_STAGES, OutcomeSummary, ReferrerReport
+from services.reports import (
+    STILL_WAITING_STAGES,
+    OutcomeSummary,
+    ReferrerReport,
+    WaitStats,
+    wait_stats,
+)
 
 WAITING = ReferralRow.stage == Stage.WAITING.value
 _STILL_WAITING = [s.value for s in STILL_WAITING_STAGES]
@@ -78,6 +85,27 @@ def _days_between_postgresql(element: days_between, compiler: Any, **kw: Any) ->
 def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
     later, earlier = (compiler.process(c, **kw) for c in element.clauses)
     return f"(julianday({later}) - julianday({earlier}))"
+
+
+class week_number(FunctionElement[int]):
+    """Whole weeks in a number of days (floor of days / 7), on SQLite and PostgreSQL."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "week_number"
+
+
+@compiles(week_number)
+def _week_number_postgresql(element: week_number, compiler: Any, **kw: Any) -> str:
+    (days,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(floor(({days}) / 7.0) AS INTEGER)"
+
+
+@compiles(week_number, "sqlite")
+def _week_number_sqlite(element: week_number, compiler: Any, **kw: Any) -> str:
+    # CAST truncates towards zero: floor for the waits that matter (a negative is clamped).
+    (days,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(({days}) / 7.0 AS INTEGER)"
 
 
 async def _run(session: AsyncSession, statement: Any) -> Any:
@@ -211,16 +239,23 @@ async def overview(session: AsyncSession, now: datetime, zone: Any, weeks: int =
     stage = ReferralRow.stage
     waiting = stage == Stage.WAITING.value
     received, _ = await weekly(ReferralRow.received_at, ReferralRow.received_at >= _at(starts[0]))
-    # One pass over the whole table: acceptances by week, and every flag.
-    joined, flags = await weekly(
-        ReferralRow.accepted_at,
-        sums=(
-            _sum(and_(ReferralRow.breach.is_(True), stage.in_(_STILL_WAITING))),
-            _sum(ReferralRow.breach.is_(True)),
-            _sum(and_(waiting, ReferralRow.in_validation_queue.is_(True))),
-            _sum(and_(waiting, ReferralRow.held.is_(True))),
-        ),
-    )
+    start = _at(starts[0])
+    # One pass over the whole table for every flag and the acceptances before the weeks
+    # shown (an aggregate, no grouping); the weeks themselves group only their own rows.
+    flags = (
+        await _run(
+            session,
+            select(
+                _sum(and_(ReferralRow.breach.is_(True), stage.in_(_STILL_WAITING))),
+                _sum(ReferralRow.breach.is_(True)),
+                _sum(and_(waiting, ReferralRow.in_validation_queue.is_(True))),
+                _sum(and_(waiting, ReferralRow.held.is_(True))),
+                _sum(ReferralRow.accepted_at < start),
+            ),
+        )
+    ).one()
+    joined, _ = await weekly(ReferralRow.accepted_at, ReferralRow.accepted_at >= start)
+    joined.before = int(flags[4])
     never_allocated = ~exists().where(CaseloadRow.ref == ReferralRow.ref, CaseloadRow.episode == 1)
     closed, _ = await weekly(
         ReferralRow.updated_at,
@@ -229,14 +264,31 @@ async def overview(session: AsyncSession, now: datetime, zone: Any, weeks: int =
         never_allocated,
     )
     returned, _ = await weekly(ReferralRow.waiting_since, _RETURNING)
-    allocations, (first_before_window,) = await weekly(
-        CaseloadRow.started_at,
-        sums=(_sum(and_(CaseloadRow.episode == 1, CaseloadRow.started_at < _at(starts[0]))),),
+    first = CaseloadRow.episode == 1
+    allocations, first_allocations = _Weekly.empty(len(starts)), _Weekly.empty(len(starts))
+    grouped = (
+        select(
+            _week_of(CaseloadRow.started_at, starts, now).label("wk"),
+            first.label("first_episode"),
+            func.count(),
+        )
+        .where(CaseloadRow.started_at >= start)
+        .group_by(literal_column("wk"), literal_column("first_episode"))
     )
-    first_allocations, _ = await weekly(
-        CaseloadRow.started_at, CaseloadRow.episode == 1, CaseloadRow.started_at >= _at(starts[0])
+    for week, is_first, n in await _run(session, grouped):
+        allocations.add(week, n)
+        if is_first:
+            first_allocations.add(week, n)
+    first_allocations.before = int(
+        (
+            await _run(
+                session,
+                select(func.count())
+                .select_from(CaseloadRow)
+                .where(first, CaseloadRow.started_at < start),
+            )
+        ).scalar_one()
     )
-    first_allocations.before = first_before_window
     length = []
     running = joined.before - first_allocations.before - closed.before + returned.before
     for week in range(len(starts)):
@@ -261,10 +313,10 @@ async def overview(session: AsyncSession, now: datetime, zone: Any, weeks: int =
         referrals_in=received.weeks,
         allocations_out=allocations.weeks,
         waiting_length=length,
-        breaches_open=flags[0],
-        breaches_flagged=flags[1],
-        validation_queue=flags[2],
-        held=flags[3],
+        breaches_open=int(flags[0]),
+        breaches_flagged=int(flags[1]),
+        validation_queue=int(flags[2]),
+        held=int(flags[3]),
         inbox_open=int(inbox[0]),
         inbox_crisis=int(inbox[1]),
     )
@@ -858,30 +910,112 @@ async def liaison(session: AsyncSession, ref: str) -> list[LiaisonLine]:
 
 
 @dataclass
+class WaitGroup:
+    """Waits of one group (seen, or still waiting): the figures and a weekly histogram."""
+
+    stats: WaitStats
+    weeks: list[int]  # how many waited 0-1, 1-2, ... weeks; the last bin is open-ended
+
+
+@dataclass
 class Waits:
-    """Waits from referral to first session, in days: those seen, and those still waiting."""
+    """Waits from referral to first session: those seen, and those still waiting so far."""
 
-    seen: list[float]
-    still_waiting: list[float]
+    seen: WaitGroup
+    still_waiting: WaitGroup
 
 
-async def waits(session: AsyncSession, now: datetime) -> Waits:
-    """Every wait in days, as ``services.reports.waiting_times`` counts them, computed in SQL
-    (one float per referral, no row objects): one pass over the table."""
+HISTOGRAM_WEEKS = 16
+
+
+async def waits(session: AsyncSession, now: datetime, standard_days: float) -> Waits:
+    """Waits as ``services.reports.waiting_times`` counts them (the same ``WaitStats``, by
+    ``wait_stats`` or its SQL equivalent) and weekly histograms, for those seen and those still
+    waiting. PostgreSQL works them out itself — a grouped pass for the histogram and the
+    counts, ``percentile_cont`` for the median and 90th percentile — since reading every wait
+    over the network would take longer than the page may. SQLite is in-process: the waits are
+    read straight off the driver (SQLAlchemy's per-row work would double the page's time)."""
+    if session.bind.dialect.name == "postgresql":
+        return await _waits_postgresql(session, now, standard_days)
+    values = await _waits_sqlite(session, now)
+    edges = [7.0 * week for week in range(1, HISTOGRAM_WEEKS)]
+    found = {}
+    for key, days in values.items():
+        days.sort()
+        below = [0, *(bisect.bisect_left(days, edge) for edge in edges), len(days)]
+        found[key] = WaitGroup(
+            stats=wait_stats(days, standard_days),
+            weeks=[below[i + 1] - below[i] for i in range(HISTOGRAM_WEEKS)],
+        )
+    return Waits(seen=found[True], still_waiting=found[False])
+
+
+async def _waits_sqlite(session: AsyncSession, now: datetime) -> dict[bool, list[float]]:
+    """Every wait in days (never negative), those seen and those still waiting."""
+    connection = await session.connection()
+    dialect = connection.dialect
+    stored = ReferralRow.received_at.type.dialect_impl(dialect).bind_processor(dialect)
+    now_value = stored(as_utc(now)) if stored is not None else as_utc(now)
+    table = ReferralRow.__tablename__
+    stages = ", ".join("?" for _ in _STILL_WAITING)
+    statements: dict[bool, tuple[str, tuple[Any, ...]]] = {
+        True: (
+            f"SELECT julianday(first_session_at) - julianday(received_at) FROM {table} "
+            "WHERE first_session_at IS NOT NULL",
+            (),
+        ),
+        False: (
+            f"SELECT julianday(?) - julianday(received_at) FROM {table} "
+            f"WHERE first_session_at IS NULL AND stage || '' IN ({stages})",
+            (now_value, *_STILL_WAITING),
+        ),
+    }
+    driver = (await connection.get_raw_connection()).driver_connection
+    values: dict[bool, list[float]] = {}
+    for key, (sql, parameters) in statements.items():
+        async with driver.execute(sql, parameters) as cursor:
+            values[key] = [d if d > 0 else 0.0 for (d,) in await cursor.fetchall()]
+    return values
+
+
+async def _waits_postgresql(session: AsyncSession, now: datetime, standard_days: float) -> Waits:
     seen = ReferralRow.first_session_at.is_not(None)
-    waiting = and_(
-        ReferralRow.first_session_at.is_(None), scanned(ReferralRow.stage).in_(_STILL_WAITING)
-    )
-    days = case(
-        (seen, days_between(ReferralRow.first_session_at, ReferralRow.received_at)),
-        else_=days_between(_at(now), ReferralRow.received_at),
-    )
-    seen_days: list[float] = []
-    waiting_days: list[float] = []
-    result = await _run(session, select(seen.label("seen"), days).where(or_(seen, waiting)))
-    for was_seen, value in result:
-        (seen_days if was_seen else waiting_days).append(value if value > 0 else 0.0)
-    return Waits(seen=seen_days, still_waiting=waiting_days)
+    waiting = and_(ReferralRow.first_session_at.is_(None), ReferralRow.stage.in_(_STILL_WAITING))
+    groups = {
+        True: (days_between(ReferralRow.first_session_at, ReferralRow.received_at), seen),
+        False: (days_between(_at(now), ReferralRow.received_at), waiting),
+    }
+    found: dict[bool, WaitGroup] = {}
+    for key, (raw, condition) in groups.items():
+        days = case((raw < 0, 0.0), else_=raw)  # as the service's report: never negative
+        week = week_number(days).label("week")
+        histogram = [0] * HISTOGRAM_WEEKS
+        over = 0
+        grouped = (
+            select(week, func.count(), _sum(days > standard_days))
+            .where(condition)
+            .group_by(literal_column("week"))
+        )
+        for index, n, beyond in await _run(session, grouped):
+            histogram[min(max(int(index), 0), HISTOGRAM_WEEKS - 1)] += int(n)
+            over += int(beyond)
+        median, p90 = (
+            await _run(
+                session,
+                select(
+                    func.percentile_cont(0.5).within_group(days),
+                    func.percentile_cont(0.9).within_group(days),
+                ).where(condition),
+            )
+        ).one()
+        stats = WaitStats(
+            count=sum(histogram),
+            median_days=None if median is None else round(median, 1),
+            p90_days=None if p90 is None else round(p90, 1),
+            over_standard=over,
+        )
+        found[key] = WaitGroup(stats=stats, weeks=histogram)
+    return Waits(seen=found[True], still_waiting=found[False])
 
 
 async def referrers(session: AsyncSession) -> list[ReferrerReport]:
@@ -968,11 +1102,7 @@ async def outcomes(session: AsyncSession) -> ServiceOutcomes:
     reasons = (
         await _run(session, select(o.discharge_reason, func.count()).group_by(o.discharge_reason))
     ).all()
-    liaison: Counter[str] = Counter()
-    for kinds in (
-        await _run(session, select(o.liaison).where(cast(o.liaison, String) != "[]"))
-    ).scalars():
-        liaison.update(set(kinds or []))
+    liaison = await _liaison_kinds(session)
     episodes = sum(int(r[1]) for r in by_period)
     sessions_attended = sum(int(r[2]) for r in by_period)
     pairs = sum(int(r[3]) for r in by_period)
@@ -989,12 +1119,29 @@ async def outcomes(session: AsyncSession) -> ServiceOutcomes:
         baseline_skipped=sum(int(r[7]) for r in by_period),
         end_skipped=sum(int(r[8]) for r in by_period),
         discharge_reasons=dict(sorted((k, int(n)) for k, n in reasons)),
-        liaison=dict(sorted(liaison.items())),
+        liaison=liaison,
     )
     by_month = [
         (r[0], round(int(r[4]) / int(r[3]), 2) if int(r[3]) else None, int(r[3])) for r in by_period
     ]
     return ServiceOutcomes(overall=overall, by_month=by_month)
+
+
+async def _liaison_kinds(session: AsyncSession) -> dict[str, int]:
+    """Episodes in which each kind of liaison happened (each outcome's ``liaison`` is a JSON
+    list of distinct kinds), counted by the database's own JSON functions."""
+    table = OutcomeRow.__tablename__
+    if session.bind.dialect.name == "postgresql":
+        sql = (
+            f"SELECT kind.value, count(*) FROM {table}, "
+            f"json_array_elements_text({table}.liaison) AS kind(value) GROUP BY kind.value"
+        )
+    else:
+        sql = (
+            f"SELECT kind.value, count(*) FROM {table}, json_each({table}.liaison) AS kind "
+            "GROUP BY kind.value"
+        )
+    return dict(sorted((str(k), int(n)) for k, n in await _run(session, text(sql))))
 
 
 @dataclass
@@ -1015,37 +1162,47 @@ class Reentry:
 
 
 async def reentry(session: AsyncSession) -> Reentry:
-    """Re-entry rate (clients discharged at least once who came back) and the time from a
-    discharge to the client's message that brought them back, read from the timeline of the
-    referrals that returned only: after a discharge, the next ``reactivated_waiting`` or
-    ``allocated`` event is the return (nothing else follows a discharge with those)."""
+    """Re-entry rate (clients discharged at least once who came back) and the time from each
+    discharge to the client's message that brought them back: for the referrals that
+    returned, the first ``reactivated_waiting`` or ``allocated`` event after a ``discharged``
+    one (nothing else follows a discharge with those). Worked out in SQL: one float back per
+    return."""
     returned_condition = or_(ReferralRow.episode_number >= 2, _RETURNING)
     counts = (
         await _run(
-            session, select(_sum(ReferralRow.discharged_at.is_not(None)), _sum(returned_condition))
+            session,
+            select(_sum(ReferralRow.discharged_at.is_not(None)), _sum(returned_condition)),
         )
     ).one()
-    returned_refs = select(ReferralRow.ref).where(returned_condition).scalar_subquery()
-    events = (
+    discharge = aliased(TimelineEventRow)
+    after = aliased(TimelineEventRow)
+    back = (
+        select(func.min(after.at))
+        .where(
+            after.ref == discharge.ref,
+            after.seq > discharge.seq,
+            after.kind.in_(["reactivated_waiting", "allocated"]),
+        )
+        .scalar_subquery()
+    )
+    pairs = (
+        select(discharge.at.label("left_at"), back.label("back_at"))
+        .where(
+            discharge.ref.in_(select(ReferralRow.ref).where(returned_condition)),
+            discharge.kind == "discharged",
+        )
+        .subquery()
+    )
+    days = (
         await _run(
             session,
-            select(TimelineEventRow.ref, TimelineEventRow.at, TimelineEventRow.kind)
-            .where(
-                TimelineEventRow.ref.in_(returned_refs),
-                TimelineEventRow.kind.in_(["discharged", "reactivated_waiting", "allocated"]),
-            )
-            .order_by(TimelineEventRow.ref, TimelineEventRow.seq),
+            select(days_between(pairs.c.back_at, pairs.c.left_at)).where(
+                pairs.c.back_at.is_not(None)
+            ),
         )
-    ).all()
-    days: list[float] = []
-    current: str | None = None
-    discharged_at: datetime | None = None
-    for ref, at, kind in events:
-        if ref != current:
-            current, discharged_at = ref, None
-        if kind == "discharged":
-            discharged_at = as_utc(at)
-        elif discharged_at is not None:
-            days.append(max(0.0, (as_utc(at) - discharged_at) / DAY))
-            discharged_at = None
-    return Reentry(discharged=int(counts[0]), returned=int(counts[1]), days_to_return=days)
+    ).scalars()
+    return Reentry(
+        discharged=int(counts[0]),
+        returned=int(counts[1]),
+        days_to_return=[max(0.0, float(d)) for d in days],
+    )

@@ -87,7 +87,13 @@ class DashboardRoute(APIRoute):
                     request, 404, "Not found", "There is no such page, or the link is not valid."
                 )
             except ProblemError as error:
-                response = error_page(request, error.status, "Not possible", error.detail)
+                # From the application's own checks (e.g. an unknown query parameter: 422).
+                message = (
+                    "That address has something the dashboard does not understand."
+                    if error.status == 422
+                    else error.detail
+                )
+                response = error_page(request, error.status, "Not possible", message)
             except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as error:
                 log.warning("temporal unavailable", error_type=type(error).__name__)
                 response = error_page(
