@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from models.actions import (
+    Allocation,
+    AllocationOffer,
     Discharge,
     DischargeReason,
     Hold,
@@ -22,12 +24,13 @@ from models.actions import (
 )
 from models.messages import Channel
 from models.referral import Stage, Urgency
-from models.tables import CaseloadRow
+from models.tables import CaseloadRow, ReferralRow
 from services import inbound_messages, practitioners
 from services.referrals import ActionRejected
 from tests.factories import REFERRER_EMAIL, submission
 from tests.fixtures.temporal import TEST_PSEUDONYM_KEY, Harness
 from tests.helpers import eventually, mails_for
+from workflows.referral import ReferralWorkflow, workflow_id
 
 ACCEPT = TriageDecision(outcome=TriageOutcome.ACCEPT, coordinator="c-1")
 DONE = Discharge(reason=DischargeReason.COMPLETED, summary="x")
@@ -64,6 +67,19 @@ async def practitioner_of(h: Harness, ref: str) -> str | None:
 
 async def allocated(h: Harness, *refs: str) -> bool:
     return all([await practitioner_of(h, r) is not None for r in refs])
+
+
+async def recorded_as(h: Harness, stage: Stage, *refs: str) -> bool:
+    """The read model (which positions are counted from) has caught up with the workflows."""
+    async with h.session_factory() as session:
+        stages = dict(
+            (
+                await session.execute(
+                    select(ReferralRow.ref, ReferralRow.stage).where(ReferralRow.ref.in_(refs))
+                )
+            ).all()
+        )
+    return all(stages.get(r) == stage.value for r in refs)
 
 
 @pytest.fixture
@@ -190,11 +206,60 @@ async def test_position_and_estimate_reach_letters_and_state(
         assert view.estimate_weeks_low is None
         await add(h, "p-a", capacity=2)
         await eventually(lambda: allocated(h, refs[0], refs[1]))
+        # The workflow reports "allocated" a moment before the read model records it.
+        await eventually(lambda: recorded_as(h, Stage.ALLOCATED, refs[0], refs[1]))
         later = await waiting_referral(h, 4)
         view = await h.state(later)
         assert view.position == 2 and view.estimate_weeks_high is not None
         assert view.estimate_weeks_low is not None
         assert view.estimate_weeks_low <= view.estimate_weeks_high
+
+
+async def test_a_late_offer_never_frees_a_place_taken_by_hand(harness: Harness) -> None:
+    """The allocator reserved p-a for this referral; before its offer arrived, a coordinator
+    allocated the referral to p-a by hand, taking that very place. The late offer must leave
+    the place with the referral (it once freed it, letting a caseload go over capacity)."""
+    h = harness
+    async with h.worker():
+        await add(h, "p-a", capacity=1)
+        ref = await waiting_referral(h, 1)
+        await h.act(ref, "allocate", Allocation(practitioner_id="p-a", coordinator="c-1"))
+        handle = h.client.get_workflow_handle(workflow_id(ref))
+        late = AllocationOffer(practitioner_id="p-a", episode=1, reason="routine, longest wait")
+        await handle.signal(ReferralWorkflow.allocation_offered, late)
+        await eventually(lambda: _signal_handled(h, ref))
+        await h.settle()
+        async with h.session_factory() as session:
+            places = (
+                await session.execute(
+                    select(CaseloadRow.practitioner_id, CaseloadRow.ended_at).where(
+                        CaseloadRow.ref == ref
+                    )
+                )
+            ).all()
+        assert places == [("p-a", None)]
+        view = await h.state(ref)
+        assert (view.stage, view.practitioner_id, view.episode_number) == (
+            Stage.ALLOCATED,
+            "p-a",
+            1,
+        )
+
+
+async def _signal_handled(h: Harness, ref: str) -> bool:
+    """The workflow has completed a workflow task after receiving the signal."""
+    events = [
+        e async for e in h.client.get_workflow_handle(workflow_id(ref)).fetch_history_events()
+    ]
+    signalled = [
+        i
+        for i, e in enumerate(events)
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    completed = [
+        i for i, e in enumerate(events) if e.HasField("workflow_task_completed_event_attributes")
+    ]
+    return bool(signalled) and any(c > signalled[-1] for c in completed)
 
 
 async def test_validation_removal_tells_referrer_and_client_why(

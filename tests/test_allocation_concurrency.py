@@ -1,5 +1,3 @@
-# NOT COLLECTED (no test_ prefix): this concurrency test finds real allocator races that are
-# not fixed yet — see the closing note of issue 3. Rename to test_allocation_concurrency.py to run.
 """The allocator under concurrent events, against the Temporal dev server in real time.
 
 Issue 3: 200 referrals and 8 practitioners; submissions, acceptances, discharges, capacity
