@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -62,7 +63,7 @@ class ReferralRow(Base):
     __table_args__ = (
         Index("ix_referrals_stage_received", "stage", "received_at"),
         Index("ix_referrals_queue", "stage", "held", "urgency_rank", "received_at", "ref"),
-        Index("ix_referrals_returning", "stage", "returning_to"),
+        Index("ix_referrals_returning", "stage", "returning_to", "held"),
     )
 
 
@@ -189,6 +190,16 @@ class CaseloadRow(Base):
     practitioner_id: Mapped[str] = mapped_column(ForeignKey("practitioners.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTC_DT)
     ended_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+
+    __table_args__ = (
+        # Active places only: counting a caseload stays cheap however long the history.
+        Index(
+            "ix_caseload_active",
+            "practitioner_id",
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
 
 # --- HTTP API access (issue 4) ------------------------------------------------------------
