@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -502,4 +503,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Everything is done and the database engine disposed; skip interpreter finalisation,
+    # where the Temporal client's Rust threads can abort the process (sdk-python issue 300:
+    # "PyGILState_Release ... must be current") after the command has already succeeded.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
