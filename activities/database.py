@@ -8,19 +8,21 @@ it to give every test a fresh schema.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -120,11 +122,34 @@ async def write_transaction(
     On SQLite the transaction starts with ``BEGIN IMMEDIATE``: it takes the database's single
     write lock up front (waiting up to the busy timeout), so what it reads stays true until it
     commits, and it never fails half-way with "database is locked" when upgrading a read
-    snapshot to a write. On PostgreSQL this is an ordinary READ COMMITTED transaction.
+    snapshot to a write. Writers of one process queue on an asyncio lock first: SQLite's busy
+    handler would make them poll with sleeps of up to 100 ms, the lock hands over at once
+    (other processes still meet the busy handler). On PostgreSQL this is an ordinary READ
+    COMMITTED transaction.
     """
-    async with session_factory.begin() as session:
-        await session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-        yield session
+    engine = session_factory.kw.get("bind")
+    queue = _sqlite_writers(engine) if isinstance(engine, AsyncEngine) else None
+    async with queue if queue is not None else nullcontext():
+        async with session_factory.begin() as session:
+            await session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            yield session
+
+
+# One writers' queue per SQLite engine (one database) and event loop.
+_WRITERS: WeakKeyDictionary[Engine, WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    WeakKeyDictionary()
+)
+
+
+def _sqlite_writers(engine: AsyncEngine) -> asyncio.Lock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    loop = asyncio.get_running_loop()
+    locks = _WRITERS.setdefault(engine.sync_engine, WeakKeyDictionary())
+    lock = locks.get(loop)
+    if lock is None:
+        lock = locks[loop] = asyncio.Lock()
+    return lock
 
 
 def insert_for(session: AsyncSession, entity: Any) -> postgresql.Insert | sqlite.Insert:
