@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -32,12 +33,13 @@ from jinja2 import (
     TemplateError,
     select_autoescape,
 )
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.database import write_transaction
+from activities.database import insert_for, write_transaction
 from models.actions import DeclineReason, RemovalReason
 from models.notifications import (
     SEND_NOTIFICATIONS,
@@ -392,28 +394,64 @@ class NotificationActivities:
         status ``queued_sms`` and nothing is sent. Practitioners are looked up in the
         practitioner registry; coordinators get ``settings.coordinators_email``.
 
+        A batch costs one outbox read, one write recording every attempt ("sending") before
+        anything is sent, one SMTP connection, and one write marking what was sent.
+
         Failures: an SMTP or database outage raises a retryable error (Temporal retries; the
         outbox skips what was already sent). A notification that can never be delivered (no
         address, a template problem, recipient refused) is recorded in the outbox, the rest
         of the batch is still sent, and then a non-retryable ``ApplicationError`` names the
         keys — never an address or a name.
         """
-        results: list[SendResult] = []
+        statuses = await self._outbox_statuses([n.key for n in notifications])
+        registry = await self._practitioners(
+            {n.practitioner_id for n in notifications if n.practitioner_id}
+        )
+        results: dict[str, SendResult] = {}
+        attempts: list[_Attempt] = []
+        outgoing: list[_Outgoing] = []
         problems: list[str] = []
         for notification in notifications:
-            try:
-                results.append(await self._send_one(notification))
-            except _Undeliverable as exc:
-                problems.append(f"{notification.key}: {exc.reason}")
+            prepared = self._prepare(notification, statuses.get(notification.key), registry)
+            if isinstance(prepared, SendResult):
+                results[notification.key] = prepared
+                continue
+            attempt, message_or_problem = prepared
+            attempts.append(attempt)
+            if isinstance(message_or_problem, _Outgoing):
+                outgoing.append(message_or_problem)
+            elif message_or_problem is not None:
+                problems.append(f"{notification.key}: {message_or_problem}")
+            else:
+                results[notification.key] = SendResult(
+                    key=notification.key, status=attempt.status, message_id=attempt.message_id
+                )
+        # Record every attempt before sending: if we crash after sending, the retry resends
+        # with the same Message-ID rather than losing the letter.
+        await self._record(attempts)
+        sent, refused = await self._smtp_send_all(outgoing)
+        problems += [f"{key}: {reason}" for key, reason in refused.items()]
+        for letter in outgoing:
+            if letter.notification.key in sent:
+                results[letter.notification.key] = SendResult(
+                    key=letter.notification.key, status="sent", message_id=letter.message_id
+                )
         if problems:
             raise ApplicationError(
                 "undeliverable notifications: " + "; ".join(problems),
                 type="NotificationUndeliverable",
                 non_retryable=True,
             )
-        return results
+        return [results[n.key] for n in notifications]
 
-    async def _send_one(self, notification: Notification) -> SendResult:
+    def _prepare(
+        self,
+        notification: Notification,
+        existing: str | None,
+        registry: Mapping[str, PractitionerRow],
+    ) -> SendResult | tuple[_Attempt, _Outgoing | str | None]:
+        """What to do with one notification: a result already known (sent before), or the
+        outbox attempt to record with the email to send or why it cannot be delivered."""
         log = _log.bind(
             ref=notification.ref,
             kind=notification.kind.value,
@@ -421,8 +459,6 @@ class NotificationActivities:
             key=notification.key,
         )
         message_id = message_id_for(notification.key)
-
-        existing = await self._outbox_status(notification.key)
         if existing == "sent":
             log.info("notification.already_sent")
             return SendResult(key=notification.key, status="already_sent", message_id=message_id)
@@ -430,44 +466,43 @@ class NotificationActivities:
             log.info("notification.already_queued_sms")
             return SendResult(key=notification.key, status="queued_sms", message_id=message_id)
 
-        notification = await self._with_practitioner_name(notification)
+        def attempt(channel: str, address: str | None, subject: str, status: str) -> _Attempt:
+            return _Attempt(notification, channel, address, subject, message_id, status)
+
+        notification = _with_practitioner_name(notification, registry)
         try:
-            channel, address = await self._resolve_address(notification)
+            channel, address = self._resolve_address(notification, registry)
             subject, text, html = render(
                 notification.kind, notification.context, self._settings, notification.recipient
             )
         except _Undeliverable as exc:
-            await self._record(notification, "email", None, "", message_id, exc.status)
             log.warning("notification.undeliverable", problem=exc.status)
-            raise
+            return attempt("email", None, "", exc.status), exc.reason
         except LetterRenderError as exc:
-            await self._record(notification, "email", None, "", message_id, "render_failed")
             log.error("notification.undeliverable", problem="render_failed")
-            raise _Undeliverable("render_failed", str(exc)) from None
+            return attempt("email", None, "", "render_failed"), str(exc)
 
         if channel == "sms":
-            await self._record(notification, "sms", None, subject, message_id, "queued_sms")
             log.info("notification.queued_sms")
-            return SendResult(key=notification.key, status="queued_sms", message_id=message_id)
+            return attempt("sms", None, subject, "queued_sms"), None
 
         try:
             message = self._build_message(notification, address, subject, text, html, message_id)
         except (ValueError, TypeError):
             # e.g. a line break in an address or ref: the header is refused; retrying cannot help.
-            await self._record(notification, "email", None, subject, message_id, "bad_header")
             log.warning("notification.undeliverable", problem="bad_header")
-            raise _Undeliverable("bad_header", "a value is not usable in an email header") from None
-
-        # Record the attempt before sending: if we crash after sending, the retry resends
-        # with the same Message-ID rather than losing the letter.
+            return attempt(
+                "email", None, subject, "bad_header"
+            ), "a value is not usable in an email header"
+        # Client addresses stay in the encrypted workflow state, not in the read model.
         stored_address = None if notification.recipient is Recipient.CLIENT else address
-        await self._record(notification, "email", stored_address, subject, message_id, "sending")
-        await self._smtp_send(message, address, notification, log)
-        await self._mark_sent(notification.key)
-        log.info("notification.sent")
-        return SendResult(key=notification.key, status="sent", message_id=message_id)
+        return attempt("email", stored_address, subject, "sending"), _Outgoing(
+            notification, address, message, message_id, log
+        )
 
-    async def _resolve_address(self, notification: Notification) -> tuple[str, str]:
+    def _resolve_address(
+        self, notification: Notification, registry: Mapping[str, PractitionerRow]
+    ) -> tuple[str, str]:
         """(channel, address) for the notification's recipient, or raise ``_Undeliverable``."""
         match notification.recipient:
             case Recipient.CLIENT:
@@ -479,10 +514,9 @@ class NotificationActivities:
                 if notification.to_address:
                     return "email", notification.to_address
             case Recipient.PRACTITIONER:
-                if notification.practitioner_id:
-                    email = await self._practitioner_email(notification.practitioner_id)
-                    if email:
-                        return "email", email
+                row = registry.get(notification.practitioner_id or "")
+                if row is not None and row.email:
+                    return "email", row.email
             case Recipient.COORDINATORS:
                 if self._settings.coordinators_email:
                     return "email", self._settings.coordinators_email
@@ -516,9 +550,16 @@ class NotificationActivities:
         message.add_alternative(html, subtype="html", cte="quoted-printable")
         return message
 
-    async def _smtp_send(
-        self, message: EmailMessage, address: str, notification: Notification, log: Any
-    ) -> None:
+    async def _smtp_send_all(self, outgoing: list[_Outgoing]) -> tuple[set[str], dict[str, str]]:
+        """Send the batch over one SMTP connection: (keys sent, keys refused for good → why).
+
+        Whatever happens, what was sent (and refused) is marked in the outbox before this
+        returns or raises, so a retry resends only what did not go.
+        """
+        sent: set[str] = set()
+        refused: dict[str, str] = {}
+        if not outgoing:
+            return sent, refused
         settings = self._settings
         credentials = (
             {"username": settings.smtp_username, "password": settings.smtp_password}
@@ -528,121 +569,169 @@ class NotificationActivities:
         # TLS only when configured: implicit TLS on 465, STARTTLS elsewhere. Off means off
         # (no opportunistic STARTTLS), so the local sink works without certificates.
         implicit_tls = settings.smtp_use_tls and settings.smtp_port == 465
+        smtp = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            use_tls=implicit_tls,
+            start_tls=settings.smtp_use_tls and not implicit_tls,
+            timeout=30,
+            **credentials,
+        )
+        sender = parseaddr(settings.mail_from)[1]
+        current: _Outgoing | None = None
         try:
-            await aiosmtplib.send(
-                _flatten(message),
-                sender=parseaddr(settings.mail_from)[1],
-                recipients=[address],
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                use_tls=implicit_tls,
-                start_tls=settings.smtp_use_tls and not implicit_tls,
-                timeout=30,
-                **credentials,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = sorted({r.code for r in exc.recipients})
-            if codes and all(500 <= code < 600 for code in codes):
-                await self._set_status(notification.key, "rejected")
-                log.warning("notification.undeliverable", problem="rejected", smtp_codes=codes)
-                raise _Undeliverable("rejected", f"recipient refused ({codes})") from None
-            log.warning("notification.smtp_failed", error="SMTPRecipientsRefused", smtp_codes=codes)
-            raise ApplicationError(
-                f"SMTP recipient temporarily refused {codes}", type="SMTPTemporaryFailure"
-            ) from None
+            async with smtp:
+                for current in outgoing:
+                    try:
+                        await smtp.sendmail(sender, [current.address], _flatten(current.message))
+                    except aiosmtplib.SMTPRecipientsRefused as exc:
+                        codes = sorted({r.code for r in exc.recipients})
+                        if not (codes and all(500 <= code < 600 for code in codes)):
+                            current.log.warning(
+                                "notification.smtp_failed",
+                                error="SMTPRecipientsRefused",
+                                smtp_codes=codes,
+                            )
+                            raise ApplicationError(
+                                f"SMTP recipient temporarily refused {codes}",
+                                type="SMTPTemporaryFailure",
+                            ) from None
+                        refused[current.notification.key] = f"recipient refused ({codes})"
+                        current.log.warning(
+                            "notification.undeliverable", problem="rejected", smtp_codes=codes
+                        )
+                        continue
+                    sent.add(current.notification.key)
+                    current.log.info("notification.sent")
         except (aiosmtplib.SMTPException, OSError) as exc:
             # Outage, timeout, auth or config problem: retry (Temporal backs off). Exception
             # texts can echo addresses, so only the type goes into the failure.
+            log = current.log if current is not None else _log
             log.warning("notification.smtp_failed", error=type(exc).__name__)
             raise ApplicationError(
                 f"SMTP send failed ({type(exc).__name__})", type="SMTPUnavailable"
             ) from None
+        finally:
+            if sent or refused:
+                await self._mark_sent(sorted(sent), sorted(refused))
+        return sent, refused
 
     # --- outbox -----------------------------------------------------------------------------
 
-    async def _outbox_status(self, key: str) -> str | None:
+    async def _outbox_statuses(self, keys: list[str]) -> dict[str, str]:
         try:
             async with self._session_factory() as session:
-                row = await session.get(OutboxRow, key)
-                return row.status if row is not None else None
+                rows = await session.execute(
+                    select(OutboxRow.key, OutboxRow.status).where(OutboxRow.key.in_(keys))
+                )
+                return {key: status for key, status in rows.all()}
         except SQLAlchemyError as exc:
             raise _database_error(exc) from None
 
-    async def _practitioner_email(self, practitioner_id: str) -> str | None:
-        row = await self._practitioner(practitioner_id)
-        return row.email if row is not None else None
-
-    async def _practitioner(self, practitioner_id: str) -> PractitionerRow | None:
+    async def _practitioners(self, ids: set[str]) -> dict[str, PractitionerRow]:
+        if not ids:
+            return {}
         try:
             async with self._session_factory() as session:
-                return await session.get(PractitionerRow, practitioner_id)
+                rows = await session.scalars(
+                    select(PractitionerRow).where(PractitionerRow.id.in_(sorted(ids)))
+                )
+                return {row.id: row for row in rows}
         except SQLAlchemyError as exc:
             raise _database_error(exc) from None
-
-    async def _with_practitioner_name(self, notification: Notification) -> Notification:
-        """Letters name the practitioner by first name (the registry knows it, the workflow
-        only knows their opaque id)."""
-        if not notification.practitioner_id or notification.context.get("practitioner_first_name"):
-            return notification
-        row = await self._practitioner(notification.practitioner_id)
-        if row is None or not row.name.strip():
-            return notification
-        context = {**notification.context, "practitioner_first_name": row.name.split()[0]}
-        return notification.model_copy(update={"context": context})
 
     # Writes go through write_transaction: on SQLite it takes the write lock up front, so a
     # read-then-update never fails half-way with "database is locked" under several workers.
 
-    async def _record(
-        self,
-        notification: Notification,
-        channel: str,
-        address: str | None,
-        subject: str,
-        message_id: str,
-        status: str,
-    ) -> None:
-        """Insert or update the outbox row for this key, counting the attempt."""
+    async def _record(self, attempts: list[_Attempt]) -> None:
+        """Insert or update the outbox row of each attempt, counting the attempt."""
+        if not attempts:
+            return
+        now = datetime.now(UTC)
         try:
             async with write_transaction(self._session_factory) as session:
-                row = await session.get(OutboxRow, notification.key)
-                if row is None:
-                    row = OutboxRow(
-                        key=notification.key,
-                        ref=notification.ref,
-                        kind=notification.kind.value,
-                        recipient_role=notification.recipient.value,
-                        created_at=datetime.now(UTC),
-                        attempts=0,
+                for a in attempts:
+                    values = {
+                        "key": a.notification.key,
+                        "ref": a.notification.ref,
+                        "kind": a.notification.kind.value,
+                        "recipient_role": a.notification.recipient.value,
+                        "channel": a.channel,
+                        "recipient": a.address,
+                        "subject": a.subject,
+                        "message_id": a.message_id,
+                        "status": a.status,
+                        "attempts": 1,
+                        "created_at": now,
+                    }
+                    upsert = insert_for(session, OutboxRow).values(**values)
+                    await session.execute(
+                        upsert.on_conflict_do_update(
+                            index_elements=[OutboxRow.key],
+                            set_={
+                                k: upsert.excluded[k]
+                                for k in ("channel", "recipient", "subject", "message_id", "status")
+                            }
+                            | {"attempts": OutboxRow.attempts + 1},
+                        )
                     )
-                    session.add(row)
-                row.channel = channel
-                row.recipient = address
-                row.subject = subject
-                row.message_id = message_id
-                row.status = status
-                row.attempts = (row.attempts or 0) + 1
         except SQLAlchemyError as exc:
             raise _database_error(exc) from None
 
-    async def _set_status(self, key: str, status: str) -> None:
+    async def _mark_sent(self, sent: list[str], rejected: list[str]) -> None:
         try:
             async with write_transaction(self._session_factory) as session:
-                row = await session.get(OutboxRow, key)
-                if row is not None:
-                    row.status = status
+                if sent:
+                    await session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.key.in_(sent))
+                        .values(status="sent", sent_at=datetime.now(UTC))
+                    )
+                if rejected:
+                    await session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.key.in_(rejected))
+                        .values(status="rejected")
+                    )
         except SQLAlchemyError as exc:
             raise _database_error(exc) from None
 
-    async def _mark_sent(self, key: str) -> None:
-        try:
-            async with write_transaction(self._session_factory) as session:
-                row = await session.get(OutboxRow, key)
-                if row is not None:
-                    row.status = "sent"
-                    row.sent_at = datetime.now(UTC)
-        except SQLAlchemyError as exc:
-            raise _database_error(exc) from None
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One outbox row to write: the attempt at one notification and how it stands."""
+
+    notification: Notification
+    channel: str
+    address: str | None
+    subject: str
+    message_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """One email ready for the SMTP connection."""
+
+    notification: Notification
+    address: str
+    message: EmailMessage
+    message_id: str
+    log: Any
+
+
+def _with_practitioner_name(
+    notification: Notification, registry: Mapping[str, PractitionerRow]
+) -> Notification:
+    """Letters name the practitioner by first name (the registry knows it, the workflow only
+    knows their opaque id)."""
+    if not notification.practitioner_id or notification.context.get("practitioner_first_name"):
+        return notification
+    row = registry.get(notification.practitioner_id)
+    if row is None or not row.name.strip():
+        return notification
+    context = {**notification.context, "practitioner_first_name": row.name.split()[0]}
+    return notification.model_copy(update={"context": context})
 
 
 # Python folds a header longer than 78 characters by moving it all to a continuation line,

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
 import structlog
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 from jinja2 import meta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
@@ -458,7 +461,7 @@ async def test_a_crash_after_sending_resends_with_the_same_message_id(
     letter = notification(LetterKind.CHECKIN, Recipient.CLIENT)
     real_mark_sent = any_activities._mark_sent
 
-    async def crash(key: str) -> None:
+    async def crash(*marked: object) -> None:
         raise RuntimeError("worker lost")
 
     monkeypatch.setattr(any_activities, "_mark_sent", crash)
@@ -536,6 +539,99 @@ async def test_smtp_outage_is_retryable_and_names_no_one(
     assert CLIENT_EMAIL not in str(caught.value)
     row = await outbox(db, letter.key)
     assert row is not None and row.status == "sending"
+
+
+class _Refusing:
+    """An SMTP server that refuses some recipients: 550 (for good) or 451 (try later), and
+    counts its connections."""
+
+    def __init__(self) -> None:
+        self.accepted: list[str] = []
+        self.connections = 0
+
+    async def handle_EHLO(
+        self, server: object, session: object, envelope: object, hostname: str, responses: list
+    ) -> list:
+        self.connections += 1
+        session.host_name = hostname  # type: ignore[attr-defined]
+        return responses
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Envelope, address: str, options: list
+    ) -> str:
+        if address.startswith("gone"):
+            return "550 5.1.1 no such mailbox"
+        if address.startswith("busy"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        self.accepted.extend(envelope.rcpt_tos)
+        return "250 accepted"
+
+
+@pytest.fixture
+def refusing_smtp(smtp_settings: Settings) -> Iterator[tuple[_Refusing, Settings]]:
+    handler = _Refusing()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, smtp_settings.model_copy(update={"smtp_port": port})
+    finally:
+        controller.stop()
+
+
+def _to(letter: Notification, address: str) -> Notification:
+    return letter.model_copy(update={"to_address": address})
+
+
+async def test_a_refused_recipient_is_recorded_and_the_rest_of_the_batch_goes(
+    refusing_smtp: tuple[_Refusing, Settings], db: async_sessionmaker[AsyncSession]
+) -> None:
+    """550 for one letter: the others still go, over one connection; the refused one is
+    marked "rejected" and named (by key only) in a non-retryable failure."""
+    server, settings = refusing_smtp
+    ref = new_ref()
+    first = _to(notification(LetterKind.DISCHARGE, Recipient.CLIENT, ref), "one@example.org")
+    gone = _to(notification(LetterKind.DISCHARGE, Recipient.REFERRER, ref), "gone@example.org")
+    last = notification(LetterKind.PRACTITIONER_ALERT, Recipient.PRACTITIONER, ref)
+    activities = NotificationActivities(settings, db)
+
+    with pytest.raises(ApplicationError) as caught:
+        await activities.send_notifications([first, gone, last])
+
+    assert caught.value.non_retryable and gone.key in str(caught.value)
+    assert "gone@example.org" not in str(caught.value)
+    assert server.accepted == ["one@example.org", PRACTITIONER_EMAIL]
+    assert server.connections == 1
+    statuses = [(await outbox(db, n.key)).status for n in (first, gone, last)]  # type: ignore[union-attr]
+    assert statuses == ["sent", "rejected", "sent"]
+
+
+async def test_a_temporary_refusal_retries_only_what_did_not_go(
+    refusing_smtp: tuple[_Refusing, Settings], db: async_sessionmaker[AsyncSession]
+) -> None:
+    """451 part-way through a batch: retryable; what went before is marked sent, so the
+    retry (the recipient's server now willing) sends only the rest — nothing twice."""
+    server, settings = refusing_smtp
+    ref = new_ref()
+    first = _to(notification(LetterKind.CHECKIN, Recipient.CLIENT, ref), "one@example.org")
+    busy = _to(notification(LetterKind.CHECKIN, Recipient.REFERRER, ref), "busy@example.org")
+    activities = NotificationActivities(settings, db)
+
+    with pytest.raises(ApplicationError) as caught:
+        await activities.send_notifications([first, busy])
+    assert not caught.value.non_retryable
+    assert [(await outbox(db, n.key)).status for n in (first, busy)] == ["sent", "sending"]  # type: ignore[union-attr]
+
+    willing = _to(busy, "ready@example.org")  # same key: the same letter, accepted this time
+    results = await activities.send_notifications([first, willing])
+    assert [r.status for r in results] == ["already_sent", "sent"]
+    assert server.accepted == ["one@example.org", "ready@example.org"]
+    row = await outbox(db, busy.key)
+    assert row is not None and (row.status, row.attempts) == ("sent", 2)
 
 
 async def test_logs_carry_references_only(activities: NotificationActivities) -> None:
