@@ -19,6 +19,9 @@ COPY services/ services/
 COPY api/ api/
 COPY migrations/ migrations/
 RUN pip install .
+# The sandbox re-imports workflows/ (from /app, first on sys.path) for every workflow run:
+# compile it here, since PYTHONDONTWRITEBYTECODE and a read-only /app keep Python from doing so.
+RUN python -m compileall -q workflows
 
 # Never run as root; the worker needs no writable files (keys come from the environment).
 RUN useradd --system --uid 10001 --home-dir /app harbour

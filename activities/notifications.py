@@ -411,7 +411,11 @@ class NotificationActivities:
         attempts: list[_Attempt] = []
         outgoing: list[_Outgoing] = []
         problems: list[str] = []
+        seen: set[str] = set()
         for notification in notifications:
+            if notification.key in seen:
+                continue  # the same letter twice in one batch goes once
+            seen.add(notification.key)
             prepared = self._prepare(notification, statuses.get(notification.key), registry)
             if isinstance(prepared, SendResult):
                 results[notification.key] = prepared

@@ -451,6 +451,22 @@ async def test_a_second_call_with_the_same_key_sends_nothing(
     assert row is not None and (row.status, row.attempts) == ("sent", 1)
 
 
+async def test_the_same_letter_twice_in_one_batch_goes_once(
+    any_activities: NotificationActivities,
+    smtp_server: SmtpServer,
+    any_db: async_sessionmaker[AsyncSession],
+) -> None:
+    letter = notification(LetterKind.CHECKIN, Recipient.CLIENT)
+
+    results = await any_activities.send_notifications([letter, letter])
+    await asyncio.sleep(0.2)
+
+    assert [r.status for r in results] == ["sent", "sent"]
+    assert len(smtp_server.messages) == 1
+    row = await outbox(any_db, letter.key)
+    assert row is not None and (row.status, row.attempts) == ("sent", 1)
+
+
 async def test_a_crash_after_sending_resends_with_the_same_message_id(
     any_activities: NotificationActivities,
     smtp_server: SmtpServer,
