@@ -409,7 +409,7 @@ class NotificationActivities:
         )
         results: dict[str, SendResult] = {}
         attempts: list[_Attempt] = []
-        outgoing: list[_Outgoing] = []
+        outgoing: list[_Attempt] = []
         problems: list[str] = []
         seen: set[str] = set()
         for notification in notifications:
@@ -420,16 +420,13 @@ class NotificationActivities:
             if isinstance(prepared, SendResult):
                 results[notification.key] = prepared
                 continue
-            attempt, message_or_problem = prepared
-            attempts.append(attempt)
-            if isinstance(message_or_problem, _Outgoing):
-                outgoing.append(message_or_problem)
-            elif message_or_problem is not None:
-                problems.append(f"{notification.key}: {message_or_problem}")
+            attempts.append(prepared)
+            if prepared.email is not None:
+                outgoing.append(prepared)
+            elif prepared.problem is not None:
+                problems.append(f"{notification.key}: {prepared.problem}")
             else:
-                results[notification.key] = SendResult(
-                    key=notification.key, status=attempt.status, message_id=attempt.message_id
-                )
+                results[notification.key] = prepared.result(prepared.status)
         # Record every attempt before sending: if we crash after sending, the retry resends
         # with the same Message-ID rather than losing the letter.
         await self._record(attempts)
@@ -437,9 +434,7 @@ class NotificationActivities:
         problems += [f"{key}: {reason}" for key, reason in refused.items()]
         for letter in outgoing:
             if letter.notification.key in sent:
-                results[letter.notification.key] = SendResult(
-                    key=letter.notification.key, status="sent", message_id=letter.message_id
-                )
+                results[letter.notification.key] = letter.result("sent")
         if problems:
             raise ApplicationError(
                 "undeliverable notifications: " + "; ".join(problems),
@@ -453,9 +448,9 @@ class NotificationActivities:
         notification: Notification,
         existing: str | None,
         registry: Mapping[str, PractitionerRow],
-    ) -> SendResult | tuple[_Attempt, _Outgoing | str | None]:
+    ) -> SendResult | _Attempt:
         """What to do with one notification: a result already known (sent before), or the
-        outbox attempt to record with the email to send or why it cannot be delivered."""
+        outbox attempt to record — with the email to send, or why it cannot be delivered."""
         log = _log.bind(
             ref=notification.ref,
             kind=notification.kind.value,
@@ -470,8 +465,17 @@ class NotificationActivities:
             log.info("notification.already_queued_sms")
             return SendResult(key=notification.key, status="queued_sms", message_id=message_id)
 
-        def attempt(channel: str, address: str | None, subject: str, status: str) -> _Attempt:
-            return _Attempt(notification, channel, address, subject, message_id, status)
+        def attempt(
+            channel: str,
+            address: str | None,
+            subject: str,
+            status: str,
+            problem: str | None = None,
+            email: tuple[str, EmailMessage] | None = None,
+        ) -> _Attempt:
+            return _Attempt(
+                notification, channel, address, subject, message_id, status, log, problem, email
+            )
 
         notification = _with_practitioner_name(notification, registry)
         try:
@@ -481,28 +485,25 @@ class NotificationActivities:
             )
         except _Undeliverable as exc:
             log.warning("notification.undeliverable", problem=exc.status)
-            return attempt("email", None, "", exc.status), exc.reason
+            return attempt("email", None, "", exc.status, problem=exc.reason)
         except LetterRenderError as exc:
             log.error("notification.undeliverable", problem="render_failed")
-            return attempt("email", None, "", "render_failed"), str(exc)
+            return attempt("email", None, "", "render_failed", problem=str(exc))
 
         if channel == "sms":
             log.info("notification.queued_sms")
-            return attempt("sms", None, subject, "queued_sms"), None
+            return attempt("sms", None, subject, "queued_sms")
 
         try:
             message = self._build_message(notification, address, subject, text, html, message_id)
         except (ValueError, TypeError):
             # e.g. a line break in an address or ref: the header is refused; retrying cannot help.
             log.warning("notification.undeliverable", problem="bad_header")
-            return attempt(
-                "email", None, subject, "bad_header"
-            ), "a value is not usable in an email header"
+            problem = "a value is not usable in an email header"
+            return attempt("email", None, subject, "bad_header", problem=problem)
         # Client addresses stay in the encrypted workflow state, not in the read model.
         stored_address = None if notification.recipient is Recipient.CLIENT else address
-        return attempt("email", stored_address, subject, "sending"), _Outgoing(
-            notification, address, message, message_id, log
-        )
+        return attempt("email", stored_address, subject, "sending", email=(address, message))
 
     def _resolve_address(
         self, notification: Notification, registry: Mapping[str, PractitionerRow]
@@ -554,7 +555,7 @@ class NotificationActivities:
         message.add_alternative(html, subtype="html", cte="quoted-printable")
         return message
 
-    async def _smtp_send_all(self, outgoing: list[_Outgoing]) -> tuple[set[str], dict[str, str]]:
+    async def _smtp_send_all(self, outgoing: list[_Attempt]) -> tuple[set[str], dict[str, str]]:
         """Send the batch over one SMTP connection: (keys sent, keys refused for good → why).
 
         Whatever happens, what was sent (and refused) is marked in the outbox before this
@@ -582,12 +583,14 @@ class NotificationActivities:
             **credentials,
         )
         sender = parseaddr(settings.mail_from)[1]
-        current: _Outgoing | None = None
+        current: _Attempt | None = None
         try:
             async with smtp:
                 for current in outgoing:
+                    assert current.email is not None
+                    address, message = current.email
                     try:
-                        await smtp.sendmail(sender, [current.address], _flatten(current.message))
+                        await smtp.sendmail(sender, [address], _flatten(message))
                     except aiosmtplib.SMTPRecipientsRefused as exc:
                         codes = sorted({r.code for r in exc.recipients})
                         if not (codes and all(500 <= code < 600 for code in codes)):
@@ -617,7 +620,7 @@ class NotificationActivities:
             ) from None
         finally:
             if sent or refused:
-                await self._mark_sent(sorted(sent), sorted(refused))
+                await self._mark_delivery(sorted(sent), sorted(refused))
         return sent, refused
 
     # --- outbox -----------------------------------------------------------------------------
@@ -682,7 +685,8 @@ class NotificationActivities:
         except SQLAlchemyError as exc:
             raise _database_error(exc) from None
 
-    async def _mark_sent(self, sent: list[str], rejected: list[str]) -> None:
+    async def _mark_delivery(self, sent: list[str], rejected: list[str]) -> None:
+        """Mark what the SMTP server took ("sent") and what it refused for good."""
         try:
             async with write_transaction(self._session_factory) as session:
                 if sent:
@@ -703,25 +707,21 @@ class NotificationActivities:
 
 @dataclass(frozen=True)
 class _Attempt:
-    """One outbox row to write: the attempt at one notification and how it stands."""
+    """One notification's attempt: its outbox row, and the email to send (to, message) or
+    why it cannot be delivered."""
 
     notification: Notification
     channel: str
-    address: str | None
+    address: str | None  # as stored in the outbox: never a client's address
     subject: str
     message_id: str
     status: str
-
-
-@dataclass(frozen=True)
-class _Outgoing:
-    """One email ready for the SMTP connection."""
-
-    notification: Notification
-    address: str
-    message: EmailMessage
-    message_id: str
     log: Any
+    problem: str | None = None
+    email: tuple[str, EmailMessage] | None = None
+
+    def result(self, status: str) -> SendResult:
+        return SendResult(key=self.notification.key, status=status, message_id=self.message_id)
 
 
 def _with_practitioner_name(

@@ -475,18 +475,18 @@ async def test_a_crash_after_sending_resends_with_the_same_message_id(
 ) -> None:
     """Sent but not recorded (worker died): the retry resends, and mail can deduplicate."""
     letter = notification(LetterKind.CHECKIN, Recipient.CLIENT)
-    real_mark_sent = any_activities._mark_sent
+    real_mark_delivery = any_activities._mark_delivery
 
     async def crash(*marked: object) -> None:
         raise RuntimeError("worker lost")
 
-    monkeypatch.setattr(any_activities, "_mark_sent", crash)
+    monkeypatch.setattr(any_activities, "_mark_delivery", crash)
     with pytest.raises(RuntimeError):
         await any_activities.send_notifications([letter])
     row = await outbox(any_db, letter.key)
     assert row is not None and row.status == "sending"
 
-    monkeypatch.setattr(any_activities, "_mark_sent", real_mark_sent)
+    monkeypatch.setattr(any_activities, "_mark_delivery", real_mark_delivery)
     [result] = await any_activities.send_notifications([letter])
 
     first, second = await smtp_server.wait_for(2)
