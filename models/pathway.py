@@ -125,6 +125,12 @@ def accepts_offer(state: ReferralState, episode: int) -> bool:
     )
 
 
+def offer_is_for_begun_episode(state: ReferralState, episode: int) -> bool:
+    """An offer for an episode the referral has already begun (a coordinator allocated it by
+    hand while the offer was in flight) names the referral's own place: it is never freed."""
+    return episode <= state.episode_number
+
+
 def check_keep_on_list(state: ReferralState) -> None:
     """A coordinator validates a waiting client who has not answered check-ins."""
     _require_stage(state, frozenset({Stage.WAITING}), "keep on the waiting list")

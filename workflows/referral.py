@@ -704,10 +704,9 @@ class ReferralWorkflow:
                         {"allocated_by": "allocator", "reason": offer.reason},
                     )
                     return
-            if offer.episode <= self.s.episode_number and workflow.patched("offer-own-episode"):
-                # A coordinator allocated this episode by hand while the offer was in flight,
-                # possibly to the very place the allocator reserved: that place is now this
-                # referral's own episode and must not be freed.
+            if pathway.offer_is_for_begun_episode(self.s, offer.episode) and workflow.patched(
+                "offer-own-episode"
+            ):
                 return
             await self._activity(
                 RELEASE_CASELOAD,
