@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import compileall
 import contextlib
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from workflows.referral import ReferralWorkflow
 WORKFLOWS = [ReferralWorkflow, AllocatorWorkflow]
 
 
+@functools.cache
 def _compile_workflow_modules() -> None:
     """Write the bytecode of ``workflows/`` once.
 

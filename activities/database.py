@@ -135,20 +135,17 @@ async def write_transaction(
             yield session
 
 
-# One writers' queue per SQLite engine (one database) and event loop.
-_WRITERS: WeakKeyDictionary[Engine, WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]] = (
-    WeakKeyDictionary()
-)
+# One writers' queue per SQLite engine (one database). Its connections belong to one event
+# loop, so its lock does too.
+_WRITERS: WeakKeyDictionary[Engine, asyncio.Lock] = WeakKeyDictionary()
 
 
 def _sqlite_writers(engine: AsyncEngine) -> asyncio.Lock | None:
     if engine.dialect.name != "sqlite":
         return None
-    loop = asyncio.get_running_loop()
-    locks = _WRITERS.setdefault(engine.sync_engine, WeakKeyDictionary())
-    lock = locks.get(loop)
+    lock = _WRITERS.get(engine.sync_engine)
     if lock is None:
-        lock = locks[loop] = asyncio.Lock()
+        lock = _WRITERS[engine.sync_engine] = asyncio.Lock()
     return lock
 
 
