@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
 from models.referral import ReferralSubmission
+from services import practitioners
 
 CLINICAL_MARKER = "CLINICAL-MARKER-7731"
 CLIENT_NAME = "Robin Quill-Ashdown"
@@ -44,3 +48,24 @@ def reqol(total_hint: int) -> dict[int, int]:
     per_item = max(0, min(4, round(total_hint / 10)))
     # Negatively worded items (1, 3, 6, 9) are reversed when scored.
     return {i: (4 - per_item if i in (1, 3, 6, 9) else per_item) for i in range(1, 11)}
+
+
+async def save_practitioner(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    pid: str,
+    capacity: int,
+    active: bool = True,
+) -> None:
+    """Add or change practitioner ``pid`` the way coordinators do (which wakes the allocator)."""
+    await practitioners.save(
+        client,
+        sessions,
+        task_queue=task_queue,
+        id=pid,
+        name=f"Practitioner {pid}",
+        email=f"{pid}@harbour.example",
+        capacity=capacity,
+        active=active,
+    )

@@ -30,6 +30,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.allocation import practitioner_rooms
 from activities.database import as_utc, make_engine, make_session_factory
 from infra.temporal import data_converter, ensure_search_attributes, temporal_binary
 from models import search_attributes
@@ -48,9 +49,9 @@ from models.records import allocator_id
 from models.referral import ReferralView, Stage, Urgency
 from models.settings import Settings
 from models.tables import CaseloadRow, PractitionerRow, ReferralRow
-from services import practitioners, referrals
+from services import referrals
 from services.referrals import ActionRejected
-from tests.factories import submission
+from tests.factories import save_practitioner, submission
 from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY
 from tests.helpers import eventually
 from worker import build_worker
@@ -191,16 +192,7 @@ class Storm:
 
     async def practitioner(self, pid: str, capacity: int, active: bool = True) -> None:
         """Add or change a practitioner the way coordinators do (which wakes the allocator)."""
-        await practitioners.save(
-            self.client,
-            self.sessions,
-            task_queue=self.task_queue,
-            id=pid,
-            name=f"Practitioner {pid}",
-            email=f"{pid}@harbour.example",
-            capacity=capacity,
-            active=active,
-        )
+        await save_practitioner(self.client, self.sessions, self.task_queue, pid, capacity, active)
 
     async def refer_and_accept(self, n: int, urgency: Urgency) -> None:
         """Submit referral ``n`` and accept it at triage: it joins the list."""
@@ -243,17 +235,8 @@ class Storm:
     async def free_places(self) -> dict[str, int]:
         """Free places of each active practitioner, from the caseload table."""
         async with self.sessions() as session:
-            rows = (await session.execute(select(PractitionerRow))).scalars().all()
-            counts = dict(
-                (
-                    await session.execute(
-                        select(CaseloadRow.practitioner_id, func.count())
-                        .where(CaseloadRow.ended_at.is_(None))
-                        .group_by(CaseloadRow.practitioner_id)
-                    )
-                ).all()
-            )
-        return {p.id: p.capacity - counts.get(p.id, 0) for p in rows if p.active}
+            rooms = await practitioner_rooms(session)
+        return {room.id: room.free for room in rooms if room.active}
 
     async def coordinator(self, name: str, attempts: int) -> None:
         """A coordinator allocating by hand as a person would: the referral at the top of the

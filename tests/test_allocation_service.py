@@ -25,9 +25,9 @@ from models.actions import (
 from models.messages import Channel
 from models.referral import Stage, Urgency
 from models.tables import CaseloadRow, ReferralRow
-from services import inbound_messages, practitioners
+from services import inbound_messages
 from services.referrals import ActionRejected
-from tests.factories import REFERRER_EMAIL, submission
+from tests.factories import REFERRER_EMAIL, save_practitioner, submission
 from tests.fixtures.temporal import TEST_PSEUDONYM_KEY, Harness
 from tests.helpers import eventually, mails_for
 from workflows.referral import ReferralWorkflow, workflow_id
@@ -37,16 +37,7 @@ DONE = Discharge(reason=DischargeReason.COMPLETED, summary="x")
 
 
 async def add(h: Harness, pid: str, capacity: int, active: bool = True) -> None:
-    await practitioners.save(
-        h.client,
-        h.session_factory,
-        task_queue=h.task_queue,
-        id=pid,
-        name=f"Prac {pid}",
-        email=f"{pid}@harbour.example",
-        capacity=capacity,
-        active=active,
-    )
+    await save_practitioner(h.client, h.session_factory, h.task_queue, pid, capacity, active)
 
 
 async def waiting_referral(h: Harness, n: int, urgency: Urgency = Urgency.ROUTINE) -> str:
