@@ -60,7 +60,7 @@ from models.actions import (
     WithdrawalConfirmation,
 )
 from models.messages import Channel
-from models.referral import LiaisonKind, ReferralSubmission, SessionOutcome
+from models.referral import LiaisonKind, ReferralSubmission, SessionOutcome, normalise_phone
 from models.settings import Settings
 from services import inbound_messages, practitioners, referrals
 
@@ -230,8 +230,51 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
             channel=Channel.CLI,
             sender=args.sender,
             body=args.text,
+            policy=settings.effective_policy(),
+            task_queue=settings.task_queue,
         )
         _print(stored)
+
+    async def text() -> None:
+        # A client's text as a phone sends it: into the Notify stand-in, which calls Harbour's
+        # webhook exactly as GOV.UK Notify would.
+        import httpx
+
+        base = settings.notify_base_url
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+                answer = await http.post(
+                    "/_standin/inbound", json={"from": args.sender, "message": args.text}
+                )
+        except httpx.HTTPError:
+            raise CliError(
+                f"the Notify stand-in does not answer at {base}: is `make run` running?"
+            ) from None
+        if answer.status_code >= 400:
+            raise CliError(f"the Notify stand-in refused the text ({answer.status_code})")
+        _print({"texted": True, "from": args.sender})
+
+    async def texts() -> None:
+        # The texts Harbour has sent to a number, as the phone would show them.
+        folder = settings.data_dir / "sms"
+        wanted = normalise_phone(args.to) if args.to else None
+        shown = []
+        for path in sorted(folder.glob("*.json")):
+            record = json.loads(path.read_text())
+            number = record.get("phone_number")
+            if wanted is None or (number and normalise_phone(number) == wanted):
+                shown.append({k: record.get(k) for k in ("created_at", "phone_number", "body")})
+        _print(shown)
+
+    async def acknowledge() -> None:
+        try:
+            _print(
+                await inbound_messages.acknowledge_crisis(
+                    await temporal(), args.message_id, args.coordinator
+                )
+            )
+        except inbound_messages.NotACrisisAlert as error:
+            raise CliError(str(error)) from None
 
     async def apikey() -> None:
         from api.auth import create_api_key, list_api_keys, revoke_api_key
@@ -286,6 +329,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
         confirm_withdrawal=confirm_withdrawal,
         keep=keep,
         message=message,
+        text=text,
+        texts=texts,
+        acknowledge=acknowledge,
         state=state,
         inbox=inbox,
         apikey=apikey,
@@ -458,6 +504,18 @@ def parser() -> argparse.ArgumentParser:
     message = sub.add_parser("message", help="client: send a message as SMS/email would")
     message.add_argument("--from", dest="sender", required=True, help="email or phone")
     message.add_argument("text")
+    text = sub.add_parser(
+        "text", help="client: text Harbour from a phone (through the local Notify stand-in)"
+    )
+    text.add_argument("--from", dest="sender", required=True, help="the phone number")
+    text.add_argument("text")
+    texts = sub.add_parser("texts", help="show the texts Harbour sent (local Notify stand-in)")
+    texts.add_argument("--to", help="only those to this number")
+    ack = sub.add_parser(
+        "acknowledge", help="coordinator: acknowledge a crisis alert (stops its escalation)"
+    )
+    ack.add_argument("message_id", help="the message's id, as the inbox and the alert show it")
+    coordinator(ack)
     with_ref("state", "anyone on staff: show a referral's state and timeline")
     sub.add_parser("inbox", help="coordinator: messages waiting for a person")
     keys = sub.add_parser("apikey", help="administrator: HTTP API keys (stored hashed)")

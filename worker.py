@@ -22,14 +22,16 @@ from activities.allocation import AllocationActivities
 from activities.database import make_engine, make_session_factory
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
-from infra.keys import load_keyring, load_pseudonym_key
+from infra.keys import KeyRing, load_keyring, load_pseudonym_key
 from infra.logging import configure_logging
 from infra.temporal import connect, ensure_search_attributes
 from models.settings import Settings
 from workflows.allocator import AllocatorWorkflow
+from workflows.message_follow_up import MessageFollowUpWorkflow
+from workflows.redelivery import RedeliveryWorkflow
 from workflows.referral import ReferralWorkflow
 
-WORKFLOWS = [ReferralWorkflow, AllocatorWorkflow]
+WORKFLOWS = [ReferralWorkflow, AllocatorWorkflow, MessageFollowUpWorkflow, RedeliveryWorkflow]
 
 
 @functools.cache
@@ -68,15 +70,19 @@ def build_worker(
     *,
     task_queue: str | None = None,
     interceptors: list[Interceptor] | None = None,
+    keyring: KeyRing | None = None,
 ) -> Worker:
-    """A worker with every workflow and activity, wired to the database and SMTP settings."""
+    """A worker with every workflow and activity, wired to the database, SMTP and Notify
+    settings. ``keyring`` seals letters kept in the outbox (default: the settings' keys)."""
     session_factory = make_session_factory(engine)
     queue = task_queue or settings.task_queue
     records = RecordActivities(session_factory, pseudonym_key)
     allocation = AllocationActivities(
         session_factory, client, queue, sweep_every=settings.allocator_sweep_every
     )
-    notifications = NotificationActivities(settings, session_factory)
+    notifications = NotificationActivities(
+        settings, session_factory, pseudonym_key, keyring or load_keyring(settings)
+    )
     return Worker(
         client,
         task_queue=queue,
@@ -90,7 +96,9 @@ def build_worker(
             records.release_caseload,
             records.waiting_position,
             records.record_message_handling,
+            records.record_crisis_acknowledgement,
             notifications.send_notifications,
+            notifications.redeliver_notification,
             allocation.plan_allocations,
             allocation.wake_allocator,
         ],

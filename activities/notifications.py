@@ -1,4 +1,5 @@
-"""Letters and alerts: render Jinja2 templates and send them by SMTP, exactly once per key.
+"""Letters and alerts: render Jinja2 templates and send them by email (SMTP) or text (GOV.UK
+Notify), exactly once per key.
 
 The workflow computes each notification's key; the outbox row and the Message-ID derive from
 it, so a retried activity never sends a letter twice, and a resend after a crash between
@@ -11,11 +12,13 @@ note. Log lines and error messages carry the reference, kind, recipient role and
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
@@ -33,24 +36,33 @@ from jinja2 import (
     TemplateError,
     select_autoescape,
 )
-from sqlalchemy import select, update
+from notifications_python_client.errors import APIError
+from notifications_python_client.notifications import NotificationsAPIClient
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.database import insert_for, write_transaction
+from activities.database import contact_key, insert_for, write_transaction
+from infra.keys import KeyRing
 from models.actions import DeclineReason, RemovalReason
+from models.correspondence import first_reachable
 from models.notifications import (
+    REDELIVER_NOTIFICATION,
     SEND_NOTIFICATIONS,
+    URGENT_ALERTS,
     AlertKind,
+    ContactChannel,
     LetterKind,
     Notification,
     Recipient,
+    Redelivery,
+    Route,
     SendResult,
 )
 from models.settings import Settings
-from models.tables import OutboxRow, PractitionerRow
+from models.tables import OutboxRow, PractitionerRow, UnreachableContactRow
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -81,6 +93,7 @@ ALLOWED_CONTEXT: frozenset[str] = frozenset(
         "how_to_return",
         "withdrawal",
         "removal_reason",
+        "message_id",
     }
 )
 
@@ -96,6 +109,9 @@ DERIVED_CONTEXT: frozenset[str] = frozenset(
         "session_when",
         "estimate_sentence",
         "removal_phrase",
+        "wait_range",
+        "read_within",
+        "crisis",
     }
 )
 
@@ -116,6 +132,7 @@ SUBJECTS: dict[LetterKind, str] = {
     LetterKind.CLOSED: "{service}: your referral is closed ({ref})",
     LetterKind.REMOVED_FROM_LIST: "{service}: you are no longer on our waiting list ({ref})",
     LetterKind.CRISIS_REPLY: "{service}: we have your message - help is available now ({ref})",
+    LetterKind.HOLDING_REPLY: "{service}: we have your message ({ref})",
     LetterKind.COORDINATOR_ALERT: "Harbour: referral {ref} needs attention",
     LetterKind.PRACTITIONER_ALERT: "Harbour: referral {ref} needs attention",
 }
@@ -195,6 +212,13 @@ ALERT_PHRASES: dict[AlertKind, str] = {
     AlertKind.MEASURE_NEEDS_ATTENTION: "a ReQoL-10 measure is due or needs attention",
     AlertKind.NEW_ALLOCATION: "it has been allocated to you",
     AlertKind.WITHDRAWAL_REQUESTED: "a withdrawal was asked for and awaits confirmation",
+    AlertKind.MEASURE_URGENT: "urgent - a ReQoL-10 answer needs a conversation with the client "
+    "today",
+    AlertKind.CRISIS_UNACKNOWLEDGED: "urgent - a possible crisis message has not been "
+    "acknowledged yet; read it and acknowledge it in Harbour now",
+    AlertKind.CLIENT_UNREACHABLE: "the client could not be reached by text; the letter went "
+    "by their next channel, if they have one - please check their contact details",
+    AlertKind.TEXTS_STOPPED: "the client texted STOP: no more texts will go to them",
 }
 ALERT_FALLBACK = "please take a look"
 
@@ -280,6 +304,15 @@ def estimate_sentence(low: object, high: object) -> str:
     )
 
 
+def wait_range(low: object, high: object) -> str | None:
+    """ "4-8 weeks" (or "about 4 weeks") for a text, or None when there is no estimate."""
+    known = [int(v) for v in (low, high) if isinstance(v, int) and not isinstance(v, bool)]
+    if not known:
+        return None
+    first, last = min(known), max(known)
+    return f"about {_weeks(first)}" if first == last else f"{first}-{_weeks(last)}"
+
+
 def _phrase(codes: type[StrEnum], table: Mapping[Any, str], code: object, fallback: str) -> str:
     # Unknown codes get the fallback, never the raw value (it could be anything).
     try:
@@ -299,14 +332,57 @@ def render(
     context: Mapping[str, object],
     settings: Settings,
     recipient: Recipient | str | None = None,
+    *,
+    discreet: bool = False,
 ) -> tuple[str, str, str]:
     """Render a letter: ``(subject, text, html)``.
 
     Only ``ALLOWED_CONTEXT`` keys are passed to the templates; others are dropped. The
     ``recipient`` (default: the kind's usual reader, the client for most letters) chooses the
     wording, the greeting, and whether the crisis contacts are included; signposting is shown
-    to referrers only. Raises ``LetterRenderError`` (no personal data in its message).
+    to referrers only. ``discreet`` (a client for whom messages are not safe to leave) renders
+    only a request to call, naming neither the service nor the letter's subject. Raises
+    ``LetterRenderError`` (no personal data in its message).
     """
+    kind, values = _template_values(kind, context, settings, recipient)
+    names = ("discreet.txt", "discreet.html") if discreet else template_names(kind)
+    if discreet:
+        values["subject"] = "Please call us"
+    try:
+        text = ENVIRONMENT.get_template(names[0]).render(values)
+        html = ENVIRONMENT.get_template(names[1]).render(values)
+    except TemplateError as exc:
+        raise LetterRenderError(
+            f"cannot render {kind.value} letter ({type(exc).__name__})"
+        ) from None
+    return str(values["subject"]), _tidy_text(text), html
+
+
+def render_sms(
+    kind: LetterKind | str,
+    context: Mapping[str, object],
+    settings: Settings,
+    *,
+    discreet: bool = False,
+) -> str:
+    """Render a text to a client: one line, short (one or two fragments), the service's name
+    and the next step, never a clinical detail. ``discreet``: only a request to call."""
+    kind, values = _template_values(kind, context, settings, Recipient.CLIENT)
+    name = "discreet.sms" if discreet else f"{kind.value}.sms"
+    try:
+        text = ENVIRONMENT.get_template(name).render(values)
+    except TemplateError as exc:
+        raise LetterRenderError(f"cannot render {kind.value} text ({type(exc).__name__})") from None
+    return " ".join(text.split())
+
+
+def _template_values(
+    kind: LetterKind | str,
+    context: Mapping[str, object],
+    settings: Settings,
+    recipient: Recipient | str | None,
+) -> tuple[LetterKind, dict[str, object]]:
+    """The letter kind and the variables its templates see (allowed and derived only)."""
     try:
         kind = LetterKind(kind)
     except ValueError:
@@ -329,8 +405,11 @@ def render(
     template = SUBJECT_OVERRIDES.get((kind, role), SUBJECTS[kind])
     subject = template.format(service=values["service_name"], ref=ref)
     if kind is LetterKind.COORDINATOR_ALERT or kind is LetterKind.PRACTITIONER_ALERT:
-        if values["alert_kind"] == AlertKind.CRISIS_MESSAGE.value:
-            subject = f"Harbour (urgent): referral {ref} needs attention"
+        about = f"referral {ref}" if ref else "a message from an unknown sender"
+        urgent = values["alert_kind"] in {a.value for a in URGENT_ALERTS}
+        subject = f"Harbour{' (urgent)' if urgent else ''}: {about} needs attention"
+    elif not ref:
+        subject = subject.replace(" ()", "")
 
     greeting = {
         Recipient.CLIENT: values["client_first_name"],
@@ -354,17 +433,31 @@ def render(
         estimate_sentence=estimate_sentence(
             values["estimate_weeks_low"], values["estimate_weeks_high"]
         ),
+        wait_range=wait_range(values["estimate_weeks_low"], values["estimate_weeks_high"]),
+        read_within=settings.inbox_read_within,
+        crisis=kind is LetterKind.CRISIS_REPLY,
     )
+    return kind, values
 
-    text_name, html_name = template_names(kind)
-    try:
-        text = ENVIRONMENT.get_template(text_name).render(values)
-        html = ENVIRONMENT.get_template(html_name).render(values)
-    except TemplateError as exc:
-        raise LetterRenderError(
-            f"cannot render {kind.value} letter ({type(exc).__name__})"
-        ) from None
-    return subject, _tidy_text(text), html
+
+class _Refused(Exception):
+    """A gateway refused one notification for good (the rest of the batch still goes)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _client_routes(notification: Notification) -> list[Route]:
+    """A client letter's routes; letters queued before routes existed carry an address."""
+    if notification.routes:
+        return notification.routes
+    routes = []
+    if notification.to_address:
+        routes.append(Route(channel=ContactChannel.EMAIL, address=notification.to_address))
+    if notification.to_phone:
+        routes.append(Route(channel=ContactChannel.SMS, address=notification.to_phone))
+    return routes
 
 
 class _Undeliverable(Exception):
@@ -376,64 +469,93 @@ class _Undeliverable(Exception):
         self.reason = reason
 
 
+# A letter already in one of these states has gone: a retry never sends it again.
+GONE = frozenset({"sent", "delivered"})
+# Texts that go at once whatever the hourly limit per number: help now, and the question a
+# STOP asks (the person is there, waiting for it).
+UNLIMITED_TEXTS = frozenset({LetterKind.CRISIS_REPLY, LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST})
+# How long to wait before trying a gateway that answered 429 (rate limit) again.
+RATE_LIMIT_BACKOFF = timedelta(seconds=60)
+
+
 class NotificationActivities:
-    """Sends the workflow's letters and alerts through SMTP, recorded in the outbox."""
+    """Sends the workflow's letters and alerts by email (SMTP) and text (GOV.UK Notify),
+    recorded in the outbox."""
 
     def __init__(
-        self, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        pseudonym_key: bytes,
+        keyring: KeyRing,
     ) -> None:
         self._settings = settings
         self._session_factory = session_factory
+        self._pseudonym_key = pseudonym_key
+        self._keyring = keyring
+        self._notify: NotificationsAPIClient | None = None
+        if settings.notify_api_key is not None and settings.notify_sms_template_id:
+            self._notify = NotificationsAPIClient(
+                settings.notify_api_key.get_secret_value(),
+                base_url=settings.notify_base_url,
+                timeout=10,
+            )
 
     @activity.defn(name=SEND_NOTIFICATIONS)
     async def send_notifications(self, notifications: list[Notification]) -> list[SendResult]:
         """Send each notification at most once (outbox keyed by ``notification.key``).
 
-        Channels: clients and referrers at ``to_address``; a client with only a phone is an
-        SMS — there is no SMS gateway on this machine, so the outbox row is recorded with
-        status ``queued_sms`` and nothing is sent. Practitioners are looked up in the
-        practitioner registry; coordinators get ``settings.coordinators_email``.
+        Channels: a client letter goes by the first of its routes (chosen by
+        ``models.correspondence``) whose contact is not known to be unreachable — by text
+        through GOV.UK Notify (``reference`` = the key) or by email. Referrers get email at
+        ``to_address``; practitioners are looked up in the registry; coordinators and the
+        duty lead get the settings' addresses.
 
         A batch costs one outbox read, one write recording every attempt ("sending") before
-        anything is sent, one SMTP connection, and one write marking what was sent.
+        anything is sent, one SMTP connection, the texts one by one, and one write marking
+        what was sent. A text retried after a crash is first looked up at Notify by its
+        reference, so a retry never sends it twice.
 
-        Failures: an SMTP or database outage raises a retryable error (Temporal retries; the
-        outbox skips what was already sent). A notification that can never be delivered (no
-        address, a template problem, recipient refused) is recorded in the outbox, the rest
-        of the batch is still sent, and then a non-retryable ``ApplicationError`` names the
-        keys — never an address or a name.
+        Failures: an SMTP, Notify or database outage, or Notify's 429, raises a retryable
+        error (Temporal retries; the outbox skips what was already sent); more texts to one
+        number in an hour than the policy allows wait for the hour to pass. A notification that
+        can never be delivered (no address, unreachable, a template problem, recipient refused)
+        is recorded in the outbox, the rest of the batch is still sent, and then a
+        non-retryable ``ApplicationError`` names the keys — never an address or a name.
         """
         statuses = await self._outbox_statuses([n.key for n in notifications])
         registry = await self._practitioners(
             {n.practitioner_id for n in notifications if n.practitioner_id}
         )
+        unreachable = await self._unreachable(notifications)
         results: dict[str, SendResult] = {}
         attempts: list[_Attempt] = []
-        outgoing: list[_Attempt] = []
         problems: list[str] = []
         seen: set[str] = set()
         for notification in notifications:
             if notification.key in seen:
                 continue  # the same letter twice in one batch goes once
             seen.add(notification.key)
-            prepared = self._prepare(notification, statuses.get(notification.key), registry)
+            prepared = self._prepare(
+                notification, statuses.get(notification.key), registry, unreachable
+            )
             if isinstance(prepared, SendResult):
                 results[notification.key] = prepared
                 continue
             attempts.append(prepared)
-            if prepared.email is not None:
-                outgoing.append(prepared)
-            elif prepared.problem is not None:
+            if prepared.problem is not None:
                 problems.append(f"{notification.key}: {prepared.problem}")
-            else:
-                results[notification.key] = prepared.result(prepared.status)
+        emails = [a for a in attempts if a.email is not None]
+        texts = [a for a in attempts if a.sms is not None]
         # Record every attempt before sending: if we crash after sending, the retry resends
-        # with the same Message-ID rather than losing the letter.
+        # with the same Message-ID (or finds the text at Notify) rather than losing the letter.
         await self._record(attempts)
-        sent, refused = await self._smtp_send_all(outgoing)
+        sent, refused = await self._smtp_send_all(emails)
+        texted, text_refused = await self._notify_send_all(texts, statuses)
+        refused |= text_refused
         problems += [f"{key}: {reason}" for key, reason in refused.items()]
-        for letter in outgoing:
-            if letter.notification.key in sent:
+        for letter in [*emails, *texts]:
+            if letter.notification.key in sent or letter.notification.key in texted:
                 results[letter.notification.key] = letter.result("sent")
         if problems:
             raise ApplicationError(
@@ -443,14 +565,38 @@ class NotificationActivities:
             )
         return [results[n.key] for n in notifications]
 
+    @activity.defn(name=REDELIVER_NOTIFICATION)
+    async def redeliver_notification(self, redelivery: Redelivery) -> list[SendResult]:
+        """A text failed for good: send the same letter by the client's next permitted
+        channel (its contact is now marked unreachable, so the route is skipped) and tell
+        coordinators the client could not be reached by text."""
+        try:
+            async with self._session_factory() as session:
+                row = await session.get(OutboxRow, redelivery.key)
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+        if row is None or row.payload is None:
+            return []
+        original = Notification.model_validate_json(self._keyring.unseal(row.payload))
+        alert = Notification(
+            key=f"{redelivery.key}:unreachable",
+            ref=original.ref,
+            kind=LetterKind.COORDINATOR_ALERT,
+            recipient=Recipient.COORDINATORS,
+            context={"ref": original.ref, "alert_kind": AlertKind.CLIENT_UNREACHABLE.value},
+        )
+        fallback = original.model_copy(update={"key": f"{redelivery.key}:fallback"})
+        return await self.send_notifications([alert, fallback])
+
     def _prepare(
         self,
         notification: Notification,
         existing: str | None,
         registry: Mapping[str, PractitionerRow],
+        unreachable: set[str],
     ) -> SendResult | _Attempt:
         """What to do with one notification: a result already known (sent before), or the
-        outbox attempt to record — with the email to send, or why it cannot be delivered."""
+        outbox attempt to record — with the email or text to send, or why it cannot go."""
         log = _log.bind(
             ref=notification.ref,
             kind=notification.kind.value,
@@ -458,12 +604,9 @@ class NotificationActivities:
             key=notification.key,
         )
         message_id = message_id_for(notification.key)
-        if existing == "sent":
+        if existing in GONE:
             log.info("notification.already_sent")
             return SendResult(key=notification.key, status="already_sent", message_id=message_id)
-        if existing == "queued_sms":
-            log.info("notification.already_queued_sms")
-            return SendResult(key=notification.key, status="queued_sms", message_id=message_id)
 
         def attempt(
             channel: str,
@@ -472,17 +615,39 @@ class NotificationActivities:
             status: str,
             problem: str | None = None,
             email: tuple[str, EmailMessage] | None = None,
+            sms: tuple[str, str] | None = None,
         ) -> _Attempt:
             return _Attempt(
-                notification, channel, address, subject, message_id, status, log, problem, email
+                notification,
+                channel,
+                address,
+                subject,
+                message_id,
+                status,
+                log,
+                problem,
+                email,
+                sms,
+                existing,
             )
 
         notification = _with_practitioner_name(notification, registry)
         try:
-            channel, address = self._resolve_address(notification, registry)
+            route = self._route(notification, registry, unreachable)
             subject, text, html = render(
-                notification.kind, notification.context, self._settings, notification.recipient
+                notification.kind,
+                notification.context,
+                self._settings,
+                notification.recipient,
+                discreet=notification.discreet,
             )
+            if route.channel is ContactChannel.SMS:
+                sms_text = render_sms(
+                    notification.kind,
+                    notification.context,
+                    self._settings,
+                    discreet=notification.discreet,
+                )
         except _Undeliverable as exc:
             log.warning("notification.undeliverable", problem=exc.status)
             return attempt("email", None, "", exc.status, problem=exc.reason)
@@ -490,41 +655,57 @@ class NotificationActivities:
             log.error("notification.undeliverable", problem="render_failed")
             return attempt("email", None, "", "render_failed", problem=str(exc))
 
-        if channel == "sms":
-            log.info("notification.queued_sms")
-            return attempt("sms", None, subject, "queued_sms")
+        if route.channel is ContactChannel.SMS:
+            return attempt("sms", None, subject, "sending", sms=(route.address, sms_text))
 
         try:
-            message = self._build_message(notification, address, subject, text, html, message_id)
+            message = self._build_message(
+                notification, route.address, subject, text, html, message_id
+            )
         except (ValueError, TypeError):
             # e.g. a line break in an address or ref: the header is refused; retrying cannot help.
             log.warning("notification.undeliverable", problem="bad_header")
             problem = "a value is not usable in an email header"
             return attempt("email", None, subject, "bad_header", problem=problem)
         # Client addresses stay in the encrypted workflow state, not in the read model.
-        stored_address = None if notification.recipient is Recipient.CLIENT else address
-        return attempt("email", stored_address, subject, "sending", email=(address, message))
+        stored_address = None if notification.recipient is Recipient.CLIENT else route.address
+        return attempt("email", stored_address, subject, "sending", email=(route.address, message))
 
-    def _resolve_address(
-        self, notification: Notification, registry: Mapping[str, PractitionerRow]
-    ) -> tuple[str, str]:
-        """(channel, address) for the notification's recipient, or raise ``_Undeliverable``."""
+    def _route(
+        self,
+        notification: Notification,
+        registry: Mapping[str, PractitionerRow],
+        unreachable: set[str],
+    ) -> Route:
+        """The route of the notification's recipient, or raise ``_Undeliverable``."""
         match notification.recipient:
             case Recipient.CLIENT:
-                if notification.to_address:
-                    return "email", notification.to_address
-                if notification.to_phone:
-                    return "sms", notification.to_phone
+                routes = _client_routes(notification)
+                if self._notify is None:
+                    # No text gateway configured: a text cannot go, the next channel may.
+                    routes = [r for r in routes if r.channel is not ContactChannel.SMS]
+                route = first_reachable(routes, unreachable)
+                if route is not None:
+                    return route
+                if routes:
+                    raise _Undeliverable("unreachable", "every contact of the client failed")
             case Recipient.REFERRER:
                 if notification.to_address:
-                    return "email", notification.to_address
+                    return Route(channel=ContactChannel.EMAIL, address=notification.to_address)
             case Recipient.PRACTITIONER:
                 row = registry.get(notification.practitioner_id or "")
                 if row is not None and row.email:
-                    return "email", row.email
+                    return Route(channel=ContactChannel.EMAIL, address=row.email)
             case Recipient.COORDINATORS:
                 if self._settings.coordinators_email:
-                    return "email", self._settings.coordinators_email
+                    return Route(
+                        channel=ContactChannel.EMAIL, address=self._settings.coordinators_email
+                    )
+            case Recipient.DUTY_LEAD:
+                if self._settings.duty_lead_email:
+                    return Route(
+                        channel=ContactChannel.EMAIL, address=self._settings.duty_lead_email
+                    )
         raise _Undeliverable("no_address", f"no address for the {notification.recipient.value}")
 
     def _build_message(
@@ -542,6 +723,9 @@ class NotificationActivities:
         message["Subject"] = subject
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = message_id
+        if notification.recipient is Recipient.CLIENT and self._settings.reply_to:
+            # Replies reach the inbound route, so "reply RETURN" works by email too.
+            message["Reply-To"] = self._settings.reply_to
         message["X-Harbour-Ref"] = notification.ref
         message["X-Harbour-Kind"] = notification.kind.value
         alert = notification.context.get("alert_kind")
@@ -623,6 +807,132 @@ class NotificationActivities:
                 await self._mark_delivery(sorted(sent), sorted(refused))
         return sent, refused
 
+    async def _notify_send_all(
+        self, outgoing: list[_Attempt], statuses: Mapping[str, str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Send the batch's texts through Notify: (keys sent → Notify id, keys refused → why).
+
+        What was sent is marked in the outbox before this returns or raises. Texts to one
+        number past the hourly limit, and Notify's 429, wait (a retryable error that tells
+        Temporal when to try again); an outage retries; a 400 (a number Notify will not text)
+        is refused for good.
+        """
+        sent: dict[str, str] = {}
+        refused: dict[str, str] = {}
+        if not outgoing:
+            return sent, refused
+        notify = self._notify
+        assert notify is not None  # texts are only prepared when a gateway is configured
+        template = self._settings.notify_sms_template_id
+        try:
+            for current in outgoing:
+                assert current.sms is not None
+                number, text = current.sms
+                key = current.notification.key
+                if current.previous_status == "sending":
+                    # Tried before and never marked: Notify may have it already (a crash
+                    # between its answer and our write). Its reference is our key.
+                    found = await self._notify_call(
+                        current, notify.get_all_notifications, reference=key, template_type="sms"
+                    )
+                    earlier = found.get("notifications") or []
+                    if earlier:
+                        sent[key] = str(earlier[0]["id"])
+                        current.log.info("notification.found_at_gateway")
+                        continue
+                # The crisis contacts, and the one question after a STOP, never wait.
+                urgent = current.notification.kind in UNLIMITED_TEXTS
+                wait = None if urgent else await self._hourly_limit_wait(number)
+                if wait is not None:
+                    current.log.info("notification.sms_deferred", wait_seconds=wait.seconds)
+                    raise ApplicationError(
+                        "texts to one number are limited per hour; waiting",
+                        type="SmsHourlyLimit",
+                        next_retry_delay=wait,
+                    )
+                try:
+                    answer = await self._notify_call(
+                        current,
+                        notify.send_sms_notification,
+                        phone_number=number,
+                        template_id=template,
+                        personalisation={"body": text},
+                        reference=key,
+                    )
+                except _Refused as exc:
+                    refused[key] = exc.reason
+                    continue
+                sent[key] = str(answer["id"])
+                current.log.info("notification.sent", channel="sms")
+        finally:
+            if sent or refused:
+                await self._mark_delivery(sorted(sent), sorted(refused), sent)
+        return sent, refused
+
+    async def _notify_call(self, current: _Attempt, call: Any, **kwargs: Any) -> dict[str, Any]:
+        """One call to Notify's client (synchronous, so in a thread), its errors sorted into
+        retry later / wait / refused for good. Errors name the status code only: Notify's
+        messages can echo the number."""
+        try:
+            return await asyncio.to_thread(functools.partial(call, **kwargs))
+        except APIError as exc:
+            code = exc.status_code
+            current.log.warning("notification.notify_failed", status_code=code)
+            if code == 429:
+                raise ApplicationError(
+                    "Notify rate limit (429)",
+                    type="NotifyRateLimited",
+                    next_retry_delay=RATE_LIMIT_BACKOFF,
+                ) from None
+            if code == 400:
+                raise _Refused(f"text refused by the gateway ({code})") from None
+            raise ApplicationError(
+                f"Notify unavailable ({code})", type="NotifyUnavailable"
+            ) from None
+
+    async def _hourly_limit_wait(self, number: str) -> timedelta | None:
+        """None if another text may go to this number now; else how long until one may."""
+        policy = self._settings.effective_policy()
+        limit = policy.texts_per_number_per_hour
+        since = datetime.now(UTC) - policy.texts_limit_window
+        recipient = contact_key(self._pseudonym_key, number)
+        try:
+            async with self._session_factory() as session:
+                count, oldest = (
+                    await session.execute(
+                        select(func.count(), func.min(OutboxRow.sent_at)).where(
+                            OutboxRow.recipient_key == recipient, OutboxRow.sent_at >= since
+                        )
+                    )
+                ).one()
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+        if count < limit:
+            return None
+        oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        return max(oldest_at - since, timedelta(seconds=1))
+
+    async def _unreachable(self, notifications: list[Notification]) -> set[str]:
+        """The client addresses in the batch that a gateway reported failing for good."""
+        by_key = {
+            contact_key(self._pseudonym_key, route.address): route.address
+            for n in notifications
+            if n.recipient is Recipient.CLIENT
+            for route in _client_routes(n)
+        }
+        if not by_key:
+            return set()
+        try:
+            async with self._session_factory() as session:
+                keys = await session.scalars(
+                    select(UnreachableContactRow.contact_key).where(
+                        UnreachableContactRow.contact_key.in_(sorted(by_key))
+                    )
+                )
+                return {by_key[k] for k in keys}
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+
     # --- outbox -----------------------------------------------------------------------------
 
     async def _outbox_statuses(self, keys: list[str]) -> dict[str, str]:
@@ -670,6 +980,13 @@ class NotificationActivities:
                         "status": a.status,
                         "attempts": 1,
                         "created_at": now,
+                        "recipient_key": None
+                        if a.sms is None
+                        else contact_key(self._pseudonym_key, a.sms[0]),
+                        # Kept sealed so a failed text can be sent again by another channel.
+                        "payload": self._keyring.seal(a.notification.model_dump_json().encode())
+                        if a.notification.recipient is Recipient.CLIENT
+                        else None,
                     }
                     upsert = insert_for(session, OutboxRow).values(**values)
                     await session.execute(
@@ -677,7 +994,15 @@ class NotificationActivities:
                             index_elements=[OutboxRow.key],
                             set_={
                                 k: upsert.excluded[k]
-                                for k in ("channel", "recipient", "subject", "message_id", "status")
+                                for k in (
+                                    "channel",
+                                    "recipient",
+                                    "subject",
+                                    "message_id",
+                                    "status",
+                                    "recipient_key",
+                                    "payload",
+                                )
                             }
                             | {"attempts": OutboxRow.attempts + 1},
                         )
@@ -685,8 +1010,11 @@ class NotificationActivities:
         except SQLAlchemyError as exc:
             raise _database_error(exc) from None
 
-    async def _mark_delivery(self, sent: list[str], rejected: list[str]) -> None:
-        """Mark what the SMTP server took ("sent") and what it refused for good."""
+    async def _mark_delivery(
+        self, sent: list[str], rejected: list[str], provider_ids: Mapping[str, str] | None = None
+    ) -> None:
+        """Mark what the server took ("sent", with the gateway's id for texts) and what it
+        refused for good."""
         try:
             async with write_transaction(self._session_factory) as session:
                 if sent:
@@ -694,6 +1022,12 @@ class NotificationActivities:
                         update(OutboxRow)
                         .where(OutboxRow.key.in_(sent))
                         .values(status="sent", sent_at=datetime.now(UTC))
+                    )
+                for key, provider_id in (provider_ids or {}).items():
+                    await session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.key == key)
+                        .values(provider_id=provider_id)
                     )
                 if rejected:
                     await session.execute(
@@ -719,6 +1053,8 @@ class _Attempt:
     log: Any
     problem: str | None = None
     email: tuple[str, EmailMessage] | None = None
+    sms: tuple[str, str] | None = None  # (number, text)
+    previous_status: str | None = None  # the outbox row's status before this attempt
 
     def result(self, status: str) -> SendResult:
         return SendResult(key=self.notification.key, status=status, message_id=self.message_id)

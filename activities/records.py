@@ -31,6 +31,7 @@ from activities.registry import (
     store_inbound_message,
 )
 from models.allocation import URGENCY_RANK
+from models.follow_up import RECORD_CRISIS_ACKNOWLEDGEMENT, CrisisAcknowledgement
 from models.records import (
     RECORD_MESSAGE_HANDLING,
     RECORD_OUTCOME,
@@ -411,6 +412,23 @@ class RecordActivities:
             intent=str(handling.intent),
             to_inbox=handling.to_inbox,
         )
+
+    @activity.defn(name=RECORD_CRISIS_ACKNOWLEDGEMENT)
+    async def record_crisis_acknowledgement(self, acknowledgement: CrisisAcknowledgement) -> None:
+        """Record who acknowledged a crisis alert, and when (the first acknowledgement stays)."""
+        async with write_transaction(self._sessions) as session:
+            await session.execute(
+                update(InboundMessageRow)
+                .where(
+                    InboundMessageRow.id == acknowledgement.message_id,
+                    InboundMessageRow.crisis_acknowledged_at.is_(None),
+                )
+                .values(
+                    crisis_acknowledged_at=acknowledgement.at or _activity_now(),
+                    crisis_acknowledged_by=acknowledgement.coordinator,
+                )
+            )
+        log.info("crisis alert acknowledged", message_id=acknowledgement.message_id)
 
 
 async def _overtaking(session: AsyncSession, ref: str, now: datetime) -> int:

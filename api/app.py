@@ -6,6 +6,9 @@ OpenAPI is served at ``/openapi.json`` and browsable at ``/docs``. Every error i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -30,6 +33,7 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from models.settings import Settings
+from services import received_texts
 
 DESCRIPTION = """\
 Harbour's referral pathway over HTTP: referrers refer, coordinators triage, allocate and
@@ -54,7 +58,22 @@ def create_app(
     ``pseudonym_key`` keys the hashes of contacts (message matching) and of idempotent
     submissions; it must be the worker's.
     """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The safety net for inbound texts whose callback never came (off without Notify).
+        poller = asyncio.create_task(
+            received_texts.poll_forever(client, session_factory, pseudonym_key, settings)
+        )
+        try:
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Harbour API",
         version="1",
         description=DESCRIPTION,

@@ -361,6 +361,10 @@ class ResolutionBody(Strict):
     note: str = Field(min_length=1, max_length=2000)
 
 
+class AcknowledgementBody(Strict):
+    """Acknowledge a crisis alert (the body may be empty: ``{}``)."""
+
+
 class InboundAccepted(BaseModel):
     """The webhook's answer: the message is stored. Whether it matched a client is not said."""
 
@@ -395,6 +399,32 @@ class NotifyInboundSms(GatewayModel):
     destination_number: str = Field(max_length=32)
     message: str = Field(max_length=10000)
     date_received: Annotated[datetime, BeforeValidator(_text_datetime)]
+
+
+class NotifyDeliveryReceipt(GatewayModel):
+    """GOV.UK Notify's delivery-receipt callback (``Authorization: Bearer <gateway key>``)."""
+
+    id: str = Field(min_length=1, max_length=64, description="Notify's id of the text")
+    reference: str | None = Field(default=None, max_length=200, description="our outbox key")
+    to: str = Field(default="", max_length=64)
+    status: Literal[
+        "delivered",
+        "permanent-failure",
+        "temporary-failure",
+        "technical-failure",
+        "sending",
+        "sent",
+    ]
+    created_at: Annotated[datetime, BeforeValidator(_text_datetime)] | None = None
+    completed_at: Annotated[datetime, BeforeValidator(_text_datetime)] | None = None
+    sent_at: Annotated[datetime, BeforeValidator(_text_datetime)] | None = None
+    notification_type: str = Field(default="sms", max_length=16)
+
+
+class ReceiptRecorded(BaseModel):
+    """The receipt webhook's answer: recorded, already recorded, or not one of ours."""
+
+    outcome: Literal["recorded", "duplicate", "unknown"]
 
 
 class InboundEmail(GatewayModel):

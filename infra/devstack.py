@@ -6,7 +6,11 @@
    ``<data_dir>/temporal.db`` and logging to ``<data_dir>/temporal.log``;
 2. the ``ReferralStage`` search attribute, the database migrations, the SMTP sink (every email
    lands as a file in ``<data_dir>/mailbox``);
-3. the Harbour worker (``worker.serve``) and, beside it in this process, the HTTP API
+3. the local stand-in for GOV.UK Notify (``infra.notify_standin``, http://127.0.0.1:8026: every
+   text lands as a file in ``<data_dir>/sms``; delivery receipts and clients' texts come back to
+   the API's webhooks with a gateway key kept in ``<data_dir>/notify-callback.key``) — unless
+   ``HARBOUR_NOTIFY_API_KEY`` points Harbour at the real Notify;
+4. the Harbour worker (``worker.serve``) and, beside it in this process, the HTTP API
    (``api.server.ApiServer``, uvicorn, default http://127.0.0.1:8000) — until Ctrl-C / SIGTERM,
    which stops everything in reverse order.
 
@@ -35,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -65,6 +69,8 @@ class DevstackSettings(BaseSettings):
     temporal_log_level: str = Field(default="warn", pattern="^(debug|info|warn|error)$")
     # No Web UI (the UI port is then not needed).
     headless: bool = False
+    # The local stand-in for GOV.UK Notify (used unless HARBOUR_NOTIFY_API_KEY is set).
+    notify_standin_port: int = Field(default=8026, ge=1, le=65535)
 
 
 class DevstackError(RuntimeError):
@@ -81,6 +87,7 @@ class _Plan:
     ui_port: int | None
     temporal_db: Path
     temporal_log: Path
+    standin_port: int | None  # the Notify stand-in's port; None: the real Notify
 
 
 @dataclass
@@ -94,6 +101,7 @@ class _Running:
     worker: asyncio.Task[Any] | None = None
     api: Any = None  # api.server.ApiServer
     api_engine: Any = None  # the API's own database engine
+    standin: Any = None  # infra.notify_standin.NotifyStandinServer
 
 
 def plan(settings: Settings, dev: DevstackSettings) -> _Plan:
@@ -109,6 +117,16 @@ def plan(settings: Settings, dev: DevstackSettings) -> _Plan:
     if not dev.headless:
         ui_port = urlsplit(settings.temporal_ui_url).port or DEFAULT_UI_PORT
         update["temporal_ui_url"] = f"http://{_url_host(host)}:{ui_port}"
+    standin_port: int | None = None
+    if settings.notify_api_key is None:
+        from infra.notify_standin import DEV_API_KEY, DEV_SMS_TEMPLATE_ID
+
+        standin_port = dev.notify_standin_port
+        update |= {
+            "notify_api_key": SecretStr(DEV_API_KEY),
+            "notify_base_url": f"http://127.0.0.1:{standin_port}",
+            "notify_sms_template_id": DEV_SMS_TEMPLATE_ID,
+        }
     resolved = settings.model_copy(update=update)
     return _Plan(
         settings=resolved,
@@ -117,6 +135,7 @@ def plan(settings: Settings, dev: DevstackSettings) -> _Plan:
         ui_port=ui_port,
         temporal_db=data_dir / "temporal.db",
         temporal_log=data_dir / "temporal.log",
+        standin_port=standin_port,
     )
 
 
@@ -194,6 +213,10 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
     if p.ui_port is not None:
         _require_free_port(p.temporal_host, p.ui_port, "Temporal UI (HARBOUR_TEMPORAL_UI_URL)")
     _require_free_port(settings.smtp_host, settings.smtp_port, "SMTP sink (HARBOUR_SMTP_PORT)")
+    if p.standin_port is not None:
+        _require_free_port(
+            "127.0.0.1", p.standin_port, "Notify stand-in (HARBOUR_DEVSTACK_NOTIFY_STANDIN_PORT)"
+        )
 
     running.log_file = p.temporal_log.open("ab")
     command = temporal_command(p, dev)
@@ -220,6 +243,9 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
         start_sink, settings.smtp_host, settings.smtp_port, settings.mailbox_dir
     )
     log.info("smtp sink listening", port=settings.smtp_port)
+
+    if p.standin_port is not None:
+        await _start_standin(settings, p.standin_port, running)
 
     running.worker = await _start_worker(settings, running.client)
     await _start_api(settings, running)
@@ -303,6 +329,50 @@ async def _start_api(settings: Settings, running: _Running) -> None:
     log.info("api listening", url=running.api.url)
 
 
+async def _start_standin(settings: Settings, port: int, running: _Running) -> None:
+    """Start the Notify stand-in, its callbacks authenticated by a gateway key of its own."""
+    from api.settings import ApiSettings
+    from infra.notify_standin import start_standin
+
+    api = ApiSettings()
+    api_url = f"http://{_url_host(api.host)}:{api.port}"
+    token = await _callback_key(settings)
+    running.standin = await asyncio.to_thread(
+        start_standin,
+        "127.0.0.1",
+        port,
+        settings.data_dir / "sms",
+        delivery_callback_url=f"{api_url}/v1/messages/delivery-receipts",
+        delivery_callback_token=token,
+        inbound_callback_url=f"{api_url}/v1/messages/inbound",
+        inbound_callback_token=token,
+    )
+    log.info("notify stand-in listening", url=running.standin.url)
+
+
+async def _callback_key(settings: Settings) -> str:
+    """The gateway key the stand-in's callbacks carry: created once, kept 0600 in the data
+    folder (as one would paste it into Notify's callback settings)."""
+    from activities.database import make_engine, make_session_factory
+    from api.auth import Role, authenticate, create_api_key
+
+    path = settings.data_dir / "notify-callback.key"
+    engine = make_engine(settings.database_url)
+    try:
+        sessions = make_session_factory(engine)
+        if path.exists():
+            key = path.read_text().strip()
+            if await authenticate(sessions, key) is not None:
+                return key
+        _, key = await create_api_key(sessions, Role.GATEWAY, label="notify-standin")
+    finally:
+        await engine.dispose()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
 async def _serve_until_stopped(running: _Running, stop: asyncio.Event) -> int:
     """Wait for Ctrl-C/SIGTERM; a worker or Temporal that dies on its own ends the run with 1."""
     waits: dict[asyncio.Task[Any], str] = {asyncio.create_task(stop.wait()): "stop"}
@@ -347,6 +417,11 @@ async def _shutdown(running: _Running) -> None:
             pass
         except Exception as err:
             log.warning("worker raised while stopping", error=repr(err))
+    if running.standin is not None:
+        try:
+            await asyncio.to_thread(running.standin.stop)
+        except Exception as err:
+            log.warning("notify stand-in raised while stopping", error=repr(err))
     if running.sink is not None:
         try:
             await asyncio.to_thread(running.sink.stop)
@@ -396,6 +471,12 @@ def _print_banner(p: _Plan, running: _Running) -> None:
         f"  Temporal UI   {ui}",
         f"  Temporal      {settings.temporal_address}  (log: {p.temporal_log})",
         f"  Mailbox       {settings.mailbox_dir}  (every email sent, one file each)",
+        (
+            f"  Texts         {settings.data_dir / 'sms'}  (every text, one file each; "
+            f"local stand-in for GOV.UK Notify at {running.standin.url})"
+            if running.standin is not None
+            else f"  Texts         GOV.UK Notify at {settings.notify_base_url}"
+        ),
         f"  Database      {settings.database_url}",
         f"  Task queue    {settings.task_queue}",
         "",

@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 KEY_BYTES = 32  # AES-256
 PSEUDONYM_KEY_MIN_BYTES = 32
 KEYS_FILE_NAME = "keys.json"
@@ -66,6 +69,24 @@ class KeyRing:
 
     def __repr__(self) -> str:
         return f"KeyRing(active_key_id={self.active_key_id!r}, key_ids={sorted(self.keys)!r})"
+
+    def seal(self, plaintext: bytes) -> str:
+        """Encrypt data kept at rest in the read model: ``<key id>:<base64 nonce+ciphertext>``
+        (AES-256-GCM under the active key, as the payload codec does)."""
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.active_key).encrypt(nonce, plaintext, None)
+        return f"{self.active_key_id}:{base64.b64encode(nonce + sealed).decode('ascii')}"
+
+    def unseal(self, sealed: str) -> bytes:
+        """Decrypt what :meth:`seal` produced, with whichever key it names."""
+        key_id, _, data = sealed.partition(":")
+        if key_id not in self.keys:
+            raise KeyConfigError(f"sealed data names unknown key id {key_id!r}")
+        raw = base64.b64decode(data)
+        try:
+            return AESGCM(self.keys[key_id]).decrypt(raw[:12], raw[12:], None)
+        except InvalidTag:
+            raise KeyConfigError(f"sealed data failed authentication under {key_id!r}") from None
 
 
 def generate_key() -> bytes:

@@ -31,6 +31,7 @@ class LetterKind(StrEnum):
     CLOSED = "closed"
     REMOVED_FROM_LIST = "removed_from_list"
     CRISIS_REPLY = "crisis_reply"
+    HOLDING_REPLY = "holding_reply"
     COORDINATOR_ALERT = "coordinator_alert"
     PRACTITIONER_ALERT = "practitioner_alert"
 
@@ -40,6 +41,7 @@ class Recipient(StrEnum):
     REFERRER = "referrer"
     PRACTITIONER = "practitioner"
     COORDINATORS = "coordinators"
+    DUTY_LEAD = "duty_lead"
 
 
 class AlertKind(StrEnum):
@@ -57,6 +59,30 @@ class AlertKind(StrEnum):
     MEASURE_NEEDS_ATTENTION = "measure_needs_attention"
     NEW_ALLOCATION = "new_allocation"
     WITHDRAWAL_REQUESTED = "withdrawal_requested"
+    MEASURE_URGENT = "measure_urgent"
+    CRISIS_UNACKNOWLEDGED = "crisis_unacknowledged"
+    CLIENT_UNREACHABLE = "client_unreachable"
+    TEXTS_STOPPED = "texts_stopped"
+
+
+# Alerts whose subject says "urgent": someone may be at risk now.
+URGENT_ALERTS: frozenset[AlertKind] = frozenset(
+    {AlertKind.CRISIS_MESSAGE, AlertKind.CRISIS_UNACKNOWLEDGED, AlertKind.MEASURE_URGENT}
+)
+
+
+class ContactChannel(StrEnum):
+    """A channel a client can be written to on."""
+
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Route(BaseModel):
+    """One way to reach one person: a channel and the address (phone or email) on it."""
+
+    channel: ContactChannel
+    address: str
 
 
 class Notification(BaseModel):
@@ -68,6 +94,10 @@ class Notification(BaseModel):
     recipient: Recipient
     # Client and referrer addresses come from the (encrypted) workflow state; practitioner
     # and coordinator addresses are resolved by the activity from the registry / settings.
+    # Client letters: the routes ``models.correspondence.client_routes`` chose, best first.
+    # (``to_address`` / ``to_phone`` are what letters queued before routes existed carry.)
+    routes: list[Route] = Field(default_factory=list)
+    discreet: bool = Field(default=False, description="say only who to call: not safe to leave")
     to_address: str | None = None
     to_phone: str | None = None
     practitioner_id: str | None = None
@@ -76,5 +106,14 @@ class Notification(BaseModel):
 
 class SendResult(BaseModel):
     key: str
-    status: str = Field(description="sent | already_sent | queued_sms | no_address")
+    status: str = Field(description="sent | already_sent | not_written | no_address | ...")
     message_id: str | None = None
+
+
+REDELIVER_NOTIFICATION = "redeliver_notification"
+
+
+class Redelivery(BaseModel):
+    """Send a client letter again after a gateway reported its text failed for good."""
+
+    key: str = Field(min_length=1, max_length=200, description="the failed letter's outbox key")

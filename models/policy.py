@@ -10,6 +10,9 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Durations that fast time leaves as they are.
+_REAL_TIME = frozenset({"crisis_acknowledge_within"})
+
 
 class ServicePolicy(BaseModel):
     """Durations and limits that shape one referral's pathway."""
@@ -34,6 +37,18 @@ class ServicePolicy(BaseModel):
     )
     reqol_clinical_cutoff: int = Field(default=24, ge=0, le=40)
     reqol_reliable_change: int = Field(default=5, ge=1, le=40)
+    crisis_acknowledge_within: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="a crisis alert nobody acknowledged by then is sent again and escalated "
+        "to the duty lead (and again at this interval); real time even in fast-time demos",
+    )
+    texts_per_number_per_hour: int = Field(
+        default=5, ge=1, description="at most this many texts an hour to one number; more wait"
+    )
+    texts_limit_window: timedelta = Field(
+        default=timedelta(hours=1),
+        description="the hour of the limit above (shrinks with fast time, like the pathway)",
+    )
     timeline_kept_in_workflow: int = Field(
         default=60,
         ge=10,
@@ -50,7 +65,8 @@ class ServicePolicy(BaseModel):
         scale = seconds_per_day / 86400.0
         scaled: dict[str, object] = {}
         for name, field in cls.model_fields.items():
-            if isinstance(field.default, timedelta):
+            # A person's time to answer an alarm does not shrink in a demo.
+            if isinstance(field.default, timedelta) and name not in _REAL_TIME:
                 scaled[name] = field.default * scale
         scaled.update(overrides)
         return cls.model_validate(scaled)

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from models.notifications import ContactChannel
 from models.policy import ServicePolicy
 
 REFERENCE_PATTERN = r"^R[0-9A-HJKMNP-TV-Z]{8,26}$"
@@ -48,6 +49,18 @@ class ClientDetails(Strict):
     may_contact: bool = Field(
         default=True, description="the client agreed to be written to directly"
     )
+    channels: list[ContactChannel] | None = Field(
+        default=None,
+        description="the channels the client agreed to be written to on (default: every "
+        "channel given a contact)",
+    )
+    preferred_channel: ContactChannel | None = Field(
+        default=None, description="the channel to try first (default: email, then text)"
+    )
+    safe_to_leave_messages: bool = Field(
+        default=True,
+        description="false: letters and texts say only who to call, nothing about the service",
+    )
 
     @field_validator("phone")
     @classmethod
@@ -58,7 +71,20 @@ class ClientDetails(Strict):
     def _reachable(self) -> ClientDetails:
         if self.email is None and self.phone is None:
             raise ValueError("a client needs an email or a phone number to be reachable")
+        for channel in [*(self.channels or []), self.preferred_channel]:
+            if channel is not None and self.address(channel) is None:
+                raise ValueError(f"the {channel.value} channel needs a contact on it")
+        if (
+            self.preferred_channel is not None
+            and self.channels is not None
+            and self.preferred_channel not in self.channels
+        ):
+            raise ValueError("the preferred channel must be one of the agreed channels")
         return self
+
+    def address(self, channel: ContactChannel) -> str | None:
+        """The registered contact on a channel, if any."""
+        return self.phone if channel is ContactChannel.SMS else self.email
 
 
 class ReferrerDetails(Strict):
@@ -207,6 +233,7 @@ class ReferralState(BaseModel):
     seq: int = 0
     timeline: list[TimelineEvent] = Field(default_factory=list)
     recent_message_ids: list[str] = Field(default_factory=list)
+    sms_opted_out: bool = Field(default=False, description="the client texted STOP")
     runs: int = 1
 
 

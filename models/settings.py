@@ -10,7 +10,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.policy import ServicePolicy
@@ -41,6 +41,22 @@ class Settings(BaseSettings):
     smtp_use_tls: bool = False
     mail_from: str = "Harbour Recovery Service <no-reply@harbour.example>"
     coordinators_email: str = "coordinators@harbour.example"
+    # A crisis alert nobody acknowledged in time is escalated to the service's duty lead.
+    duty_lead_email: str = "duty-lead@harbour.example"
+    # What the holding reply promises about when a person reads a message.
+    inbox_read_within: str = "by the end of the next working day"
+    # Where clients' email replies go: the inbound route (so "reply RETURN" works by email).
+    reply_to: str | None = "replies@harbour.example"
+    # GOV.UK Notify for texts. The dev stack points these at its local stand-in
+    # (infra/notify_standin.py); production sets Notify's own key, template and base URL.
+    notify_api_key: SecretStr | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_sms_template_id: str | None = Field(
+        default=None, description="a Notify text template whose whole content is ((body))"
+    )
+    # Received texts are also fetched from Notify this often: a safety net for callbacks
+    # that never came (0 turns the poll off).
+    notify_poll_seconds: float = Field(default=300.0, ge=0)
     service_name: str = "Harbour Recovery Service"
     service_phone: str = "01234 567890"
     # "kid:base64key,kid:base64key" — the first key encrypts, all decrypt (rotation).

@@ -146,6 +146,28 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTC_DT)
     sent_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+    # Texts: the keyed hash of the number (hourly limit per number, unreachable marking),
+    # the gateway's id, and what its delivery receipt said.
+    recipient_key: Mapped[str | None] = mapped_column(String(64))
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    delivery_status: Mapped[str | None] = mapped_column(String(32))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+    # The notification itself, sealed with the key ring (it holds addresses): a letter whose
+    # text failed for good is sent again by the client's next permitted channel.
+    payload: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_recipient_sent", "recipient_key", "sent_at"),)
+
+
+class UnreachableContactRow(Base):
+    """A client contact that a gateway reported failing for good (keyed hash only)."""
+
+    __tablename__ = "unreachable_contacts"
+
+    contact_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime] = mapped_column(UTC_DT)
+    ref: Mapped[str] = mapped_column(String(32), index=True)
 
 
 class InboundMessageRow(Base):
@@ -166,6 +188,9 @@ class InboundMessageRow(Base):
     in_inbox: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTC_DT)
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # A crisis alert stays raised (and is escalated) until a coordinator acknowledges it.
+    crisis_acknowledged_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+    crisis_acknowledged_by: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (UniqueConstraint("channel", "gateway_id", name="uq_inbound_gateway"),)
 

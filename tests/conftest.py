@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.database",
+    "tests.fixtures.notify",
     "tests.fixtures.smtp",
     "tests.fixtures.temporal",
     "tests.fixtures.api",

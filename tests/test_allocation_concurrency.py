@@ -318,7 +318,12 @@ async def test_allocation_under_concurrent_events(
     monitor = CapacityMonitor(storm.sessions)
     watching = asyncio.create_task(monitor.run())
     worker = build_worker(
-        dev_env.client, settings, engine, TEST_PSEUDONYM_KEY, task_queue=storm.task_queue
+        dev_env.client,
+        settings,
+        engine,
+        TEST_PSEUDONYM_KEY,
+        task_queue=storm.task_queue,
+        keyring=TEST_KEYRING,
     )
     try:
         async with worker:

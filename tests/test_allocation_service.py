@@ -152,6 +152,7 @@ async def test_returning_client_goes_first_to_their_own_practitioner(auto: Harne
             channel=Channel.SMS,
             sender="+447700900001",
             body="RETURN",
+            task_queue=h.task_queue,
         )
         await eventually(lambda: _stage(h, returning, Stage.WAITING))
         view = await h.state(returning)

@@ -48,6 +48,17 @@ def _bodies(at: str) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("GET", "/v1/practitioners/{practitioner_id}/caseload"): None,
         ("GET", "/v1/inbox"): None,
         ("POST", "/v1/inbox/{message_id}/resolution"): {"note": "done"},
+        ("POST", "/v1/inbox/{message_id}/acknowledgement"): {},
+        ("POST", "/v1/messages/delivery-receipts"): {
+            "id": "0d4e2c3a-8c4b-4d0e-9a57-0b8f7c1d2e3f",
+            "reference": "not-one-of-ours",
+            "to": "07700900999",
+            "status": "delivered",
+            "created_at": "2026-11-24T10:00:00Z",
+            "completed_at": "2026-11-24T10:00:05Z",
+            "sent_at": "2026-11-24T10:00:01Z",
+            "notification_type": "sms",
+        },
         ("POST", "/v1/messages/inbound"): {
             "id": "matrix-1",
             "source_number": "447700900999",
@@ -67,7 +78,8 @@ def _bodies(at: str) -> dict[tuple[str, str], dict[str, Any] | None]:
 OWN_2XX = {
     "referrer-b": {("POST", "/v1/referrals"), ("GET", "/v1/referrals")},
     "practitioner-ben": {("GET", "/v1/referrals")},
-    "gateway": {("POST", "/v1/messages/inbound")},
+    # A receipt for a text that is not ours is answered "unknown" and changes nothing.
+    "gateway": {("POST", "/v1/messages/inbound"), ("POST", "/v1/messages/delivery-receipts")},
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 

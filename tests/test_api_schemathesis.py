@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import hypothesis
 import hypothesis.errors
@@ -25,6 +26,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from activities.registry import add_practitioner
@@ -119,6 +121,8 @@ def _run_operation(
             case.path_parameters["ref"] = real
         counts[label] = counts.get(label, 0) + 1
         response = case.call(headers=headers)
+        if mode == GenerationMode.NEGATIVE and _negation_vanished(case, response):
+            hypothesis.reject()
         case.validate_response(response, headers=headers, excluded_checks=EXCLUDED_CHECKS)
 
     try:
@@ -128,6 +132,22 @@ def _run_operation(
     except (Exception, BaseExceptionGroup) as failure:  # collected: every operation runs
         return f"{label}: {failure}"[:3000]
     return None
+
+
+def _negation_vanished(case: Any, response: Any) -> bool:
+    """True when the only schema violation of a negative case never reached the wire.
+
+    schemathesis can negate a query by adding an undeclared parameter whose value serialises
+    to nothing (an empty list), and negate the Authorization header that ``case.call`` then
+    supplies: the request sent is valid, the API rightly answers 200, and the check reports
+    "schema-violating request accepted" (schemathesis PR 4762; not in the newest release
+    here). Such a case is rejected, not counted: it tested nothing."""
+    generated = set((case.query or {}).keys())
+    sent = set(parse_qs(urlsplit(str(response.request.url)).query, keep_blank_values=True))
+    declared = {p.name for p in case.operation.query}
+    dropped = generated - sent
+    no_body = case.body is None or isinstance(case.body, NotSet)
+    return bool(dropped) and not (dropped & declared) and sent <= declared and no_body
 
 
 async def test_openapi_schema_holds_for_every_operation(harness: Harness) -> None:

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from activities.registry import add_practitioner
 from api.auth import revoke_api_key
 from api.routes.inbound_messages import sign
+from infra.notify_standin import NotifyStandinServer
 from models.tables import InboundMessageRow
-from tests.factories import CLIENT_EMAIL, CLIENT_PHONE
+from tests.factories import CLIENT_PHONE
 from tests.fixtures.api import EMAIL_SECRET, ORG_A, Api, api_settings, intake_body, running_api
 from tests.fixtures.temporal import Harness
 from tests.helpers import eventually, mails_for
@@ -150,7 +151,9 @@ async def test_unknown_sender_duplicates_and_replays(api: Api) -> None:
         assert missing.status_code == 404
 
 
-async def test_crisis_text_alerts_coordinators_at_once(api: Api, smtp_server: Any) -> None:
+async def test_crisis_text_alerts_coordinators_at_once(
+    api: Api, smtp_server: Any, notify_standin: NotifyStandinServer
+) -> None:
     smtp_server.clear()
     gateway = await api.key("gateway")
     referrer = await api.key("referrer", organisation=ORG_A)
@@ -170,11 +173,16 @@ async def test_crisis_text_alerts_coordinators_at_once(api: Api, smtp_server: An
             )
 
         await eventually(alerted)
-        await eventually(
-            lambda: any(
-                m["X-Harbour-Kind"] == "crisis_reply" for m in mails_for(smtp_server, CLIENT_EMAIL)
-            )
+        # The crisis contacts go back the way the message came: by text.
+        message_id = response.json()["id"]
+        [reply] = await eventually(
+            lambda: [
+                t
+                for t in notify_standin.sent_texts(CLIENT_PHONE)
+                if t["reference"] == f"message:{message_id}:first:crisis_reply:client"
+            ]
         )
+        assert "116 123" in reply["body"] and "999" in reply["body"]
 
         async def crisis_in_inbox() -> bool:
             items = (await api.get("/v1/inbox", coordinator)).json()
@@ -253,4 +261,8 @@ async def test_rate_limits_answer_429_and_store_nothing(harness: Harness) -> Non
             ).status_code == 202
             second = await api.post("/v1/referrals", referrer, json=intake_body())
             assert second.status_code == 429 and "retry-after" in second.headers
-            assert len(api.started.ids) == 1
+            # One referral; the unknown senders' messages each start only their follow-up.
+            assert [i for i in api.started.ids if i.startswith("referral-")] == [
+                i for i in api.started.ids if not i.startswith("message-")
+            ]
+            assert len([i for i in api.started.ids if i.startswith("referral-")]) == 1

@@ -56,7 +56,7 @@ def _port_is_free(port: int) -> bool:
 
 def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    temporal_port, ui_port, smtp_port, api_port = _free_ports(4)
+    temporal_port, ui_port, smtp_port, api_port, notify_port = _free_ports(5)
     env = {key: value for key, value in os.environ.items() if not key.startswith("HARBOUR_")}
     env.update(
         HARBOUR_CONFIG_FILE=str(tmp_path / "absent.env"),
@@ -69,6 +69,7 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
         HARBOUR_API_PORT=str(api_port),
         HARBOUR_TASK_QUEUE=f"devstack-smoke-{os.getpid()}",
         HARBOUR_DEVSTACK_READY_TIMEOUT_SECONDS="90",
+        HARBOUR_DEVSTACK_NOTIFY_STANDIN_PORT=str(notify_port),
     )
     started = time.monotonic()
     process = subprocess.Popen(
@@ -98,11 +99,15 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
     assert (data_dir / "harbour.db").is_file()
     assert (data_dir / "keys.json").is_file()
     assert (data_dir / "mailbox").is_dir()
+    assert "Texts" in output and f"http://127.0.0.1:{notify_port}" in output
+    # The stand-in's callbacks carry a gateway key of their own, kept private.
+    assert (data_dir / "notify-callback.key").stat().st_mode & 0o077 == 0
 
     # Nothing left behind: no Temporal server on our data folder, every port released.
     leftovers = _processes_mentioning(str(data_dir))
     for pid in leftovers:
         os.kill(pid, signal.SIGKILL)
     assert leftovers == [], f"processes left running: {leftovers}"
-    assert all(_port_is_free(port) for port in (temporal_port, ui_port, smtp_port, api_port))
+    ports = (temporal_port, ui_port, smtp_port, api_port, notify_port)
+    assert all(_port_is_free(port) for port in ports)
     assert elapsed < 120

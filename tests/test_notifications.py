@@ -36,12 +36,14 @@ from activities.notifications import (
     render,
     template_names,
 )
+from infra.notify_standin import NotifyStandinServer
 from infra.smtp_sink import start_sink
 from models.actions import DeclineReason
 from models.notifications import AlertKind, LetterKind, Notification, Recipient
 from models.settings import Settings
 from models.tables import OutboxRow, PractitionerRow
 from tests.fixtures.smtp import SmtpServer, free_port
+from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY
 
 PLANTED = "PLANTED-CLINICAL-7f3a"
 CLIENT_EMAIL = "sam.client@example.org"
@@ -188,7 +190,7 @@ def any_activities(
     any_db: async_sessionmaker[AsyncSession],
 ) -> NotificationActivities:
     smtp_server.clear()
-    return NotificationActivities(smtp_settings, any_db)
+    return NotificationActivities(smtp_settings, any_db, TEST_PSEUDONYM_KEY, TEST_KEYRING)
 
 
 @pytest.fixture
@@ -198,7 +200,7 @@ def activities(
     db: async_sessionmaker[AsyncSession],
 ) -> NotificationActivities:
     smtp_server.clear()
-    return NotificationActivities(smtp_settings, db)
+    return NotificationActivities(smtp_settings, db, TEST_PSEUDONYM_KEY, TEST_KEYRING)
 
 
 async def outbox(db: async_sessionmaker[AsyncSession], key: str) -> OutboxRow | None:
@@ -496,23 +498,26 @@ async def test_a_crash_after_sending_resends_with_the_same_message_id(
     assert row is not None and (row.status, row.attempts) == ("sent", 2)
 
 
-async def test_sms_only_client_is_queued_and_not_emailed(
+async def test_sms_only_client_is_texted_once_through_notify_and_not_emailed(
     any_activities: NotificationActivities,
     smtp_server: SmtpServer,
     any_db: async_sessionmaker[AsyncSession],
+    notify_standin: NotifyStandinServer,
 ) -> None:
     letter = notification(LetterKind.CHECKIN, Recipient.CLIENT, email=False)
     assert letter.to_address is None and letter.to_phone
 
     [result] = await any_activities.send_notifications([letter])
     [again] = await any_activities.send_notifications([letter])
-    await asyncio.sleep(0.2)
 
-    assert result.status == again.status == "queued_sms"
+    assert (result.status, again.status) == ("sent", "already_sent")
     assert smtp_server.messages == []
+    [text] = [t for t in notify_standin.sent_texts(CLIENT_PHONE) if t["reference"] == letter.key]
+    assert "checking in" in text["body"] and "CLINICAL" not in text["body"]
     row = await outbox(any_db, letter.key)
     assert row is not None
-    assert (row.status, row.channel, row.attempts, row.recipient) == ("queued_sms", "sms", 1, None)
+    assert (row.status, row.channel, row.attempts, row.recipient) == ("sent", "sms", 1, None)
+    assert row.provider_id == text["id"] and row.recipient_key is not None
 
 
 async def test_missing_address_fails_permanently_without_personal_data_and_sends_the_rest(
@@ -548,7 +553,9 @@ async def test_smtp_outage_is_retryable_and_names_no_one(
     letter = notification(LetterKind.ACKNOWLEDGEMENT, Recipient.CLIENT)
 
     with pytest.raises(ApplicationError) as caught:
-        await NotificationActivities(settings, db).send_notifications([letter])
+        await NotificationActivities(
+            settings, db, TEST_PSEUDONYM_KEY, TEST_KEYRING
+        ).send_notifications([letter])
 
     assert not caught.value.non_retryable
     assert caught.value.__cause__ is None
@@ -613,7 +620,7 @@ async def test_a_refused_recipient_is_recorded_and_the_rest_of_the_batch_goes(
     first = _to(notification(LetterKind.DISCHARGE, Recipient.CLIENT, ref), "one@example.org")
     gone = _to(notification(LetterKind.DISCHARGE, Recipient.REFERRER, ref), "gone@example.org")
     last = notification(LetterKind.PRACTITIONER_ALERT, Recipient.PRACTITIONER, ref)
-    activities = NotificationActivities(settings, db)
+    activities = NotificationActivities(settings, db, TEST_PSEUDONYM_KEY, TEST_KEYRING)
 
     with pytest.raises(ApplicationError) as caught:
         await activities.send_notifications([first, gone, last])
@@ -635,7 +642,7 @@ async def test_a_temporary_refusal_retries_only_what_did_not_go(
     ref = new_ref()
     first = _to(notification(LetterKind.CHECKIN, Recipient.CLIENT, ref), "one@example.org")
     busy = _to(notification(LetterKind.CHECKIN, Recipient.REFERRER, ref), "busy@example.org")
-    activities = NotificationActivities(settings, db)
+    activities = NotificationActivities(settings, db, TEST_PSEUDONYM_KEY, TEST_KEYRING)
 
     with pytest.raises(ApplicationError) as caught:
         await activities.send_notifications([first, busy])
@@ -656,13 +663,23 @@ async def test_logs_carry_references_only(activities: NotificationActivities) ->
         notification(LetterKind.ALLOCATION, Recipient.PRACTITIONER),
         notification(LetterKind.CHECKIN, Recipient.CLIENT, email=False),
     ]
-    with structlog.testing.capture_logs() as logs:
+    with structlog.testing.capture_logs() as captured:
         await activities.send_notifications(letters)
         await activities.send_notifications(letters)
 
+    # The activity's own lines (the Notify stand-in runs in this process and logs too).
+    logs = [entry for entry in captured if str(entry["event"]).startswith("notification.")]
     assert len(logs) == 6
     for entry in logs:
-        assert set(entry) <= {"event", "log_level", "ref", "kind", "recipient_role", "key"}
+        assert set(entry) <= {
+            "event",
+            "log_level",
+            "ref",
+            "kind",
+            "recipient_role",
+            "key",
+            "channel",
+        }
         flat = " ".join(str(v) for v in entry.values())
         for personal in (CLIENT_EMAIL, PRACTITIONER_EMAIL, CLIENT_PHONE, "Sam", "Alex", "Patel"):
             assert personal not in flat
@@ -680,7 +697,9 @@ async def test_mailbox_sink_writes_readable_eml_files(
     try:
         settings = smtp_settings.model_copy(update={"smtp_port": port})
         letter = notification(LetterKind.DISCHARGE, Recipient.CLIENT)
-        await NotificationActivities(settings, db).send_notifications([letter])
+        await NotificationActivities(
+            settings, db, TEST_PSEUDONYM_KEY, TEST_KEYRING
+        ).send_notifications([letter])
     finally:
         controller.stop()
 

@@ -148,6 +148,7 @@ async def test_two_episodes_with_reentry_by_message(harness: Harness, smtp_serve
             channel=Channel.SMS,
             sender="07700 900461",
             body="Hi, I'd like to come back please",
+            task_queue=h.task_queue,
         )
         assert stored.ref == ref
         await eventually(lambda: _episode_is(h, ref, 2))

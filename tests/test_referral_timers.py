@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from activities.registry import add_practitioner
+from infra.notify_standin import NotifyStandinServer
 from models.actions import (
     Allocation,
     Discharge,
@@ -47,6 +48,8 @@ async def message(h: Harness, text: str, sender: str = CLIENT_PHONE) -> Any:
         channel=Channel.SMS,
         sender=sender,
         body=text,
+        policy=h.policy,
+        task_queue=h.task_queue,
     )
 
 
@@ -148,7 +151,7 @@ async def test_silence_and_non_attendance_nudge_never_discharge(
 
 
 async def test_crisis_message_alerts_at_once_and_replies_with_crisis_contacts(
-    harness: Harness, smtp_server: Any
+    harness: Harness, smtp_server: Any, notify_standin: NotifyStandinServer
 ) -> None:
     h = harness
     smtp_server.clear()
@@ -158,8 +161,12 @@ async def test_crisis_message_alerts_at_once_and_replies_with_crisis_contacts(
         text = "I can't cope, I've been thinking about suicide"
         stored = await message(h, text)
         await eventually(lambda: alerts(smtp_server, "crisis_message"))
-        reply = await eventually(lambda: letters(smtp_server, "crisis_reply"))
-        reply_text = body(reply[0])
+        # The crisis contacts go back the way the message came: by text.
+        reference = f"message:{stored.id}:first:crisis_reply:client"
+        reply = await eventually(
+            lambda: [t for t in notify_standin.sent_texts() if t["reference"] == reference]
+        )
+        reply_text = reply[0]["body"]
         assert "116 123" in reply_text and "111" in reply_text and "999" in reply_text
         for m in smtp_server.messages:
             assert "suicide" not in body(m).lower()
@@ -170,7 +177,7 @@ async def test_crisis_message_alerts_at_once_and_replies_with_crisis_contacts(
 
 
 async def test_withdrawal_needs_confirmation_through_the_registered_contact(
-    harness: Harness, smtp_server: Any
+    harness: Harness, smtp_server: Any, notify_standin: NotifyStandinServer
 ) -> None:
     h = harness
     smtp_server.clear()
@@ -182,9 +189,19 @@ async def test_withdrawal_needs_confirmation_through_the_registered_contact(
         assert stranger.ref is None
         await message(h, "STOP please")
         await eventually(lambda: _withdrawal_pending(h, ref))
-        # The confirmation request goes to the registered email, not back to the sender.
-        await eventually(lambda: letters(smtp_server, "withdrawal_confirmation_request"))
-        assert not mails_for(smtp_server, "+447700900999")
+        # The confirmation request goes to the registered contact the message came from (by
+        # text, the way it came), never to the unknown sender.
+        await eventually(
+            lambda: [
+                t
+                for t in notify_standin.sent_texts(CLIENT_PHONE)
+                if t["reference"].startswith(f"{ref}:")
+                and ":withdrawal_confirmation_request:" in t["reference"]
+            ]
+        )
+        assert not [
+            t for t in notify_standin.sent_texts("+447700900999") if "withdrawal" in t["reference"]
+        ]
         assert (await h.state(ref)).stage == Stage.WAITING
         await message(h, "CONFIRM")
         await eventually(lambda: _stage(h, ref, Stage.CLOSED))

@@ -44,10 +44,12 @@ with workflow.unsafe.imports_passed_through():
         TriageOutcome,
         WithdrawalConfirmation,
     )
-    from models.messages import ClientMessage, Intent, classify_intent, suggests_crisis
+    from models.correspondence import client_routes, discreet
+    from models.messages import Channel, ClientMessage, Intent, classify_intent, suggests_crisis
     from models.notifications import (
         SEND_NOTIFICATIONS,
         AlertKind,
+        ContactChannel,
         LetterKind,
         Notification,
         Recipient,
@@ -113,6 +115,11 @@ class ReferralResult(BaseModel):
     episodes: int
 
 
+def _reply_channel(channel: Channel) -> ContactChannel | None:
+    """The channel a reply goes back on (a demo message from the CLI has none)."""
+    return {Channel.SMS: ContactChannel.SMS, Channel.EMAIL: ContactChannel.EMAIL}.get(channel)
+
+
 def workflow_id(ref: str) -> str:
     """Workflow ids carry the opaque reference only."""
     return f"referral-{ref}"
@@ -167,9 +174,10 @@ class ReferralWorkflow:
         """Record the referral and acknowledge it to the referrer (and the client, if allowed)."""
         async with self._lock:
             client = self.s.submission.client
-            letters = [self._letter(LetterKind.ACKNOWLEDGEMENT, Recipient.REFERRER)]
-            if client.may_contact:
-                letters.append(self._letter(LetterKind.ACKNOWLEDGEMENT, Recipient.CLIENT))
+            letters = [
+                self._letter(LetterKind.ACKNOWLEDGEMENT, Recipient.REFERRER),
+                self._letter(LetterKind.ACKNOWLEDGEMENT, Recipient.CLIENT),
+            ]
             contacts = [c for c in (client.email, client.phone) if c]
             workflow.upsert_search_attributes([REFERRAL_STAGE.value_set(Stage.TRIAGE.value)])
             await self._record(
@@ -249,9 +257,10 @@ class ReferralWorkflow:
                     "decline_reason": decision.decline_reason.value,
                     "signposting": decision.signposting,
                 }
-                letters = [self._letter(LetterKind.DECLINED, Recipient.REFERRER, context)]
-                if self.s.submission.client.may_contact:
-                    letters.append(self._letter(LetterKind.DECLINED, Recipient.CLIENT))
+                letters = [
+                    self._letter(LetterKind.DECLINED, Recipient.REFERRER, context),
+                    self._letter(LetterKind.DECLINED, Recipient.CLIENT),
+                ]
                 self._enter(Stage.CLOSED)
                 await self._record(
                     "declined", detail, letters, decline_reason=decision.decline_reason.value
@@ -298,9 +307,10 @@ class ReferralWorkflow:
         self._join_waiting_list(now)
         await self._record("accepted", detail, [])
         position = await self._position()
-        letters = [self._letter(LetterKind.ACCEPTED, Recipient.REFERRER, position)]
-        if self.s.submission.client.may_contact:
-            letters.append(self._letter(LetterKind.WAITING_LIST, Recipient.CLIENT, position))
+        letters = [
+            self._letter(LetterKind.ACCEPTED, Recipient.REFERRER, position),
+            self._letter(LetterKind.WAITING_LIST, Recipient.CLIENT, position),
+        ]
         await self._send(letters, self.s.seq)
         await self._wake_allocator("joined_list")
 
@@ -329,7 +339,7 @@ class ReferralWorkflow:
             "validation_queue": self.s.in_validation_queue,
         }
         await self._record("checkin", detail, letters)
-        if self.s.submission.client.may_contact:
+        if client_routes(LetterKind.CHECKIN, self.s.submission.client, **self._contact_state()):
             position = await self._position()
             context = {
                 **position,
@@ -532,7 +542,7 @@ class ReferralWorkflow:
                 booked.reminded = True
                 context = {"session_at": booked.at.isoformat(), "session_location": booked.location}
                 letters = []
-                if booked.at > now and self.s.submission.client.may_contact:
+                if booked.at > now:
                     letters.append(
                         self._letter(LetterKind.SESSION_REMINDER, Recipient.CLIENT, context)
                     )
@@ -564,9 +574,8 @@ class ReferralWorkflow:
                 measure = ReqolRecord(total=result.total, recorded_at=now)
                 detail["total"] = result.total
                 if result.alert:
-                    letters.append(
-                        self._alert(Recipient.PRACTITIONER, AlertKind.MEASURE_NEEDS_ATTENTION)
-                    )
+                    # The item that asks about risk, at its two worst levels: urgent.
+                    letters.append(self._alert(Recipient.PRACTITIONER, AlertKind.MEASURE_URGENT))
             else:
                 measure = ReqolRecord(skipped_reason=submission.skipped_reason, recorded_at=now)
                 detail["skipped"] = True
@@ -611,9 +620,10 @@ class ReferralWorkflow:
             self._enter(Stage.DISCHARGED)
             # Open re-entry starts in a fresh run once this update has finished.
             self._continue_after_discharge = True
-            letters = [self._letter(LetterKind.DISCHARGE, Recipient.REFERRER)]
-            if self.s.submission.client.may_contact:
-                letters.append(self._letter(LetterKind.DISCHARGE, Recipient.CLIENT))
+            letters = [
+                self._letter(LetterKind.DISCHARGE, Recipient.REFERRER),
+                self._letter(LetterKind.DISCHARGE, Recipient.CLIENT),
+            ]
             await asyncio.gather(
                 self._record(
                     "discharged",
@@ -756,11 +766,10 @@ class ReferralWorkflow:
         async with self._turn():
             self._check(pathway.check_removal)
             context: dict[str, str | int | bool | None] = {"removal_reason": removal.reason.value}
-            letters = [self._letter(LetterKind.REMOVED_FROM_LIST, Recipient.REFERRER, context)]
-            if self.s.submission.client.may_contact:
-                letters.append(
-                    self._letter(LetterKind.REMOVED_FROM_LIST, Recipient.CLIENT, context)
-                )
+            letters = [
+                self._letter(LetterKind.REMOVED_FROM_LIST, Recipient.REFERRER, context),
+                self._letter(LetterKind.REMOVED_FROM_LIST, Recipient.CLIENT, context),
+            ]
             await self._close(
                 f"removed_{removal.reason.value}", letters, {"coordinator": removal.coordinator}
             )
@@ -788,7 +797,7 @@ class ReferralWorkflow:
                 )
             ]
             # Never write to a client about their own death or a duplicate record.
-            if self.s.submission.client.may_contact and closure.reason not in (
+            if closure.reason not in (
                 ClosureReason.DECEASED,
                 ClosureReason.DUPLICATE,
             ):
@@ -817,9 +826,10 @@ class ReferralWorkflow:
         self._check(pathway.check_withdrawal_confirmation)
 
     async def _withdraw(self, detail: dict[str, str | int | bool | None]) -> None:
-        letters = [self._letter(LetterKind.WITHDRAWN, Recipient.REFERRER)]
-        if self.s.submission.client.may_contact:
-            letters.append(self._letter(LetterKind.WITHDRAWN, Recipient.CLIENT))
+        letters = [
+            self._letter(LetterKind.WITHDRAWN, Recipient.REFERRER),
+            self._letter(LetterKind.WITHDRAWN, Recipient.CLIENT),
+        ]
         await self._close("withdrawn", letters, detail)
 
     async def _close(
@@ -850,9 +860,12 @@ class ReferralWorkflow:
     async def client_message(self, message: ClientMessage) -> None:
         """A message from the client's registered contact (already matched and stored).
 
-        Crisis words alert coordinators at once and the client gets crisis contacts;
-        return / stop / confirm / still-waiting act on the referral; anything else goes to
-        the coordinators' inbox. Nothing is dropped.
+        Only an unambiguous reading acts (return / stop / confirm / still waiting, where the
+        stage allows it). Anything else waits for a person in the inbox and the client gets a
+        holding reply with the crisis contacts. A possible crisis is never acted on here: the
+        message's follow-up workflow alerts coordinators, replies with the crisis contacts and
+        escalates until someone acknowledges it. A bare STOP by text stops texts at once.
+        Nothing is dropped.
         """
         async with self._turn():
             if message.message_id in self.s.recent_message_ids:
@@ -860,37 +873,81 @@ class ReferralWorkflow:
             self.s.recent_message_ids = [*self.s.recent_message_ids, message.message_id][
                 -RECENT_MESSAGES_KEPT:
             ]
-            crisis = suggests_crisis(message.text)
-            intent = classify_intent(message.text)
-            acted = await self._act_on(intent)
-            handled = MessageHandling(
-                message_id=message.message_id,
-                ref=self.s.ref,
-                intent=intent,
-                crisis=crisis,
-                to_inbox=crisis or not acted,
-            )
+            if message.reading is None:
+                await self._legacy_client_message(message)
+                return
+            reading = message.reading
+            reply_channel = _reply_channel(message.channel)
+            if reading.sms_opt_out and message.channel == Channel.SMS:
+                self.s.sms_opted_out = True
+            acted = False
+            if not reading.crisis:
+                acted = await self._act_on(reading.intent, reply_channel)
             letters: list[Notification] = []
-            if crisis:
-                letters += [
-                    self._alert(Recipient.COORDINATORS, AlertKind.CRISIS_MESSAGE),
-                    self._letter(LetterKind.CRISIS_REPLY, Recipient.CLIENT),
-                ]
+            if not acted and not reading.crisis and not reading.sms_opt_out:
+                letters.append(
+                    self._letter(LetterKind.HOLDING_REPLY, Recipient.CLIENT, reply=reply_channel)
+                )
+            if reading.sms_opt_out and not acted:
+                letters.append(self._alert(Recipient.COORDINATORS, AlertKind.TEXTS_STOPPED))
             await asyncio.gather(
                 self._record(
                     "client_message",
                     {
                         "message_id": message.message_id,
-                        "intent": intent.value,
-                        "crisis": crisis,
+                        "intent": reading.intent.value,
+                        "crisis": reading.crisis,
                         "acted": acted,
+                        "texts_stopped": reading.sms_opt_out or None,
                     },
                     letters,
                 ),
-                self._activity(RECORD_MESSAGE_HANDLING, handled),
+                self._activity(
+                    RECORD_MESSAGE_HANDLING,
+                    MessageHandling(
+                        message_id=message.message_id,
+                        ref=self.s.ref,
+                        intent=reading.intent,
+                        crisis=reading.crisis,
+                        to_inbox=reading.crisis or not acted,
+                    ),
+                ),
             )
 
-    async def _act_on(self, intent: Intent) -> bool:
+    async def _legacy_client_message(self, message: ClientMessage) -> None:
+        """Messages signalled before the service read them (no ``reading``): handled as they
+        were then, so the histories of those referrals replay unchanged."""
+        crisis = suggests_crisis(message.text)
+        intent = classify_intent(message.text)
+        acted = await self._act_on(intent)
+        handled = MessageHandling(
+            message_id=message.message_id,
+            ref=self.s.ref,
+            intent=intent,
+            crisis=crisis,
+            to_inbox=crisis or not acted,
+        )
+        letters: list[Notification] = []
+        if crisis:
+            letters += [
+                self._alert(Recipient.COORDINATORS, AlertKind.CRISIS_MESSAGE),
+                self._letter(LetterKind.CRISIS_REPLY, Recipient.CLIENT),
+            ]
+        await asyncio.gather(
+            self._record(
+                "client_message",
+                {
+                    "message_id": message.message_id,
+                    "intent": intent.value,
+                    "crisis": crisis,
+                    "acted": acted,
+                },
+                letters,
+            ),
+            self._activity(RECORD_MESSAGE_HANDLING, handled),
+        )
+
+    async def _act_on(self, intent: Intent, reply_channel: ContactChannel | None = None) -> bool:
         """Apply a client's intent where it fits the stage; False sends it to the inbox."""
         stage = self.s.stage
         if self.s.episode is not None:
@@ -900,7 +957,9 @@ class ReferralWorkflow:
             return True
         if intent == Intent.STOP and stage in pathway.WITHDRAWABLE_STAGES:
             self.s.withdrawal_requested_at = workflow.now()
-            letter = self._letter(LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST, Recipient.CLIENT)
+            letter = self._letter(
+                LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST, Recipient.CLIENT, reply=reply_channel
+            )
             await self._record("withdrawal_requested", {}, [letter])
             return True
         if intent == Intent.CONFIRM and self.s.withdrawal_requested_at is not None:
@@ -1053,6 +1112,8 @@ class ReferralWorkflow:
         )
 
     async def _send(self, letters: list[Notification], seq: int) -> None:
+        # A client letter with no route is one the client is not written to (their choice).
+        letters = [n for n in letters if n.recipient != Recipient.CLIENT or n.routes]
         if not letters:
             return
         for letter in letters:
@@ -1076,12 +1137,19 @@ class ReferralWorkflow:
             name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
         )
 
+    def _contact_state(self) -> dict[str, bool]:
+        return {"sms_opted_out": self.s.sms_opted_out}
+
     def _letter(
         self,
         kind: LetterKind,
         to: Recipient,
         context: dict[str, str | int | bool | None] | None = None,
+        *,
+        reply: ContactChannel | None = None,
     ) -> Notification:
+        """A letter to the client or the referrer. A client's routes come from the one rule
+        (``models.correspondence``); none means the client is not written to."""
         client = self.s.submission.client
         referrer = self.s.submission.referrer
         base: dict[str, str | int | bool | None] = {
@@ -1091,17 +1159,17 @@ class ReferralWorkflow:
             "episode_number": self.s.episode_number,
             "recipient": to.value,
         }
+        to_client = to == Recipient.CLIENT
         return Notification(
             key="pending",
             ref=self.s.ref,
             kind=kind,
             recipient=to,
-            to_address=str(client.email)
-            if to == Recipient.CLIENT and client.email
-            else str(referrer.email)
-            if to == Recipient.REFERRER
-            else None,
-            to_phone=client.phone if to == Recipient.CLIENT else None,
+            routes=client_routes(kind, client, **self._contact_state(), reply_channel=reply)
+            if to_client
+            else [],
+            discreet=to_client and discreet(client),
+            to_address=None if to_client else str(referrer.email),
             practitioner_id=self.s.practitioner_id,
             context={**base, **(context or {})},
         )

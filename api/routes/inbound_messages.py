@@ -21,7 +21,7 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, Request
@@ -31,12 +31,20 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from api.auth import UNAUTHENTICATED, Principal, Role, optional_principal
 from api.context import ApiContext, get_context
 from api.problems import FieldError, ProblemError, field_errors, responses
-from api.schemas import InboundAccepted, InboundEmail, NotifyInboundSms
+from api.schemas import (
+    InboundAccepted,
+    InboundEmail,
+    NotifyDeliveryReceipt,
+    NotifyInboundSms,
+    ReceiptRecorded,
+)
 from models.messages import Channel
-from services import inbound_messages
+from services import delivery_receipts, inbound_messages
 
 router = APIRouter(prefix="/v1/messages", tags=["inbound messages"])
 log = structlog.get_logger("harbour.api")
+
+M = TypeVar("M", bound=BaseModel)
 
 SIGNATURE_HEADER = "X-Harbour-Signature"
 MAX_BODY_BYTES = 256 * 1024
@@ -65,7 +73,7 @@ REQUEST_BODY: dict[str, Any] = {
         }
     },
 }
-SCHEMAS: list[type[BaseModel]] = [NotifyInboundSms, InboundEmail]
+SCHEMAS: list[type[BaseModel]] = [NotifyInboundSms, InboundEmail, NotifyDeliveryReceipt]
 
 
 @router.post(
@@ -111,6 +119,8 @@ async def inbound(
             body=message.message,
             received_at=_plausible(message.date_received),
             gateway_id=message.id,
+            policy=context.settings.effective_policy(),
+            task_queue=context.settings.task_queue,
         )
     else:
         stored = await inbound_messages.receive(
@@ -122,8 +132,57 @@ async def inbound(
             # A reply typed in the subject line alone still counts.
             body=message.body if message.body.strip() else message.subject,
             gateway_id=message.message_id,
+            policy=context.settings.effective_policy(),
+            task_queue=context.settings.task_queue,
         )
     return InboundAccepted(id=stored.id, duplicate=stored.duplicate)
+
+
+@router.post(
+    "/delivery-receipts",
+    status_code=202,
+    response_model=ReceiptRecorded,
+    summary="What became of a text, from GOV.UK Notify",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/NotifyDeliveryReceipt"}
+                }
+            },
+        }
+    },
+    responses=responses(401, 403, 413, 422, 429, 503),
+)
+async def delivery_receipt(
+    request: Request,
+    context: Annotated[ApiContext, Depends(get_context)],
+    caller: Annotated[Principal | None, Depends(optional_principal)],
+) -> ReceiptRecorded:
+    """Record a delivery receipt on the text's outbox row (Notify's callback, bearer token =
+    a gateway key). A receipt posted again changes nothing; a permanent failure marks the
+    number unreachable, sends the letter by the client's next channel and alerts
+    coordinators."""
+    if caller is None:
+        raise UNAUTHENTICATED
+    if caller.role != Role.GATEWAY:
+        raise ProblemError(403, "forbidden", "this needs an API key of role: gateway")
+    context.inbound_limiter.check(caller.key_id)
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ProblemError(413, "too_large", "the receipt is too large")
+    receipt = _parse_as(NotifyDeliveryReceipt, raw)
+    outcome = await delivery_receipts.record_receipt(
+        context.client,
+        context.session_factory,
+        notification_id=receipt.id,
+        reference=receipt.reference,
+        status=receipt.status,
+        completed_at=receipt.completed_at,
+        task_queue=context.settings.task_queue,
+    )
+    return ReceiptRecorded(outcome=outcome)  # type: ignore[arg-type]
 
 
 def _signature_ok(secret: SecretStr | None, raw: bytes, presented: str) -> bool:
@@ -141,17 +200,31 @@ def sign(secret: str, raw: bytes) -> str:
 
 def _parse(raw: bytes) -> NotifyInboundSms | InboundEmail:
     """One of the two shapes: Notify's has ``source_number``, the email's ``from``."""
+    data = _json_object(raw)
+    model: type[NotifyInboundSms | InboundEmail] = (
+        NotifyInboundSms if "source_number" in data or "from" not in data else InboundEmail
+    )
+    return _validate(model, data)
+
+
+def _parse_as(model: type[M], raw: bytes) -> M:
+    """The body as one model, or a 422 naming the fields."""
+    return _validate(model, _json_object(raw))
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise _invalid(
             [FieldError(loc=["body"], msg="JSON decode error", type="json_invalid")]
         ) from None
     if not isinstance(data, dict):
         raise _invalid([FieldError(loc=["body"], msg="expected an object", type="model_type")])
-    model: type[NotifyInboundSms | InboundEmail] = (
-        NotifyInboundSms if "source_number" in data or "from" not in data else InboundEmail
-    )
+    return data
+
+
+def _validate(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:

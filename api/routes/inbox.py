@@ -5,6 +5,7 @@ Bodies are clients' own words: shown to coordinators here, never logged.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -13,10 +14,12 @@ from activities.database import as_utc
 from activities.registry import list_inbox, resolve_inbox_item
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
-from api.problems import not_found, responses
-from api.schemas import QueryBool, QueryInt, ResolutionBody
+from api.problems import ProblemError, not_found, responses
+from api.schemas import AcknowledgementBody, QueryBool, QueryInt, ResolutionBody
+from models.follow_up import FollowUpView
 from models.records import InboxItem
 from models.tables import InboundMessageRow
+from services.inbound_messages import NotACrisisAlert, acknowledge_crisis
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 
@@ -54,9 +57,11 @@ async def resolve(
     message_id: MessageId, body: ResolutionBody, context: Context, caller: Coordinator
 ) -> InboxItem:
     """Take the message out of the inbox with what was done. Resolving twice keeps the first
-    resolution."""
+    resolution. Resolving a crisis message acknowledges its alert too."""
     if not await resolve_inbox_item(context.session_factory, message_id, body.note):
         raise not_found("message")
+    with contextlib.suppress(NotACrisisAlert):
+        await acknowledge_crisis(context.client, message_id, caller.staff_id)
     async with context.session_factory() as session:
         row = await session.get(InboundMessageRow, message_id)
     assert row is not None
@@ -73,3 +78,24 @@ async def resolve(
         resolved_at=None if row.resolved_at is None else as_utc(row.resolved_at),
         resolution_note=row.resolution_note,
     )
+
+
+@router.post(
+    "/{message_id}/acknowledgement",
+    response_model=FollowUpView,
+    summary="Acknowledge a crisis alert: stops its escalation (coordinators)",
+    responses=responses(401, 403, 404, 409, 422),
+)
+async def acknowledge(
+    message_id: MessageId, body: AcknowledgementBody, context: Context, caller: Coordinator
+) -> FollowUpView:
+    """Say that a coordinator has read a possible crisis message and is acting on it. Until
+    then its alert is sent again, and escalated to the duty lead, at the policy's interval."""
+    async with context.session_factory() as session:
+        row = await session.get(InboundMessageRow, message_id)
+    if row is None:
+        raise not_found("message")
+    try:
+        return await acknowledge_crisis(context.client, message_id, caller.staff_id)
+    except NotACrisisAlert as exc:
+        raise ProblemError(409, "not_acknowledgeable", str(exc)) from None

@@ -1,0 +1,96 @@
+"""Delivery receipts from GOV.UK Notify: what became of each text.
+
+Notify posts a receipt for every text (and retries the post every 5 minutes up to 5 times, so
+the same receipt can arrive more than once: a receipt already recorded changes nothing). The
+receipt is matched to its outbox row by ``reference`` (Harbour's outbox key). A permanent
+failure marks that number unreachable — later letters skip it — and starts the redelivery of
+this letter by the client's next permitted channel, which also alerts coordinators.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.database import as_utc, insert_for, write_transaction
+from models.notifications import Redelivery
+from models.tables import OutboxRow, UnreachableContactRow
+from workflows.redelivery import RedeliveryWorkflow, redelivery_id
+
+log = structlog.get_logger()
+
+PERMANENT_FAILURE = "permanent-failure"
+RECEIPT_STATUSES = frozenset(
+    {"delivered", PERMANENT_FAILURE, "temporary-failure", "technical-failure", "sending", "sent"}
+)
+
+
+async def record_receipt(
+    client: Client,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    notification_id: str,
+    reference: str | None,
+    status: str,
+    completed_at: datetime | None,
+    task_queue: str = "harbour",
+) -> str:
+    """Record a receipt on its outbox row. Returns what it did: ``recorded``, ``duplicate``
+    (already recorded: nothing changes) or ``unknown`` (no text of ours has that reference)."""
+    async with write_transaction(session_factory) as session:
+        row = await session.get(OutboxRow, reference) if reference else None
+        if row is None or (row.provider_id not in (None, notification_id)):
+            log.warning("delivery receipt unknown", notification_id=notification_id)
+            return "unknown"
+        if row.delivery_status == status:
+            return "duplicate"
+        failed_for_good = status == PERMANENT_FAILURE and row.delivery_status != PERMANENT_FAILURE
+        await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.key == row.key)
+            .values(
+                delivery_status=status,
+                provider_id=notification_id,
+                delivered_at=as_utc(completed_at or datetime.now(UTC))
+                if status == "delivered"
+                else row.delivered_at,
+            )
+        )
+        if failed_for_good and row.recipient_key:
+            await session.execute(
+                insert_for(session, UnreachableContactRow)
+                .values(
+                    contact_key=row.recipient_key,
+                    channel=row.channel,
+                    since=datetime.now(UTC),
+                    ref=row.ref,
+                )
+                .on_conflict_do_nothing()
+            )
+        key, ref = row.key, row.ref
+    log.info("delivery receipt", ref=ref, key=key, status=status)
+    if failed_for_good:
+        await _redeliver(client, key, task_queue)
+    return "recorded"
+
+
+async def _redeliver(client: Client, key: str, task_queue: str) -> None:
+    """Start the letter's redelivery once (a retried receipt finds it started)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    try:
+        await client.start_workflow(
+            RedeliveryWorkflow.run,
+            Redelivery(key=key),
+            id=redelivery_id(digest),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass

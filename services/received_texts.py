@@ -1,0 +1,102 @@
+"""A safety net for texts whose inbound callback never came: poll Notify's received texts.
+
+Notify keeps received texts for 7 days and lists them newest first. Each poll reads pages
+until it meets a text already stored (or runs out), and hands the new ones to
+``services.inbound_messages.receive`` exactly as the callback would — deduplicated by Notify's
+id, so a text that arrives both ways is stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import structlog
+from notifications_python_client.notifications import NotificationsAPIClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from models.messages import Channel
+from models.settings import Settings
+from models.tables import InboundMessageRow
+from services import inbound_messages
+
+log = structlog.get_logger()
+
+
+def notify_client(settings: Settings) -> NotificationsAPIClient | None:
+    """Notify's client from the settings, or None when no key is configured."""
+    if settings.notify_api_key is None:
+        return None
+    return NotificationsAPIClient(
+        settings.notify_api_key.get_secret_value(), base_url=settings.notify_base_url, timeout=10
+    )
+
+
+async def poll_once(
+    client: Client,
+    session_factory: async_sessionmaker[AsyncSession],
+    pseudonym_key: bytes,
+    notify: NotificationsAPIClient,
+    settings: Settings,
+) -> int:
+    """Fetch received texts not yet stored and receive them. Returns how many were new."""
+    new: list[dict[str, Any]] = []
+    older_than: str | None = None
+    while True:
+        page = await asyncio.to_thread(notify.get_received_texts, older_than)
+        texts = page.get("received_text_messages") or []
+        if not texts:
+            break
+        known = await _known(session_factory, [str(t["id"]) for t in texts])
+        new += [t for t in texts if str(t["id"]) not in known]
+        if known or not (page.get("links") or {}).get("next"):
+            break  # newest first: past a known text, everything older is known too
+        older_than = str(texts[-1]["id"])
+    for text in reversed(new):  # oldest first, as they arrived
+        await inbound_messages.receive(
+            client,
+            session_factory,
+            pseudonym_key,
+            channel=Channel.SMS,
+            sender="+" + str(text["user_number"]).lstrip("+"),
+            body=str(text.get("content") or ""),
+            received_at=datetime.fromisoformat(str(text["created_at"]).replace("Z", "+00:00")),
+            gateway_id=str(text["id"]),
+            policy=settings.effective_policy(),
+            task_queue=settings.task_queue,
+        )
+    if new:
+        log.warning("received texts found by polling", count=len(new))
+    return len(new)
+
+
+async def poll_forever(
+    client: Client,
+    session_factory: async_sessionmaker[AsyncSession],
+    pseudonym_key: bytes,
+    settings: Settings,
+) -> None:
+    """Poll at the settings' interval until cancelled; a failed poll is logged and retried."""
+    notify = notify_client(settings)
+    if notify is None or settings.notify_poll_seconds <= 0:
+        return
+    while True:
+        await asyncio.sleep(settings.notify_poll_seconds)
+        try:
+            await poll_once(client, session_factory, pseudonym_key, notify, settings)
+        except Exception as exc:  # a safety net must outlive any one failure
+            log.warning("received texts poll failed", error=type(exc).__name__)
+
+
+async def _known(session_factory: async_sessionmaker[AsyncSession], ids: list[str]) -> set[str]:
+    async with session_factory() as session:
+        rows = await session.scalars(
+            select(InboundMessageRow.gateway_id).where(
+                InboundMessageRow.channel == Channel.SMS.value,
+                InboundMessageRow.gateway_id.in_(ids),
+            )
+        )
+        return {r for r in rows if r is not None}

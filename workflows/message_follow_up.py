@@ -1,0 +1,192 @@
+"""MessageFollowUpWorkflow: a message that a person must read, followed up until one has.
+
+Started by the inbound-message service (id ``message-<message id>``, opaque) for
+
+- a message that suggests crisis or risk, from anyone, registered or not: coordinators are
+  alerted at once and the sender gets the crisis contacts; an alert nobody acknowledges within
+  the policy's time is sent again and escalated to the duty lead, and again at that interval,
+  for as long as it takes — a durable timer, never forgotten;
+- a message from an unknown sender (or for a closed referral): the sender gets the holding
+  reply with the crisis contacts, and the message waits in the inbox.
+
+A registered client's other messages are read by their referral's workflow, which sends the
+holding reply itself when it does not act.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.follow_up import (
+        RECORD_CRISIS_ACKNOWLEDGEMENT,
+        CrisisAcknowledgement,
+        FollowUpInput,
+        FollowUpView,
+    )
+    from models.notifications import (
+        SEND_NOTIFICATIONS,
+        AlertKind,
+        LetterKind,
+        Notification,
+        Recipient,
+        SendResult,
+    )
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Nothing is lost: retries are unlimited, backing off.
+ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+
+
+def follow_up_id(message_id: str) -> str:
+    """Workflow ids carry the message's opaque id only."""
+    return f"message-{message_id}"
+
+
+@workflow.defn
+class MessageFollowUpWorkflow:
+    """Reply to the sender; for a possible crisis, alert and escalate until acknowledged."""
+
+    @workflow.init
+    def __init__(self, input: FollowUpInput) -> None:
+        self._input = input
+        self._acknowledged_by: str | None = input.acknowledged_by
+        self._acknowledged_at: datetime | None = input.acknowledged_at
+        self._escalations = input.escalations
+
+    @workflow.run
+    async def run(self, input: FollowUpInput) -> FollowUpView:
+        """Reply and alert at once; then, for a crisis, wait for an acknowledgement."""
+        if input.escalations == 0 and not input.replied:
+            await self._send(self._first_letters(), "first")
+            input.replied = True
+        if input.crisis:
+            while self._acknowledged_by is None:
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._acknowledged_by is not None,
+                        timeout=input.policy.crisis_acknowledge_within,
+                    )
+                except TimeoutError:
+                    await self._escalate()
+                if workflow.info().is_continue_as_new_suggested():
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(self._carried())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    @workflow.update
+    async def acknowledge(self, acknowledgement: CrisisAcknowledgement) -> FollowUpView:
+        """A coordinator has read the crisis message and is acting on it: escalation stops."""
+        self._acknowledged_by = acknowledgement.coordinator
+        self._acknowledged_at = workflow.now()
+        await workflow.execute_activity(
+            RECORD_CRISIS_ACKNOWLEDGEMENT,
+            acknowledgement.model_copy(
+                update={"message_id": self._input.message_id, "at": self._acknowledged_at}
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        return self.view()
+
+    @acknowledge.validator
+    def _validate_acknowledge(self, acknowledgement: CrisisAcknowledgement) -> None:
+        if not self._input.crisis:
+            raise ApplicationError("this message has no crisis alert to acknowledge")
+        if self._acknowledged_by is not None:
+            raise ApplicationError("this crisis alert is already acknowledged")
+
+    @workflow.query
+    def view(self) -> FollowUpView:
+        """Whether the alert is acknowledged, and how often it has been escalated."""
+        return FollowUpView(
+            message_id=self._input.message_id,
+            ref=self._input.ref,
+            crisis=self._input.crisis,
+            escalations=self._escalations,
+            acknowledged_by=self._acknowledged_by,
+            acknowledged_at=self._acknowledged_at,
+        )
+
+    # ------------------------------------------------------------------ letters
+
+    def _first_letters(self) -> list[Notification]:
+        input = self._input
+        letters: list[Notification] = []
+        if input.reply is not None:
+            letters.append(
+                Notification(
+                    key="pending",
+                    ref=input.ref or "",
+                    kind=LetterKind.CRISIS_REPLY if input.crisis else LetterKind.HOLDING_REPLY,
+                    recipient=Recipient.CLIENT,
+                    routes=[input.reply],
+                    discreet=input.discreet,
+                    context={"ref": input.ref, "client_first_name": input.first_name},
+                )
+            )
+        if input.crisis:
+            letters.append(self._alert(Recipient.COORDINATORS, AlertKind.CRISIS_MESSAGE))
+        return letters
+
+    async def _escalate(self) -> None:
+        """Nobody acknowledged in time: alert coordinators again and the duty lead."""
+        self._escalations += 1
+        letters = [
+            self._alert(Recipient.COORDINATORS, AlertKind.CRISIS_UNACKNOWLEDGED),
+            self._alert(Recipient.DUTY_LEAD, AlertKind.CRISIS_UNACKNOWLEDGED),
+        ]
+        workflow.logger.warning(
+            "crisis alert escalated",
+            extra={"message_id": self._input.message_id, "escalations": self._escalations},
+        )
+        await self._send(letters, f"escalation{self._escalations}")
+
+    def _alert(self, to: Recipient, alert: AlertKind) -> Notification:
+        return Notification(
+            key="pending",
+            ref=self._input.ref or "",
+            kind=LetterKind.COORDINATOR_ALERT,
+            recipient=to,
+            context={
+                "ref": self._input.ref,
+                "alert_kind": alert.value,
+                "message_id": self._input.message_id,
+            },
+        )
+
+    async def _send(self, letters: list[Notification], step: str) -> None:
+        for letter in letters:
+            # Fixed by the workflow: the same step always gives the same keys.
+            letter.key = (
+                f"message:{self._input.message_id}:{step}:{letter.kind.value}:"
+                f"{letter.recipient.value}"
+            )
+        try:
+            await workflow.execute_activity(
+                SEND_NOTIFICATIONS,
+                letters,
+                result_type=list[SendResult],
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+        except ActivityError:
+            # Only a letter that can never go fails for good; the outbox row says so.
+            workflow.logger.warning(
+                "letter undeliverable", extra={"message_id": self._input.message_id}
+            )
+
+    def _carried(self) -> FollowUpInput:
+        return self._input.model_copy(
+            update={
+                "escalations": self._escalations,
+                "acknowledged_by": self._acknowledged_by,
+                "acknowledged_at": self._acknowledged_at,
+                "replied": True,
+            }
+        )
