@@ -16,6 +16,7 @@ reading travels with the signal, so the referral's workflow acts on exactly what
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import structlog
@@ -26,7 +27,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.registry import store_inbound_message
+from activities.registry import resolve_inbox_item, store_inbound_message
 from models.follow_up import CrisisAcknowledgement, FollowUpInput, FollowUpView
 from models.messages import Channel, ClientMessage, MessageReading, read_message
 from models.notifications import ContactChannel, Route
@@ -199,3 +200,19 @@ async def acknowledge_crisis(client: Client, message_id: str, coordinator: str) 
         raise NotACrisisAlert(
             cause.message if isinstance(cause, ApplicationError) else "not acknowledged"
         ) from None
+
+
+async def resolve(
+    client: Client,
+    session_factory: async_sessionmaker[AsyncSession],
+    message_id: str,
+    note: str,
+    coordinator: str,
+) -> bool:
+    """Take a message out of the inbox with what was done; resolving a crisis message also
+    acknowledges its alert (whoever resolves it has read it). False: no such message."""
+    if not await resolve_inbox_item(session_factory, message_id, note):
+        return False
+    with contextlib.suppress(NotACrisisAlert):
+        await acknowledge_crisis(client, message_id, coordinator)
+    return True

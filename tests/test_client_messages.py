@@ -584,3 +584,47 @@ def test_the_sms_templates_stay_within_two_fragments_for_long_names() -> None:
         text = render_sms(kind, context, settings)
         assert len(text) <= 306, (kind, len(text), text)
         assert "\n" not in text and "{" not in text
+
+
+async def test_acknowledging_or_resolving_a_crisis_message_stops_its_escalation(
+    api: Api, smtp_server: SmtpServer
+) -> None:
+    h = api.h
+    smtp_server.clear()
+    gateway = await api.key("gateway")
+    coordinator = await api.key("coordinator", label="c-ruth")
+
+    def inbound(text: str) -> dict[str, Any]:
+        return {
+            "id": str(uuid.uuid4()),
+            "source_number": _phone().removeprefix("+"),
+            "destination_number": "07700900000",
+            "message": text,
+            "date_received": datetime.now(UTC).isoformat(),
+        }
+
+    async with h.worker():
+        crisis = (
+            await api.post("/v1/messages/inbound", gateway, json=inbound("cant go on"))
+        ).json()
+        other = (await api.post("/v1/messages/inbound", gateway, json=inbound("hello"))).json()
+        second = (await api.post("/v1/messages/inbound", gateway, json=inbound("kms"))).json()
+
+        refused = await api.post(f"/v1/inbox/{other['id']}/acknowledgement", coordinator, json={})
+        assert refused.status_code == 409 and "crisis" in refused.json()["detail"]
+        missing = await api.post(f"/v1/inbox/{'0' * 32}/acknowledgement", coordinator, json={})
+        assert missing.status_code == 404
+
+        done = await api.post(f"/v1/inbox/{crisis['id']}/acknowledgement", coordinator, json={})
+        assert done.status_code == 200 and done.json()["acknowledged_by"] == "c-ruth"
+        again = await api.post(f"/v1/inbox/{crisis['id']}/acknowledgement", coordinator, json={})
+        assert again.status_code == 409
+
+        resolved = await api.post(
+            f"/v1/inbox/{second['id']}/resolution", coordinator, json={"note": "rang back"}
+        )
+        assert resolved.status_code == 200
+        handle = h.client.get_workflow_handle(follow_up_id(second["id"]), result_type=FollowUpView)
+        assert (await handle.result()).acknowledged_by == "c-ruth"
+        await h.advance(timedelta(hours=1), step=timedelta(minutes=20))
+        assert coordinator_alerts(smtp_server, "crisis_unacknowledged", DUTY_LEAD) == []

@@ -18,7 +18,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ValidationError
 
-from activities.registry import resolve_inbox_item
 from api.context import get_context
 from api.dashboard.formatting import label
 from api.dashboard.session import DashboardUser, Flash
@@ -33,7 +32,7 @@ from models.actions import (
     WithdrawalConfirmation,
 )
 from models.referral import REFERENCE_PATTERN, ReferralView
-from services import referrals
+from services import inbound_messages, referrals
 
 router = APIRouter(route_class=DashboardRoute)
 log = structlog.get_logger("harbour.dashboard")
@@ -241,7 +240,11 @@ async def resolve(
         return redirect(
             request, back, Flash("error", "Write a short note (up to 2 000 characters) first.")
         )
-    if not await resolve_inbox_item(get_context(request).session_factory, message_id, note):
+    context = get_context(request)
+    resolved = await inbound_messages.resolve(
+        context.client, context.session_factory, message_id, note, user.staff_id
+    )
+    if not resolved:
         return redirect(request, back, Flash("error", "That message is no longer there."))
     log.info("dashboard inbox resolved", message_id=message_id)
     return redirect(request, back, Flash("ok", "Message resolved."))

@@ -5,13 +5,12 @@ Bodies are clients' own words: shown to coordinators here, never logged.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from activities.database import as_utc
-from activities.registry import list_inbox, resolve_inbox_item
+from activities.registry import list_inbox
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.problems import ProblemError, not_found, responses
@@ -19,6 +18,7 @@ from api.schemas import AcknowledgementBody, QueryBool, QueryInt, ResolutionBody
 from models.follow_up import FollowUpView
 from models.records import InboxItem
 from models.tables import InboundMessageRow
+from services import inbound_messages
 from services.inbound_messages import NotACrisisAlert, acknowledge_crisis
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
@@ -58,10 +58,10 @@ async def resolve(
 ) -> InboxItem:
     """Take the message out of the inbox with what was done. Resolving twice keeps the first
     resolution. Resolving a crisis message acknowledges its alert too."""
-    if not await resolve_inbox_item(context.session_factory, message_id, body.note):
+    if not await inbound_messages.resolve(
+        context.client, context.session_factory, message_id, body.note, caller.staff_id
+    ):
         raise not_found("message")
-    with contextlib.suppress(NotACrisisAlert):
-        await acknowledge_crisis(context.client, message_id, caller.staff_id)
     async with context.session_factory() as session:
         row = await session.get(InboundMessageRow, message_id)
     assert row is not None
