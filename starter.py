@@ -257,7 +257,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
     async def texts() -> None:
         # The texts Harbour has sent to a number, as the phone would show them.
         folder = settings.data_dir / "sms"
-        wanted = normalise_phone(args.to) if args.to else None
+        try:
+            wanted = normalise_phone(args.to) if args.to else None
+        except ValueError:
+            raise CliError(f"--to: {args.to!r} is not a phone number") from None
         shown = []
         for path in sorted(folder.glob("*.json")):
             record = json.loads(path.read_text())

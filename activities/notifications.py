@@ -47,7 +47,7 @@ from temporalio.exceptions import ApplicationError
 from activities.database import contact_key, insert_for, write_transaction
 from infra.keys import KeyRing
 from models.actions import DeclineReason, RemovalReason
-from models.correspondence import first_reachable
+from models.correspondence import REPLIES, first_reachable
 from models.notifications import (
     REDELIVER_NOTIFICATION,
     SEND_NOTIFICATIONS,
@@ -94,6 +94,7 @@ ALLOWED_CONTEXT: frozenset[str] = frozenset(
         "withdrawal",
         "removal_reason",
         "message_id",
+        "texts_stopped",
     }
 )
 
@@ -470,10 +471,16 @@ class _Undeliverable(Exception):
 
 
 # A letter already in one of these states has gone: a retry never sends it again.
-GONE = frozenset({"sent", "delivered"})
-# Texts that go at once whatever the hourly limit per number: help now, and the question a
-# STOP asks (the person is there, waiting for it).
-UNLIMITED_TEXTS = frozenset({LetterKind.CRISIS_REPLY, LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST})
+GONE = frozenset({"sent", "delivered", "suppressed"})
+# Texts that go at once whatever the hourly limit per number: help now, the holding reply (at
+# most one an hour), and the question a STOP asks: the person is there, waiting for it.
+UNLIMITED_TEXTS = frozenset(
+    {
+        LetterKind.CRISIS_REPLY,
+        LetterKind.HOLDING_REPLY,
+        LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST,
+    }
+)
 # How long to wait before trying a gateway that answered 429 (rate limit) again.
 RATE_LIMIT_BACKOFF = timedelta(seconds=60)
 
@@ -551,12 +558,14 @@ class NotificationActivities:
         # with the same Message-ID (or finds the text at Notify) rather than losing the letter.
         await self._record(attempts)
         sent, refused = await self._smtp_send_all(emails)
-        texted, text_refused = await self._notify_send_all(texts, statuses)
+        texted, text_refused, suppressed = await self._notify_send_all(texts, statuses)
         refused |= text_refused
         problems += [f"{key}: {reason}" for key, reason in refused.items()]
         for letter in [*emails, *texts]:
             if letter.notification.key in sent or letter.notification.key in texted:
                 results[letter.notification.key] = letter.result("sent")
+            elif letter.notification.key in suppressed:
+                results[letter.notification.key] = letter.result("suppressed")
         if problems:
             raise ApplicationError(
                 "undeliverable notifications: " + "; ".join(problems),
@@ -684,7 +693,10 @@ class NotificationActivities:
                 if self._notify is None:
                     # No text gateway configured: a text cannot go, the next channel may.
                     routes = [r for r in routes if r.channel is not ContactChannel.SMS]
-                route = first_reachable(routes, unreachable)
+                # A reply goes back to the number that just wrote to us, whatever a receipt
+                # once said of it: it has just shown that it works.
+                skip = set() if notification.kind in REPLIES else unreachable
+                route = first_reachable(routes, skip)
                 if route is not None:
                     return route
                 if routes:
@@ -809,8 +821,9 @@ class NotificationActivities:
 
     async def _notify_send_all(
         self, outgoing: list[_Attempt], statuses: Mapping[str, str]
-    ) -> tuple[dict[str, str], dict[str, str]]:
-        """Send the batch's texts through Notify: (keys sent → Notify id, keys refused → why).
+    ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+        """Send the batch's texts through Notify: (keys sent → Notify id, keys refused → why,
+        holding replies not sent because one went within the hour).
 
         What was sent is marked in the outbox before this returns or raises. Texts to one
         number past the hourly limit, and Notify's 429, wait (a retryable error that tells
@@ -819,8 +832,9 @@ class NotificationActivities:
         """
         sent: dict[str, str] = {}
         refused: dict[str, str] = {}
+        suppressed: list[str] = []
         if not outgoing:
-            return sent, refused
+            return sent, refused, suppressed
         notify = self._notify
         assert notify is not None  # texts are only prepared when a gateway is configured
         template = self._settings.notify_sms_template_id
@@ -840,7 +854,15 @@ class NotificationActivities:
                         sent[key] = str(earlier[0]["id"])
                         current.log.info("notification.found_at_gateway")
                         continue
-                # The crisis contacts, and the one question after a STOP, never wait.
+                if current.notification.kind is LetterKind.HOLDING_REPLY and (
+                    await self._recent_holding_reply(number)
+                ):
+                    # One holding reply an hour is enough: more would only crowd the phone.
+                    suppressed.append(key)
+                    current.log.info("notification.holding_reply_suppressed")
+                    continue
+                # The crisis contacts, the holding reply and the one question after a STOP
+                # never wait: the person is there now.
                 urgent = current.notification.kind in UNLIMITED_TEXTS
                 wait = None if urgent else await self._hourly_limit_wait(number)
                 if wait is not None:
@@ -865,9 +887,25 @@ class NotificationActivities:
                 sent[key] = str(answer["id"])
                 current.log.info("notification.sent", channel="sms")
         finally:
-            if sent or refused:
-                await self._mark_delivery(sorted(sent), sorted(refused), sent)
-        return sent, refused
+            if sent or refused or suppressed:
+                await self._mark_delivery(sorted(sent), sorted(refused), sent, suppressed)
+        return sent, refused, suppressed
+
+    async def _recent_holding_reply(self, number: str) -> bool:
+        """Whether a holding reply went to this number within the limit's window."""
+        since = datetime.now(UTC) - self._settings.effective_policy().texts_limit_window
+        try:
+            async with self._session_factory() as session:
+                found = await session.scalar(
+                    select(func.count()).where(
+                        OutboxRow.recipient_key == contact_key(self._pseudonym_key, number),
+                        OutboxRow.kind == LetterKind.HOLDING_REPLY.value,
+                        OutboxRow.sent_at >= since,
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+        return bool(found)
 
     async def _notify_call(self, current: _Attempt, call: Any, **kwargs: Any) -> dict[str, Any]:
         """One call to Notify's client (synchronous, so in a thread), its errors sorted into
@@ -1011,7 +1049,11 @@ class NotificationActivities:
             raise _database_error(exc) from None
 
     async def _mark_delivery(
-        self, sent: list[str], rejected: list[str], provider_ids: Mapping[str, str] | None = None
+        self,
+        sent: list[str],
+        rejected: list[str],
+        provider_ids: Mapping[str, str] | None = None,
+        suppressed: list[str] | None = None,
     ) -> None:
         """Mark what the server took ("sent", with the gateway's id for texts) and what it
         refused for good."""
@@ -1022,6 +1064,12 @@ class NotificationActivities:
                         update(OutboxRow)
                         .where(OutboxRow.key.in_(sent))
                         .values(status="sent", sent_at=datetime.now(UTC))
+                    )
+                if suppressed:
+                    await session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.key.in_(suppressed))
+                        .values(status="suppressed")
                     )
                 for key, provider_id in (provider_ids or {}).items():
                     await session.execute(

@@ -149,7 +149,15 @@ class RecordActivities:
                 await session.execute(
                     insert_for(session, ContactRow)
                     .values(
-                        [{"contact_key": k, "ref": snapshot.ref, "registered_at": at} for k in keys]
+                        [
+                            {
+                                "contact_key": k,
+                                "ref": snapshot.ref,
+                                "registered_at": at,
+                                "discreet": record.contacts_discreet,
+                            }
+                            for k in keys
+                        ]
                     )
                     .on_conflict_do_nothing(index_elements=[ContactRow.contact_key, ContactRow.ref])
                 )

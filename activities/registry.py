@@ -153,12 +153,32 @@ async def store_inbound_message(
     if first is not None:
         log.info("inbound message redelivered", message_id=first.id, channel=channel)
         if first.status != MESSAGE_RECEIVED:
-            return StoredMessage(id=first.id, ref=first.ref, duplicate=True, status=first.status)
+            return StoredMessage(
+                id=first.id,
+                ref=first.ref,
+                duplicate=True,
+                status=first.status,
+                discreet=await _discreet(session_factory, sender_key),
+            )
         # The first delivery was kept but never matched (a crash in between): finish it now.
         message_id = first.id
     ref, status = await _match(session_factory, message_id, sender_key)
+    discreet = await _discreet(session_factory, sender_key)
     log.info("inbound message stored", message_id=message_id, channel=channel, matched=bool(ref))
-    return StoredMessage(id=message_id, ref=ref, duplicate=first is not None, status=status)
+    return StoredMessage(
+        id=message_id, ref=ref, duplicate=first is not None, status=status, discreet=discreet
+    )
+
+
+async def _discreet(session_factory: SessionFactory, sender_key: str) -> bool:
+    """Whether any referral registered this contact as one to write to discreetly."""
+    async with session_factory() as session:
+        found = await session.scalar(
+            select(func.count()).where(
+                ContactRow.contact_key == sender_key, ContactRow.discreet.is_(True)
+            )
+        )
+    return bool(found)
 
 
 async def _match(
@@ -177,8 +197,10 @@ async def _match(
                 .limit(1)
             )
         ).scalar_one_or_none()
+        # In the inbox from the start: a person sees it even if its workflow never reads it
+        # (Temporal down, a crash); the workflow takes out what it acted on.
         values = (
-            {"ref": ref, "status": MESSAGE_MATCHED}
+            {"ref": ref, "status": MESSAGE_MATCHED, "in_inbox": True}
             if ref is not None
             else {"status": MESSAGE_INBOX, "in_inbox": True}
         )

@@ -19,6 +19,9 @@ from structlog.typing import Processor
 QUIETER_LOGGERS = {
     "mail.log": logging.WARNING,
     "alembic.runtime.plugins": logging.WARNING,
+    # Notify's client logs the gateway's error text at WARNING, which can echo a phone number;
+    # Harbour logs the status code itself.
+    "notifications_python_client": logging.CRITICAL,
 }
 
 

@@ -4,7 +4,8 @@ A client is written to only on the channels they agreed to, preferred channel fi
 all when they asked not to be written to — except for a *reply* to a message they sent us (the
 crisis contacts, the holding reply, the question that confirms a withdrawal), which goes back by
 the channel the message came in on: nobody who writes to us in distress is left unanswered.
-After a bare STOP by text no further texts go, apart from those replies.
+After a bare STOP by text no further texts go, apart from the crisis contacts and the one
+question whether they also want to leave the list.
 
 The workflow asks :func:`client_routes` for the ordered routes of each client letter (an empty
 list: the letter is not written); the notification activity sends by the first route whose
@@ -30,6 +31,12 @@ REPLIES: frozenset[LetterKind] = frozenset(
         LetterKind.HOLDING_REPLY,
         LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST,
     }
+)
+
+# The only texts after a STOP by text: help now, and the one question whether they also want
+# to leave the list (the convention people expect of SMS).
+AFTER_STOP: frozenset[LetterKind] = frozenset(
+    {LetterKind.CRISIS_REPLY, LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST}
 )
 
 # Who receives each letter kind of the lifecycle (alerts go to staff, decided by the event).
@@ -81,7 +88,8 @@ def client_routes(
     ``REPLIES``."""
     if Recipient.CLIENT not in LETTER_RECIPIENTS.get(kind, ()):
         return []
-    if kind in REPLIES and reply_channel is not None:
+    stopped = sms_opted_out and reply_channel is ContactChannel.SMS and kind not in AFTER_STOP
+    if kind in REPLIES and reply_channel is not None and not stopped:
         address = client.address(reply_channel)
         if address:
             return [Route(channel=reply_channel, address=address)]

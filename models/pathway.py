@@ -251,6 +251,13 @@ def needs_validation(state: ReferralState) -> bool:
     return state.unanswered_checkins >= state.policy.unanswered_checkins_before_validation
 
 
+def withdrawal_confirmation_in_time(state: ReferralState, now: datetime) -> bool:
+    """A client's CONFIRM withdraws them only soon after they asked to withdraw: a
+    "confirmed" weeks later is about something else, and goes to a person."""
+    asked = state.withdrawal_requested_at
+    return asked is not None and now - asked <= state.policy.withdrawal_confirmation_within
+
+
 def wait_breach_at(state: ReferralState) -> datetime | None:
     """Waiting past the standard (referral to first session) is a breach, flagged once."""
     if state.breach_flagged or state.first_session_at is not None:

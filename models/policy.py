@@ -37,6 +37,10 @@ class ServicePolicy(BaseModel):
     )
     reqol_clinical_cutoff: int = Field(default=24, ge=0, le=40)
     reqol_reliable_change: int = Field(default=5, ge=1, le=40)
+    withdrawal_confirmation_within: timedelta = Field(
+        default=timedelta(days=14),
+        description="a client's CONFIRM withdraws them only this soon after they asked",
+    )
     crisis_acknowledge_within: timedelta = Field(
         default=timedelta(minutes=15),
         description="a crisis alert nobody acknowledged by then is sent again and escalated "

@@ -59,6 +59,7 @@ class TransitionRecord(BaseModel):
     # On receipt only: the registered contacts (email, phone) to index for message matching.
     # The activity stores keyed hashes of them, never the contacts themselves.
     register_contacts: list[str] = Field(default_factory=list)
+    contacts_discreet: bool = False
 
 
 class SessionRow(BaseModel):
@@ -145,6 +146,7 @@ class StoredMessage(BaseModel):
     # inbound_messages.status: "matched" (its workflow has not read it yet; signalling again
     # is safe, the workflow ignores a message id it has seen), "inbox", "handled", "resolved".
     status: str = "matched"
+    discreet: bool = Field(default=False, description="replies must say only 'please call us'")
 
 
 class InboxItem(BaseModel):

@@ -86,6 +86,9 @@ class ContactRow(Base):
     contact_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     ref: Mapped[str] = mapped_column(String(32), primary_key=True)
     registered_at: Mapped[datetime] = mapped_column(UTC_DT)
+    # The client asked that messages say nothing about the service (not safe to leave them):
+    # replies to their messages, sent before any workflow reads them, must know it too.
+    discreet: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SessionRow(Base):

@@ -49,36 +49,53 @@ async def record_receipt(
         if row is None or (row.provider_id not in (None, notification_id)):
             log.warning("delivery receipt unknown", notification_id=notification_id)
             return "unknown"
-        if row.delivery_status == status:
-            return "duplicate"
-        failed_for_good = status == PERMANENT_FAILURE and row.delivery_status != PERMANENT_FAILURE
-        await session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.key == row.key)
-            .values(
-                delivery_status=status,
-                provider_id=notification_id,
-                delivered_at=as_utc(completed_at or datetime.now(UTC))
-                if status == "delivered"
-                else row.delivered_at,
-            )
-        )
-        if failed_for_good and row.recipient_key:
-            await session.execute(
-                insert_for(session, UnreachableContactRow)
-                .values(
-                    contact_key=row.recipient_key,
-                    channel=row.channel,
-                    since=datetime.now(UTC),
-                    ref=row.ref,
-                )
-                .on_conflict_do_nothing()
-            )
         key, ref = row.key, row.ref
-    log.info("delivery receipt", ref=ref, key=key, status=status)
+        duplicate = row.delivery_status == status
+        if duplicate:
+            # Recorded before. If the redelivery could not be started then (Temporal away),
+            # Notify's retry of the receipt starts it now (starting twice changes nothing).
+            failed_for_good = status == PERMANENT_FAILURE
+        else:
+            failed_for_good = await _record(session, row, notification_id, status, completed_at)
+    log.info("delivery receipt", ref=ref, key=key, status=status, duplicate=duplicate)
     if failed_for_good:
         await _redeliver(client, key, task_queue)
-    return "recorded"
+    return "duplicate" if duplicate else "recorded"
+
+
+async def _record(
+    session: AsyncSession,
+    row: OutboxRow,
+    notification_id: str,
+    status: str,
+    completed_at: datetime | None,
+) -> bool:
+    """Write the receipt on the row; True when it reports a permanent failure for the first
+    time (the number is then marked unreachable)."""
+    failed_for_good = status == PERMANENT_FAILURE and row.delivery_status != PERMANENT_FAILURE
+    await session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.key == row.key)
+        .values(
+            delivery_status=status,
+            provider_id=notification_id,
+            delivered_at=as_utc(completed_at or datetime.now(UTC))
+            if status == "delivered"
+            else row.delivered_at,
+        )
+    )
+    if failed_for_good and row.recipient_key:
+        await session.execute(
+            insert_for(session, UnreachableContactRow)
+            .values(
+                contact_key=row.recipient_key,
+                channel=row.channel,
+                since=datetime.now(UTC),
+                ref=row.ref,
+            )
+            .on_conflict_do_nothing()
+        )
+    return failed_for_good
 
 
 async def _redeliver(client: Client, key: str, task_queue: str) -> None:

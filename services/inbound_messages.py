@@ -20,13 +20,14 @@ import contextlib
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.database import contact_key
 from activities.registry import resolve_inbox_item, store_inbound_message
 from models.follow_up import CrisisAcknowledgement, FollowUpInput, FollowUpView
 from models.messages import Channel, ClientMessage, MessageReading, read_message
@@ -34,7 +35,7 @@ from models.notifications import ContactChannel, Route
 from models.policy import ServicePolicy
 from models.records import StoredMessage
 from models.referral import normalise_phone
-from models.tables import InboundMessageRow
+from models.tables import InboundMessageRow, UnreachableContactRow
 from workflows.message_follow_up import MessageFollowUpWorkflow, follow_up_id
 from workflows.referral import ReferralWorkflow, workflow_id
 
@@ -68,11 +69,14 @@ async def receive(
         gateway_id=gateway_id,
     )
     reading = read_message(body)
+    if channel == Channel.SMS:
+        await _reachable_again(session_factory, pseudonym_key, sender)
     follow_up = FollowUpInput(
         message_id=stored.id,
         ref=stored.ref,
         crisis=reading.crisis,
         reply=_reply_route(channel, sender),
+        discreet=stored.discreet,
         policy=policy or ServicePolicy(),
     )
     if reading.crisis:
@@ -157,12 +161,24 @@ def _reply_route(channel: Channel, sender: str) -> Route | None:
     return None  # typed in by staff (the CLI): nobody to reply to
 
 
+async def _reachable_again(
+    session_factory: async_sessionmaker[AsyncSession], pseudonym_key: bytes, number: str
+) -> None:
+    """A number a gateway once reported failing has just texted us: it works again."""
+    async with session_factory.begin() as session:
+        await session.execute(
+            delete(UnreachableContactRow).where(
+                UnreachableContactRow.contact_key == contact_key(pseudonym_key, number)
+            )
+        )
+
+
 async def _mark_crisis(session_factory: async_sessionmaker[AsyncSession], message_id: str) -> None:
     """Flag the message as a possible crisis in the inbox at once (the workflow may be slow)."""
     async with session_factory.begin() as session:
         await session.execute(
             update(InboundMessageRow)
-            .where(InboundMessageRow.id == message_id)
+            .where(InboundMessageRow.id == message_id, InboundMessageRow.resolved_at.is_(None))
             .values(crisis=True, in_inbox=True)
         )
 
@@ -211,8 +227,8 @@ async def resolve(
 ) -> bool:
     """Take a message out of the inbox with what was done; resolving a crisis message also
     acknowledges its alert (whoever resolves it has read it). False: no such message."""
-    if not await resolve_inbox_item(session_factory, message_id, note):
-        return False
+    # Acknowledge first: if Temporal is away this fails, and the message stays in the inbox
+    # rather than leaving it while its alert keeps escalating.
     with contextlib.suppress(NotACrisisAlert):
         await acknowledge_crisis(client, message_id, coordinator)
-    return True
+    return await resolve_inbox_item(session_factory, message_id, note)

@@ -42,7 +42,8 @@ async def poll_once(
     notify: NotificationsAPIClient,
     settings: Settings,
 ) -> int:
-    """Fetch received texts not yet stored and receive them. Returns how many were new."""
+    """Fetch received texts not yet stored (or stored but not finished) and receive them.
+    Returns how many there were."""
     new: list[dict[str, Any]] = []
     older_than: str | None = None
     while True:
@@ -50,10 +51,10 @@ async def poll_once(
         texts = page.get("received_text_messages") or []
         if not texts:
             break
-        known = await _known(session_factory, [str(t["id"]) for t in texts])
-        new += [t for t in texts if str(t["id"]) not in known]
-        if known or not (page.get("links") or {}).get("next"):
-            break  # newest first: past a known text, everything older is known too
+        done = await _done(session_factory, [str(t["id"]) for t in texts])
+        new += [t for t in texts if str(t["id"]) not in done]
+        if len(done) == len(texts) or not (page.get("links") or {}).get("next"):
+            break  # newest first: a page of texts all done means the older ones are too
         older_than = str(texts[-1]["id"])
     for text in reversed(new):  # oldest first, as they arrived
         await inbound_messages.receive(
@@ -69,7 +70,7 @@ async def poll_once(
             task_queue=settings.task_queue,
         )
     if new:
-        log.warning("received texts found by polling", count=len(new))
+        log.info("received texts finished by polling", count=len(new))
     return len(new)
 
 
@@ -91,12 +92,26 @@ async def poll_forever(
             log.warning("received texts poll failed", error=type(exc).__name__)
 
 
-async def _known(session_factory: async_sessionmaker[AsyncSession], ids: list[str]) -> set[str]:
+async def _done(session_factory: async_sessionmaker[AsyncSession], ids: list[str]) -> set[str]:
+    """The ids among ``ids`` whose handling is finished. A text stored but never handed to its
+    workflow (Temporal was down), or a crisis whose alert nobody has acknowledged, is not done:
+    receiving it again finishes what is missing (every step is idempotent)."""
     async with session_factory() as session:
-        rows = await session.scalars(
-            select(InboundMessageRow.gateway_id).where(
+        rows = await session.execute(
+            select(
+                InboundMessageRow.gateway_id,
+                InboundMessageRow.status,
+                InboundMessageRow.crisis,
+                InboundMessageRow.crisis_acknowledged_at,
+            ).where(
                 InboundMessageRow.channel == Channel.SMS.value,
                 InboundMessageRow.gateway_id.in_(ids),
             )
         )
-        return {r for r in rows if r is not None}
+        return {
+            gateway_id
+            for gateway_id, status, crisis, acknowledged in rows
+            if gateway_id is not None
+            and status not in ("received", "matched")
+            and not (crisis and acknowledged is None)
+        }

@@ -76,11 +76,17 @@ def test_every_client_letter_follows_the_clients_choices(kind: LetterKind, opted
 def test_a_reply_goes_back_on_the_channel_the_message_came_by(kind: LetterKind) -> None:
     for client in CLIENTS:
         for channel in (SMS, MAIL):
-            routes = client_routes(kind, client, sms_opted_out=True, reply_channel=channel)
+            routes = client_routes(kind, client, sms_opted_out=False, reply_channel=channel)
             address = client.address(channel)
             if address:
-                # Even to a client who asked not to be written to, or texted STOP: they wrote.
+                # Even to a client who asked not to be written to: they wrote to us.
                 assert routes == [Route(channel=channel, address=address)]
+            stopped = client_routes(kind, client, sms_opted_out=True, reply_channel=channel)
+            if kind is LetterKind.HOLDING_REPLY and channel is SMS:
+                # After a STOP by text, a holding reply is not texted.
+                assert all(r.channel is not SMS for r in stopped)
+            elif address:
+                assert stopped == [Route(channel=channel, address=address)]
 
 
 def test_the_allocation_letter_never_reaches_a_client_who_asked_not_to_be_written_to() -> None:

@@ -57,12 +57,19 @@ class MessageFollowUpWorkflow:
         self._acknowledged_by: str | None = input.acknowledged_by
         self._acknowledged_at: datetime | None = input.acknowledged_at
         self._escalations = input.escalations
+        self._sending: list[workflow.ActivityHandle[list[SendResult]]] = []
 
     @workflow.run
     async def run(self, input: FollowUpInput) -> FollowUpView:
-        """Reply and alert at once; then, for a crisis, wait for an acknowledgement."""
-        if input.escalations == 0 and not input.replied:
-            await self._send(self._first_letters(), "first")
+        """Reply and alert at once; then, for a crisis, wait for an acknowledgement.
+
+        The reply and each alert are separate activities, started without waiting for one
+        another: an SMTP outage never holds up the text with the crisis contacts, a Notify
+        outage never holds up the coordinators' alert, and the escalation clock runs from the
+        start whatever either is doing."""
+        if not input.replied:
+            for letter in self._first_letters():
+                self._start_send([letter], "first")
             input.replied = True
         if input.crisis:
             while self._acknowledged_by is None:
@@ -72,10 +79,12 @@ class MessageFollowUpWorkflow:
                         timeout=input.policy.crisis_acknowledge_within,
                     )
                 except TimeoutError:
-                    await self._escalate()
+                    self._escalate()
                 if workflow.info().is_continue_as_new_suggested():
+                    await self._letters_done()
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(self._carried())
+        await self._letters_done()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view()
 
@@ -134,18 +143,16 @@ class MessageFollowUpWorkflow:
             letters.append(self._alert(Recipient.COORDINATORS, AlertKind.CRISIS_MESSAGE))
         return letters
 
-    async def _escalate(self) -> None:
+    def _escalate(self) -> None:
         """Nobody acknowledged in time: alert coordinators again and the duty lead."""
         self._escalations += 1
-        letters = [
-            self._alert(Recipient.COORDINATORS, AlertKind.CRISIS_UNACKNOWLEDGED),
-            self._alert(Recipient.DUTY_LEAD, AlertKind.CRISIS_UNACKNOWLEDGED),
-        ]
         workflow.logger.warning(
             "crisis alert escalated",
             extra={"message_id": self._input.message_id, "escalations": self._escalations},
         )
-        await self._send(letters, f"escalation{self._escalations}")
+        step = f"escalation{self._escalations}"
+        for to in (Recipient.COORDINATORS, Recipient.DUTY_LEAD):
+            self._start_send([self._alert(to, AlertKind.CRISIS_UNACKNOWLEDGED)], step)
 
     def _alert(self, to: Recipient, alert: AlertKind) -> Notification:
         return Notification(
@@ -160,26 +167,35 @@ class MessageFollowUpWorkflow:
             },
         )
 
-    async def _send(self, letters: list[Notification], step: str) -> None:
+    def _start_send(self, letters: list[Notification], step: str) -> None:
+        """Start sending, without waiting: ``_letters_done`` collects the outcome."""
         for letter in letters:
             # Fixed by the workflow: the same step always gives the same keys.
             letter.key = (
                 f"message:{self._input.message_id}:{step}:{letter.kind.value}:"
                 f"{letter.recipient.value}"
             )
-        try:
-            await workflow.execute_activity(
+        self._sending.append(
+            workflow.start_activity(
                 SEND_NOTIFICATIONS,
                 letters,
                 result_type=list[SendResult],
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )
-        except ActivityError:
-            # Only a letter that can never go fails for good; the outbox row says so.
-            workflow.logger.warning(
-                "letter undeliverable", extra={"message_id": self._input.message_id}
-            )
+        )
+
+    async def _letters_done(self) -> None:
+        """Wait for every letter started; one that can never go is logged (its outbox row
+        says why), never a failure of the follow-up."""
+        while self._sending:
+            handle = self._sending.pop(0)
+            try:
+                await handle
+            except ActivityError:
+                workflow.logger.warning(
+                    "letter undeliverable", extra={"message_id": self._input.message_id}
+                )
 
     def _carried(self) -> FollowUpInput:
         return self._input.model_copy(

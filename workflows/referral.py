@@ -45,7 +45,8 @@ with workflow.unsafe.imports_passed_through():
         WithdrawalConfirmation,
     )
     from models.correspondence import client_routes, discreet
-    from models.messages import Channel, ClientMessage, Intent, classify_intent, suggests_crisis
+    from models.legacy_reading import legacy_classify_intent, legacy_suggests_crisis
+    from models.messages import Channel, ClientMessage, Intent
     from models.notifications import (
         SEND_NOTIFICATIONS,
         AlertKind,
@@ -326,9 +327,14 @@ class ReferralWorkflow:
         """Waiting well: a check-in each interval; repeated silence -> validation queue."""
         if self.s.checkin_awaiting_answer:
             self.s.unanswered_checkins += 1
+        reachable = bool(
+            client_routes(LetterKind.CHECKIN, self.s.submission.client, **self._contact_state())
+        )
         self.s.checkins_sent += 1
         self.s.last_checkin_at = workflow.now()
-        self.s.checkin_awaiting_answer = True
+        # Silence counts only after a check-in that went: a client we may not (or can no
+        # longer) write to is not silent. Patched: earlier referrals counted every one.
+        self.s.checkin_awaiting_answer = reachable or not workflow.patched("checkin-when-sent")
         letters: list[Notification] = []
         if pathway.needs_validation(self.s) and not self.s.in_validation_queue:
             self.s.in_validation_queue = True
@@ -339,7 +345,7 @@ class ReferralWorkflow:
             "validation_queue": self.s.in_validation_queue,
         }
         await self._record("checkin", detail, letters)
-        if client_routes(LetterKind.CHECKIN, self.s.submission.client, **self._contact_state()):
+        if reachable:
             position = await self._position()
             context = {
                 **position,
@@ -888,7 +894,7 @@ class ReferralWorkflow:
                 letters.append(
                     self._letter(LetterKind.HOLDING_REPLY, Recipient.CLIENT, reply=reply_channel)
                 )
-            if reading.sms_opt_out and not acted:
+            if reading.sms_opt_out:
                 letters.append(self._alert(Recipient.COORDINATORS, AlertKind.TEXTS_STOPPED))
             await asyncio.gather(
                 self._record(
@@ -916,9 +922,9 @@ class ReferralWorkflow:
 
     async def _legacy_client_message(self, message: ClientMessage) -> None:
         """Messages signalled before the service read them (no ``reading``): handled as they
-        were then, so the histories of those referrals replay unchanged."""
-        crisis = suggests_crisis(message.text)
-        intent = classify_intent(message.text)
+        were then — by the reader of their day — so those histories replay unchanged."""
+        crisis = legacy_suggests_crisis(message.text)
+        intent = legacy_classify_intent(message.text)
         acted = await self._act_on(intent)
         handled = MessageHandling(
             message_id=message.message_id,
@@ -957,13 +963,22 @@ class ReferralWorkflow:
             return True
         if intent == Intent.STOP and stage in pathway.WITHDRAWABLE_STAGES:
             self.s.withdrawal_requested_at = workflow.now()
-            letter = self._letter(
-                LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST, Recipient.CLIENT, reply=reply_channel
-            )
-            await self._record("withdrawal_requested", {}, [letter])
+            letters = [
+                self._letter(
+                    LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST,
+                    Recipient.CLIENT,
+                    {"texts_stopped": self.s.sms_opted_out},
+                    reply=reply_channel,
+                ),
+                # Someone should know: they may want to call before anything changes.
+                self._alert(Recipient.COORDINATORS, AlertKind.WITHDRAWAL_REQUESTED),
+            ]
+            await self._record("withdrawal_requested", {}, letters)
             return True
         if intent == Intent.CONFIRM and self.s.withdrawal_requested_at is not None:
             if stage in pathway.WITHDRAWABLE_STAGES:
+                if not self._confirmation_in_time():
+                    return False  # long after the question: a person asks again
                 await self._withdraw({"confirmed_by": "client"})
                 return True
         if intent in (Intent.STILL_WAITING, Intent.CONFIRM) and stage == Stage.WAITING:
@@ -974,6 +989,14 @@ class ReferralWorkflow:
             await self._record("checkin_answered", {"validation_cleared": cleared}, [])
             return True
         return False
+
+    def _confirmation_in_time(self) -> bool:
+        """A CONFIRM counts only soon after the question it answers (a "confirmed" months later
+        is about something else). Patched: earlier referrals had no such limit."""
+        if not workflow.patched("withdrawal-confirmation-expires"):
+            return True
+        assert self.s.withdrawal_requested_at is not None
+        return pathway.withdrawal_confirmation_in_time(self.s, workflow.now())
 
     # ------------------------------------------------------------------ the query
 
@@ -1106,6 +1129,7 @@ class ReferralWorkflow:
             snapshot=self._snapshot(decline_reason),
             event=event,
             register_contacts=register_contacts or [],
+            contacts_discreet=bool(register_contacts) and discreet(self.s.submission.client),
         )
         await asyncio.gather(
             self._activity(RECORD_TRANSITION, record), self._send(letters, event.seq)

@@ -45,6 +45,10 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(32), nullable=False),
     )
     op.create_index("ix_unreachable_contacts_ref", "unreachable_contacts", ["ref"])
+    with op.batch_alter_table("contacts") as batch:
+        batch.add_column(
+            sa.Column("discreet", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     with op.batch_alter_table("inbound_messages") as batch:
         batch.add_column(sa.Column("crisis_acknowledged_at", UTC_DT, nullable=True))
         batch.add_column(sa.Column("crisis_acknowledged_by", sa.String(200), nullable=True))
@@ -52,6 +56,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Back to 0004."""
+    with op.batch_alter_table("contacts") as batch:
+        batch.drop_column("discreet")
     with op.batch_alter_table("inbound_messages") as batch:
         batch.drop_column("crisis_acknowledged_by")
         batch.drop_column("crisis_acknowledged_at")
