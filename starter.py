@@ -240,7 +240,13 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
         # webhook exactly as GOV.UK Notify would.
         import httpx
 
-        base = settings.notify_base_url
+        from infra.devstack import DevstackSettings
+
+        if settings.notify_api_key is not None:
+            raise CliError(
+                "`text` talks to the local Notify stand-in; Harbour uses the real Notify"
+            )
+        base = f"http://127.0.0.1:{DevstackSettings().notify_standin_port}"
         try:
             async with httpx.AsyncClient(base_url=base, timeout=10) as http:
                 answer = await http.post(
