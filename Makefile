@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt clean
+.PHONY: help run test check lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -24,7 +24,12 @@ run: $(STAMP) ## Start Temporal (dev server), SQLite, the SMTP sink, a worker an
 	$(BIN)/python -m infra.devstack
 
 # PYTHONWARNINGS is deliberately not set here: pytest's filterwarnings in pyproject.toml decide.
-test: $(STAMP) ## Run the test suite against real Temporal, SMTP and databases
+# The fast tier: unit, workflow (time-skipping), API with a modest schemathesis budget.
+test: $(STAMP) ## The fast tier: everything but the slow tests, schemathesis at 40 examples
+	HARBOUR_SCHEMATHESIS_EXAMPLES=$${HARBOUR_SCHEMATHESIS_EXAMPLES:-40} $(BIN)/python -m pytest -m "not slow"
+
+check: $(STAMP) lint ## Everything, as CI runs it: lint, Compose, every test, 500 examples each
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff check + ruff format --check

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -56,6 +57,9 @@ from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY
 from tests.helpers import eventually
 from worker import build_worker
 from workflows.referral import workflow_id
+
+# A tier of `make check` (and CI), not of `make test`: minutes of real time on the dev server.
+pytestmark = pytest.mark.slow
 
 T = TypeVar("T")
 

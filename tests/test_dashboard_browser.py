@@ -10,12 +10,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from activities.registry import add_practitioner
 from tests.factories import reqol
 from tests.fixtures.api import ORG_A, ORG_B, Api
 from tests.fixtures.dashboard import Dashboard, screenshot
 from tests.fixtures.smtp import SmtpServer
 from tests.helpers import eventually
+
+# A tier of `make check` (and CI), not of `make test`: a real browser.
+pytestmark = pytest.mark.slow
 
 VIEWPORT = {"width": 1366, "height": 900}  # a laptop
 
