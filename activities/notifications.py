@@ -485,6 +485,15 @@ UNLIMITED_TEXTS = frozenset(
 RATE_LIMIT_BACKOFF = timedelta(seconds=60)
 
 
+def notify_client(settings: Settings) -> NotificationsAPIClient | None:
+    """GOV.UK Notify's client from the settings, or None when no key is configured."""
+    if settings.notify_api_key is None:
+        return None
+    return NotificationsAPIClient(
+        settings.notify_api_key.get_secret_value(), base_url=settings.notify_base_url, timeout=10
+    )
+
+
 class NotificationActivities:
     """Sends the workflow's letters and alerts by email (SMTP) and text (GOV.UK Notify),
     recorded in the outbox."""
@@ -500,13 +509,8 @@ class NotificationActivities:
         self._session_factory = session_factory
         self._pseudonym_key = pseudonym_key
         self._keyring = keyring
-        self._notify: NotificationsAPIClient | None = None
-        if settings.notify_api_key is not None and settings.notify_sms_template_id:
-            self._notify = NotificationsAPIClient(
-                settings.notify_api_key.get_secret_value(),
-                base_url=settings.notify_base_url,
-                timeout=10,
-            )
+        # Texts need a template as well as a key; without both, texts cannot go.
+        self._notify = notify_client(settings) if settings.notify_sms_template_id else None
 
     @activity.defn(name=SEND_NOTIFICATIONS)
     async def send_notifications(self, notifications: list[Notification]) -> list[SendResult]:

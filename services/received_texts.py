@@ -18,21 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from activities.notifications import notify_client
 from models.messages import Channel
 from models.settings import Settings
 from models.tables import InboundMessageRow
 from services import inbound_messages
 
 log = structlog.get_logger()
-
-
-def notify_client(settings: Settings) -> NotificationsAPIClient | None:
-    """Notify's client from the settings, or None when no key is configured."""
-    if settings.notify_api_key is None:
-        return None
-    return NotificationsAPIClient(
-        settings.notify_api_key.get_secret_value(), base_url=settings.notify_base_url, timeout=10
-    )
 
 
 async def poll_once(

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import NotificationActivities
+from activities.notifications import NotificationActivities, notify_client
 from activities.registry import add_practitioner
 from infra.notify_standin import NotifyStandinServer
 from models.actions import (
@@ -562,7 +562,7 @@ async def test_received_texts_are_polled_when_a_callback_never_came(
         ref = await h.refer(phone_only(phone))
         await h.act(ref, "triage", ACCEPT)
         notify_standin.receive_text(phone, "yes still waiting")  # no callback configured
-        notify = received_texts.notify_client(h.settings)
+        notify = notify_client(h.settings)
         assert notify is not None
         settings = h.settings.model_copy(update={"task_queue": h.task_queue})
         found = await received_texts.poll_once(
