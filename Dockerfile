@@ -10,11 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first so that code changes do not reinstall them.
-COPY pyproject.toml alembic.ini worker.py starter.py ./
+COPY pyproject.toml alembic.ini worker.py starter.py devstack.py ./
 COPY models/ models/
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY infra/ infra/
+COPY readmodel/ readmodel/
 COPY services/ services/
 COPY api/ api/
 COPY migrations/ migrations/

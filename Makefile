@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP) ## Start Temporal (dev server), SQLite, the SMTP sink, a worker and the API (:8000); Ctrl-C stops all
-	$(BIN)/python -m infra.devstack
+	$(BIN)/python -m devstack
 
 # PYTHONWARNINGS is deliberately not set here: pytest's filterwarnings in pyproject.toml decide.
 # The fast tier: unit, workflow (time-skipping), API with a modest schemathesis budget.

@@ -32,8 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
-from activities.database import make_engine, make_session_factory
-from activities.registry import list_inbox, list_practitioners
+from infra.database import make_engine, make_session_factory
 from infra.keys import load_keyring, load_pseudonym_key
 from infra.logging import configure_logging
 from infra.temporal import connect
@@ -62,6 +61,8 @@ from models.actions import (
 from models.messages import Channel
 from models.referral import LiaisonKind, ReferralSubmission, SessionOutcome, normalise_phone
 from models.settings import Settings
+from readmodel.inbox import list_inbox
+from readmodel.practitioners import list_practitioners
 from services import inbound_messages, practitioners, referrals
 
 
@@ -240,7 +241,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
         # webhook exactly as GOV.UK Notify would.
         import httpx
 
-        from infra.devstack import DevstackSettings
+        from devstack import DevstackSettings
 
         if settings.notify_api_key is not None:
             raise CliError(

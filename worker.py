@@ -19,12 +19,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import workflows
 from activities.allocation import AllocationActivities
-from activities.database import make_engine, make_session_factory
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
+from infra.database import make_engine, make_session_factory
 from infra.keys import KeyRing, load_keyring, load_pseudonym_key
 from infra.logging import configure_logging
 from infra.temporal import connect, ensure_search_attributes
+from models import search_attributes
 from models.settings import Settings
 from workflows.allocator import AllocatorWorkflow
 from workflows.message_follow_up import MessageFollowUpWorkflow
@@ -122,7 +123,7 @@ async def main() -> None:
     settings = Settings()
     configure_logging(settings)
     client = await connect(settings, load_keyring(settings))
-    await ensure_search_attributes(client, settings.temporal_namespace)
+    await ensure_search_attributes(client, settings.temporal_namespace, search_attributes.ALL)
     await serve(settings, client)
 
 

@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.database import as_utc, insert_for, write_transaction
+from infra.database import as_utc, insert_for, write_transaction
 from models.allocation import (
     URGENCY_RANK,
     PractitionerRoom,

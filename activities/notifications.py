@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.database import contact_key, insert_for, write_transaction
+from infra.database import insert_for, write_transaction
 from infra.keys import KeyRing
 from models.actions import DeclineReason, RemovalReason
 from models.correspondence import REPLIES, first_reachable
@@ -63,6 +63,7 @@ from models.notifications import (
 )
 from models.settings import Settings
 from models.tables import OutboxRow, PractitionerRow, UnreachableContactRow
+from readmodel.contacts import contact_key
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 

@@ -3,9 +3,6 @@
 Every activity is idempotent, because Temporal retries them: upserts keyed by what the
 workflow computed (ref, sequence number, episode, session id), never by the attempt. Each
 activity is one transaction. Log lines carry refs, ids and counts only.
-
-The plain functions the CLI and API use (practitioners, inbound messages, the inbox, the
-timeline) live in ``activities.registry`` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,15 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.allocation import queue_position
-from activities.database import as_utc, contact_key, insert_for, pseudonym, write_transaction
-from activities.registry import (
-    add_practitioner,
-    get_timeline,
-    list_inbox,
-    list_practitioners,
-    resolve_inbox_item,
-    store_inbound_message,
-)
+from infra.database import as_utc, insert_for, write_transaction
 from models.allocation import URGENCY_RANK
 from models.follow_up import RECORD_CRISIS_ACKNOWLEDGEMENT, CrisisAcknowledgement
 from models.records import (
@@ -62,16 +51,7 @@ from models.tables import (
     TimelineEventRow,
 )
 from models.waiting_list import ALLOCATION_WINDOW_WEEKS, estimate_wait_weeks
-
-__all__ = [
-    "RecordActivities",
-    "add_practitioner",
-    "get_timeline",
-    "list_inbox",
-    "list_practitioners",
-    "resolve_inbox_item",
-    "store_inbound_message",
-]
+from readmodel.contacts import contact_key, pseudonym
 
 log = structlog.get_logger(__name__)
 

@@ -12,10 +12,10 @@ import os
 import signal
 import sys
 
-from activities.database import make_engine, make_session_factory
 from api.app import create_app
 from api.server import ApiServer
 from api.settings import ApiSettings
+from infra.database import make_engine, make_session_factory
 from infra.keys import load_keyring, load_pseudonym_key
 from infra.logging import configure_logging, get_logger
 from infra.temporal import connect

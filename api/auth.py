@@ -27,9 +27,9 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.database import as_utc, write_transaction
 from api.context import get_context
 from api.problems import ProblemError
+from infra.database import as_utc, write_transaction
 from models.tables import ApiKeyRow
 
 KEY_PREFIX = "hbk"

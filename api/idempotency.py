@@ -19,10 +19,10 @@ import structlog
 from sqlalchemy import select, update
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.database import insert_for, write_transaction
 from api.auth import Principal
 from api.context import ApiContext
 from api.problems import ProblemError
+from infra.database import insert_for, write_transaction
 from models.referral import ReferralSubmission
 from models.tables import IdempotencyKeyRow
 from services import referrals

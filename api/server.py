@@ -1,6 +1,6 @@
 """Serving the API with uvicorn inside a process that already runs an event loop.
 
-``make run`` (``infra.devstack``) and ``python -m api`` use ``ApiServer``: uvicorn's
+``make run`` (``devstack``) and ``python -m api`` use ``ApiServer``: uvicorn's
 ``Server.serve()`` as a task on the running loop, its socket bound here (so a busy port is an
 ordinary ``OSError``, not uvicorn's ``sys.exit``), and no signal handling of its own — the host
 process decides when to stop, then ``stop()`` lets requests in flight finish.

@@ -51,9 +51,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.allocation import AllocationActivities, queue_position
-from activities.database import make_engine, make_session_factory, migrate
 from activities.records import RecordActivities
 from bench.common import machine_line, percentile, run_main
+from infra.database import make_engine, make_session_factory, migrate
 from infra.logging import configure_logging
 from models.allocation import URGENCY_RANK
 from models.records import PlanRequest, WaitingPositionRequest

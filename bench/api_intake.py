@@ -37,7 +37,6 @@ from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.registry import add_practitioner
 from api.app import create_app
 from api.auth import create_api_key
 from api.server import ApiServer
@@ -54,6 +53,7 @@ from bench.common import (
 )
 from bench.trivial import TrivialWorkflow
 from models.tables import ReferralRow
+from readmodel.practitioners import add_practitioner
 from services import referrals
 
 

@@ -27,12 +27,12 @@ import httpx
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
-from activities.database import make_engine, make_session_factory, migrate
 from api.app import create_app
 from api.auth import create_api_key
 from api.server import ApiServer
 from api.settings import ApiSettings
 from bench.common import PSEUDONYM_KEY, harbour_stack, machine_line, ms, percentile, run_main
+from infra.database import make_engine, make_session_factory, migrate
 from models.tables import CaseloadRow, PractitionerRow, ReferralRow
 
 GOAL_P95_SECONDS = 0.100

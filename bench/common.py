@@ -42,8 +42,7 @@ from temporalio.worker import (
     Worker,
 )
 
-from activities.database import make_engine, make_session_factory, migrate
-from activities.registry import add_practitioner
+from infra.database import make_engine, make_session_factory, migrate
 from infra.keys import KeyRing, generate_key
 from infra.logging import configure_logging
 from infra.smtp_sink import start_sink
@@ -57,6 +56,7 @@ from models import search_attributes
 from models.policy import ServicePolicy
 from models.referral import ReferralSubmission
 from models.settings import Settings
+from readmodel.practitioners import add_practitioner
 from worker import build_worker
 
 HOST = "127.0.0.1"
@@ -206,7 +206,7 @@ async def harbour_stack(
                     ui=False,
                     dev_server_log_level="error",
                 )
-            await ensure_search_attributes(env.client, env.client.namespace)
+            await ensure_search_attributes(env.client, env.client.namespace, search_attributes.ALL)
             yield Stack(
                 env=env,
                 settings=settings,

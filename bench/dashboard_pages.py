@@ -35,7 +35,6 @@ import httpx
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from activities.database import make_engine, make_session_factory, migrate
 from api.app import create_app
 from api.auth import create_api_key
 from api.dashboard import configure
@@ -52,6 +51,7 @@ from bench.common import (
     run_main,
     submission,
 )
+from infra.database import make_engine, make_session_factory, migrate
 from models.tables import (
     CaseloadRow,
     InboundMessageRow,

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
-from activities.registry import add_practitioner
 from bench.common import (
     PRACTITIONER_ID,
     ActivityTimer,
@@ -51,6 +50,7 @@ from bench.common import (
 from bench.trivial import TrivialWorkflow
 from models.actions import TriageDecision, TriageOutcome
 from models.referral import Stage
+from readmodel.practitioners import add_practitioner
 from services import referrals
 
 ACCEPT = TriageDecision(outcome=TriageOutcome.ACCEPT, coordinator="c-bench")

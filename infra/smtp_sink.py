@@ -3,8 +3,8 @@
 Real SMTP (aiosmtpd), real files: open ``data/mailbox/*.eml`` in any mail client or text
 editor to read exactly what a client, referrer or coordinator would receive.
 
-Run on its own with ``python -m infra.smtp_sink`` (uses ``HARBOUR_SMTP_HOST/PORT`` and
-``HARBOUR_DATA_DIR``); the dev-stack command starts it with :func:`start_sink`.
+Run on its own with ``python -m infra.smtp_sink [host] [port] [folder]``; the dev-stack
+command starts it with :func:`start_sink`.
 """
 
 from __future__ import annotations
@@ -56,15 +56,14 @@ def start_sink(host: str, port: int, folder: Path | str, **kwargs: Any) -> Contr
 
 
 def main() -> None:
-    """Run the sink from settings until interrupted."""
-    from models.settings import Settings
+    """Run the sink until interrupted: ``python -m infra.smtp_sink [host] [port] [folder]``."""
+    import sys
 
-    settings = Settings()
-    controller = start_sink(settings.smtp_host, settings.smtp_port, settings.mailbox_dir)
-    print(
-        f"SMTP sink on {settings.smtp_host}:{settings.smtp_port}, "
-        f"writing to {settings.mailbox_dir.resolve()} (Ctrl-C to stop)"
-    )
+    host, port, folder = (
+        sys.argv[1:] + ["localhost", "8025", "data/mailbox"][len(sys.argv) - 1 :]
+    )[:3]
+    controller = start_sink(host, int(port), Path(folder))
+    print(f"SMTP sink on {host}:{port}, writing to {Path(folder).resolve()} (Ctrl-C to stop)")
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -5,20 +5,20 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import temporalio.service
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeIndexedValueType
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
 from infra.codec import EncryptionCodec
 from infra.keys import KeyRing
-from models import search_attributes
 
 
 class _TemporalSettings(Protocol):
@@ -40,15 +40,18 @@ async def connect(settings: _TemporalSettings, keyring: KeyRing) -> Client:
     )
 
 
-async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register ``models.search_attributes.ALL`` in ``namespace``; already registered is fine.
+async def ensure_search_attributes(
+    client: Client, namespace: str, keys: Sequence[SearchAttributeKey[Any]]
+) -> None:
+    """Register ``keys`` (``models.search_attributes.ALL``) in ``namespace``; already
+    registered is fine.
 
     Works on the dev server (which may already have them from ``--search-attribute``) and on the
     time-skipping test server, which pre-registers none and does not implement
     ``ListSearchAttributes`` — hence add-and-ignore-ALREADY_EXISTS rather than list-then-add.
     Attributes are added one by one so that one existing attribute does not hide a missing one.
     """
-    for key in search_attributes.ALL:
+    for key in keys:
         request = AddSearchAttributesRequest(
             namespace=namespace,
             search_attributes={key.name: _indexed_value_type(key.indexed_value_type)},

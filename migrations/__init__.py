@@ -1,1 +1,1 @@
-"""Alembic migrations of the read-model database (run with ``activities.database.migrate``)."""
+"""Alembic migrations of the read-model database (run with ``infra.database.migrate``)."""

@@ -1,7 +1,7 @@
 """Alembic environment: runs the migrations on an async engine (aiosqlite or asyncpg).
 
 Two ways in:
-- ``activities.database.migrate(url)`` passes one of its own connections in
+- ``infra.database.migrate(url)`` passes one of its own connections in
   ``config.attributes["connection"]`` (from inside ``AsyncConnection.run_sync``), so migrating
   works from a running event loop — the worker, the API, pytest-asyncio.
 - The ``alembic`` command line: the URL is ``-x url=...``, else the config's
@@ -18,7 +18,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from activities.database import make_engine
+from infra.database import make_engine
 from models.tables import Base
 
 config = context.config

@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.database import as_utc, insert_for, write_transaction
+from infra.database import as_utc, insert_for, write_transaction
 from models.notifications import Redelivery
 from models.tables import OutboxRow, UnreachableContactRow
 from workflows.redelivery import RedeliveryWorkflow, redelivery_id

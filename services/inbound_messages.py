@@ -27,8 +27,6 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.database import contact_key
-from activities.registry import resolve_inbox_item, store_inbound_message
 from models.follow_up import CrisisAcknowledgement, FollowUpInput, FollowUpView
 from models.messages import Channel, ClientMessage, MessageReading, read_message
 from models.notifications import ContactChannel, Route
@@ -36,6 +34,8 @@ from models.policy import ServicePolicy
 from models.records import StoredMessage
 from models.referral import normalise_phone
 from models.tables import InboundMessageRow, UnreachableContactRow
+from readmodel.contacts import contact_key
+from readmodel.inbox import resolve_inbox_item, store_inbound_message
 from workflows.message_follow_up import MessageFollowUpWorkflow, follow_up_id
 from workflows.referral import ReferralWorkflow, workflow_id
 

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.allocation import wake_allocator
-from activities.registry import add_practitioner
 from models.records import Practitioner
+from readmodel.practitioners import add_practitioner
 
 
 async def save(

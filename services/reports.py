@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.database import as_utc
+from infra.database import as_utc
 from models.referral import Stage
 from models.tables import OutcomeRow, ReferralRow
 

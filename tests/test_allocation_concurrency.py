@@ -32,7 +32,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.allocation import practitioner_rooms
-from activities.database import as_utc, make_engine, make_session_factory
+from infra.database import as_utc, make_engine, make_session_factory
 from infra.temporal import data_converter, ensure_search_attributes, temporal_binary
 from models import search_attributes
 from models.actions import (
@@ -107,7 +107,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_log_level="error",
     )
     try:
-        await ensure_search_attributes(env.client, env.client.namespace)
+        await ensure_search_attributes(env.client, env.client.namespace, search_attributes.ALL)
         yield env
     finally:
         await env.shutdown()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from activities.registry import add_practitioner
+from readmodel.practitioners import add_practitioner
 from tests.fixtures.api import ORG_A, ORG_B, Api, intake_body
 from tests.helpers import eventually
 

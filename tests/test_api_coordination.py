@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from sqlalchemy import insert
 
-from activities.database import make_engine, make_session_factory
 from api.app import create_app
+from infra.database import make_engine, make_session_factory
 from models.allocation import URGENCY_RANK, allocation_order_key, returning_order_key
 from models.allocation import WaitingReferral as RuleReferral
 from models.referral import Urgency

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from activities.database import write_transaction
-from activities.registry import add_practitioner
 from api.idempotency import fingerprint
+from infra.database import write_transaction
 from models.referral import ReferralSubmission
 from models.tables import IdempotencyKeyRow
+from readmodel.practitioners import add_practitioner
 from tests.factories import (
     CLIENT_EMAIL,
     CLIENT_NAME,

@@ -29,7 +29,7 @@ from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
-from activities.registry import add_practitioner
+from readmodel.practitioners import add_practitioner
 from tests.fixtures.api import ORG_A, Api, api_settings, running_api
 from tests.fixtures.temporal import Harness
 

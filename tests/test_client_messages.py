@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
 from activities.notifications import NotificationActivities, notify_client
-from activities.registry import add_practitioner
 from infra.notify_standin import NotifyStandinServer
 from models.actions import (
     Allocation,
@@ -33,6 +32,7 @@ from models.notifications import ContactChannel, LetterKind, Notification, Recip
 from models.referral import SessionOutcome, Stage
 from models.settings import Settings
 from models.tables import InboundMessageRow, OutboxRow, UnreachableContactRow
+from readmodel.practitioners import add_practitioner
 from services import inbound_messages, received_texts
 from tests.factories import CLIENT_EMAIL, REFERRER_EMAIL, submission
 from tests.fixtures.api import Api

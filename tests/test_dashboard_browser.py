@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from activities.registry import add_practitioner
+from readmodel.practitioners import add_practitioner
 from tests.factories import reqol
 from tests.fixtures.api import ORG_A, ORG_B, Api
 from tests.fixtures.dashboard import Dashboard, screenshot

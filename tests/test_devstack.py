@@ -1,4 +1,4 @@
-"""Smoke test of `make run`: `python -m infra.devstack --check` starts everything and stops it.
+"""Smoke test of `make run`: `python -m devstack --check` starts everything and stops it.
 
 Runs the real thing in a subprocess — the Temporal dev server, migrations, the SMTP sink, the
 worker and the HTTP API — on free ports and a temporary data folder, so it never collides with a
@@ -78,7 +78,7 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
     )
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.devstack", "--check"],
+        [sys.executable, "-m", "devstack", "--check"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -19,23 +19,8 @@ from sqlalchemy import Connection, func, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
-from activities.database import (
-    SQLITE_BUSY_TIMEOUT_MS,
-    alembic_config,
-    contact_key,
-    make_engine,
-    migrate,
-    pseudonym,
-)
 from activities.records import RecordActivities
-from activities.registry import (
-    add_practitioner,
-    get_timeline,
-    list_inbox,
-    list_practitioners,
-    resolve_inbox_item,
-    store_inbound_message,
-)
+from infra.database import SQLITE_BUSY_TIMEOUT_MS, alembic_config, make_engine, migrate
 from models.actions import DischargeReason
 from models.messages import Intent
 from models.records import (
@@ -61,6 +46,10 @@ from models.tables import (
 )
 from models.tables import SessionRow as SessionTable
 from models.waiting_list import estimate_wait_weeks
+from readmodel.contacts import contact_key, pseudonym
+from readmodel.inbox import list_inbox, resolve_inbox_item, store_inbound_message
+from readmodel.practitioners import add_practitioner, list_practitioners
+from readmodel.timeline import get_timeline
 
 KEY = b"test pseudonym key for the read model"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -15,7 +15,6 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from activities.registry import add_practitioner
 from models.actions import (
     Allocation,
     Discharge,
@@ -31,6 +30,7 @@ from models.actions import (
 from models.messages import Channel
 from models.referral import LiaisonKind, SessionOutcome, Stage
 from models.tables import OutboxRow, OutcomeRow, ReferralRow, SessionRow, TimelineEventRow
+from readmodel.practitioners import add_practitioner
 from services import inbound_messages
 from tests.factories import (
     CLIENT_EMAIL,

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from activities.registry import add_practitioner
 from models.actions import (
     Allocation,
     Closure,
@@ -25,6 +24,7 @@ from models.actions import (
     TriageOutcome,
 )
 from models.referral import SessionOutcome, Stage
+from readmodel.practitioners import add_practitioner
 from services.referrals import ActionRejected, NotFound
 from tests.factories import CLINICAL_MARKER, reqol, submission
 from tests.fixtures.temporal import Harness

@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from activities.registry import add_practitioner
 from infra.notify_standin import NotifyStandinServer
 from models.actions import (
     Allocation,
@@ -22,6 +21,7 @@ from models.messages import Channel
 from models.policy import ServicePolicy
 from models.referral import SessionOutcome, Stage
 from models.tables import InboundMessageRow
+from readmodel.practitioners import add_practitioner
 from services import inbound_messages
 from tests.factories import CLIENT_EMAIL, CLIENT_PHONE, submission
 from tests.fixtures.temporal import TEST_PSEUDONYM_KEY, Harness

@@ -22,7 +22,6 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from markupsafe import Markup
 
-from activities.registry import get_timeline, list_practitioners
 from api.context import get_context
 from api.dashboard import charts, mailbox, queries
 from api.dashboard.charts import Marker, Series
@@ -39,6 +38,8 @@ from models.actions import (
 from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
 from models.records import Practitioner
 from models.referral import REFERENCE_PATTERN, ReferralView, Stage, Urgency
+from readmodel.practitioners import list_practitioners
+from readmodel.timeline import get_timeline
 from services import referrals
 
 router = APIRouter(route_class=DashboardRoute)

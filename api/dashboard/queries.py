@@ -37,7 +37,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
-from activities.database import as_utc
+from infra.database import as_utc
 from models.allocation import URGENCY_RANK
 from models.referral import Stage, Urgency
 from models.tables import (
@@ -759,7 +759,7 @@ def _inbox_line(row: InboundMessageRow) -> InboxLine:
 async def inbox_page(
     session: AsyncSession, offset: int, limit: int
 ) -> tuple[list[InboxLine], int, int]:
-    """Open inbox messages, crisis first then oldest first (``activities.registry``'s order):
+    """Open inbox messages, crisis first then oldest first (``readmodel.inbox``'s order):
     a page, how many are open, how many of those are crisis."""
     rows = (
         (

