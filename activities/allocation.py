@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
@@ -22,9 +22,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from infra.database import as_utc, insert_for, write_transaction
 from models.allocation import (
-    URGENCY_RANK,
-    PractitionerRoom,
-    WaitingReferral,
     plan_allocations,
 )
 from models.records import (
@@ -36,15 +33,11 @@ from models.records import (
     WakeRequest,
     allocator_id,
 )
-from models.referral import Stage, Urgency
-from models.tables import CaseloadRow, PractitionerRow, ReferralRow
+from models.tables import CaseloadRow, ReferralRow
+from readmodel.caseloads import practitioner_rooms
+from readmodel.waiting_list import head_of_waiting_list
 
 log = structlog.get_logger()
-
-_WAITING = and_(ReferralRow.stage == Stage.WAITING.value, ReferralRow.held.is_(False))
-_NOT_BEING_ALLOCATED = ~exists().where(
-    CaseloadRow.ref == ReferralRow.ref, CaseloadRow.ended_at.is_(None)
-)
 
 
 async def wake_allocator(
@@ -131,128 +124,6 @@ class AllocationActivities:
                 )
         log.info("allocations planned", count=len(planned), waiting_considered=len(waiting))
         return planned
-
-
-async def practitioner_rooms(
-    session: AsyncSession, *, lock: bool = False
-) -> list[PractitionerRoom]:
-    """Every practitioner with their capacity and active caseload (locked when deciding)."""
-    query = select(PractitionerRow).order_by(PractitionerRow.id)
-    if lock and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    practitioners = (await session.scalars(query)).all()
-    counts = dict(
-        (
-            await session.execute(
-                select(CaseloadRow.practitioner_id, func.count())
-                .where(CaseloadRow.ended_at.is_(None))
-                .group_by(CaseloadRow.practitioner_id)
-            )
-        ).all()
-    )
-    return [
-        PractitionerRoom(
-            id=p.id, capacity=p.capacity, caseload=counts.get(p.id, 0), active=p.active
-        )
-        for p in practitioners
-    ]
-
-
-async def head_of_waiting_list(
-    session: AsyncSession, rooms: list[PractitionerRoom]
-) -> list[WaitingReferral]:
-    """Just the part of the waiting list the rules can act on now: returning clients of
-    practitioners with room, and as many new referrals, in allocation order, as there are
-    free places. Read off ``ix_referrals_queue``, so 50 000 waiting cost no more than 50."""
-    with_room = [r.id for r in rooms if r.free > 0]
-    free = sum(r.free for r in rooms)
-    if free == 0:
-        return []
-    columns = (
-        ReferralRow.ref,
-        ReferralRow.urgency,
-        ReferralRow.received_at,
-        ReferralRow.waiting_since,
-        ReferralRow.returning_to,
-    )
-    returning = (
-        await session.execute(
-            select(*columns).where(
-                _WAITING, ReferralRow.returning_to.in_(with_room), _NOT_BEING_ALLOCATED
-            )
-        )
-    ).all()
-    new = (
-        await session.execute(
-            select(*columns)
-            .where(_WAITING, ReferralRow.returning_to.is_(None), _NOT_BEING_ALLOCATED)
-            .order_by(ReferralRow.urgency_rank, ReferralRow.received_at, ReferralRow.ref)
-            .limit(free)
-        )
-    ).all()
-    return [
-        WaitingReferral(
-            ref=row.ref,
-            urgency=Urgency(row.urgency),
-            received_at=as_utc(row.received_at),
-            waiting_since=as_utc(row.waiting_since or row.received_at),
-            returning_to=row.returning_to,
-        )
-        for row in [*returning, *new]
-    ]
-
-
-async def queue_position(session: AsyncSession, ref: str) -> tuple[int, int]:
-    """(position, total) of a referral on the waiting list, in allocation order.
-
-    Returning clients stand first (for their own practitioner); new referrals follow in
-    ``allocation_order_key`` order. A referral not (yet) waiting is placed where it would
-    stand and counted in the total; one unknown to the read model goes to the back.
-    """
-    waiting = ReferralRow.stage == Stage.WAITING.value
-    total = (await session.execute(select(func.count()).where(waiting))).scalar_one()
-    mine = (
-        await session.execute(
-            select(
-                ReferralRow.stage,
-                ReferralRow.urgency,
-                ReferralRow.received_at,
-                ReferralRow.waiting_since,
-                ReferralRow.returning_to,
-            ).where(ReferralRow.ref == ref)
-        )
-    ).one_or_none()
-    if mine is None:
-        return total + 1, total + 1
-    if mine.stage != Stage.WAITING.value:
-        total += 1
-    if mine.returning_to is not None:
-        since = mine.waiting_since or mine.received_at
-        ahead_filter = and_(
-            ReferralRow.returning_to == mine.returning_to,
-            or_(
-                ReferralRow.waiting_since < since,
-                and_(ReferralRow.waiting_since == since, ReferralRow.ref < ref),
-            ),
-        )
-    else:
-        rank = URGENCY_RANK[Urgency(mine.urgency)]
-        ahead_filter = or_(
-            ReferralRow.returning_to.is_not(None),
-            ReferralRow.urgency_rank < rank,
-            and_(ReferralRow.urgency_rank == rank, ReferralRow.received_at < mine.received_at),
-            and_(
-                ReferralRow.urgency_rank == rank,
-                ReferralRow.received_at == mine.received_at,
-                ReferralRow.ref < ref,
-            ),
-        )
-    ahead = (
-        await session.execute(
-            select(func.count()).where(waiting, ReferralRow.ref != ref, ahead_filter)
-        )
-    ).scalar_one()
-    return ahead + 1, total
 
 
 async def _next_episodes(session: AsyncSession, refs: list[str]) -> dict[str, int]:

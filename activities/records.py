@@ -7,7 +7,7 @@ activity is one transaction. Log lines carry refs, ids and counts only.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.allocation import queue_position
 from infra.database import as_utc, insert_for, write_transaction
 from models.allocation import URGENCY_RANK
 from models.follow_up import RECORD_CRISIS_ACKNOWLEDGEMENT, CrisisAcknowledgement
@@ -50,8 +49,8 @@ from models.tables import (
     SessionRow,
     TimelineEventRow,
 )
-from models.waiting_list import ALLOCATION_WINDOW_WEEKS, estimate_wait_weeks
 from readmodel.contacts import contact_key, pseudonym
+from readmodel.waiting_list import wait_estimate
 
 log = structlog.get_logger(__name__)
 
@@ -330,28 +329,11 @@ class RecordActivities:
 
     @activity.defn(name=WAITING_POSITION)
     async def waiting_position(self, request: WaitingPositionRequest) -> WaitingPosition:
-        """Where the referral stands on the waiting list, with an honest wait range.
-
-        Order: the allocation rules' (``activities.allocation.queue_position``). The estimate
-        comes from allocations in the trailing weeks (``models.waiting_list.estimate_wait_weeks``).
-        """
+        """Where the referral stands on the waiting list, with an honest wait range: the
+        figures of ``readmodel.waiting_list.wait_estimate``, as the API and dashboard show."""
         now = as_utc(request.at) if request.at is not None else _activity_now()
         async with self._sessions() as session:
-            position, total = await queue_position(session, request.ref)
-            allocations = (
-                await session.execute(
-                    select(func.count())
-                    .select_from(CaseloadRow)
-                    .where(
-                        CaseloadRow.started_at > now - timedelta(weeks=ALLOCATION_WINDOW_WEEKS),
-                        CaseloadRow.started_at <= now,
-                    )
-                )
-            ).scalar_one()
-            overtaking = await _overtaking(session, request.ref, now)
-        low, high = estimate_wait_weeks(
-            position, allocations, ALLOCATION_WINDOW_WEEKS, overtaking=overtaking
-        )
+            position, total, low, high = await wait_estimate(session, request.ref, now)
         return WaitingPosition(
             position=position,
             waiting_total=total,
@@ -417,27 +399,6 @@ class RecordActivities:
                 )
             )
         log.info("crisis alert acknowledged", message_id=acknowledgement.message_id)
-
-
-async def _overtaking(session: AsyncSession, ref: str, now: datetime) -> int:
-    """More urgent new referrals that joined the list in the trailing window: they will go
-    ahead of this one (a returning client waits for their own practitioner: none)."""
-    mine = (
-        await session.execute(
-            select(ReferralRow.urgency_rank, ReferralRow.returning_to).where(ReferralRow.ref == ref)
-        )
-    ).one_or_none()
-    if mine is None or mine.returning_to is not None:
-        return 0
-    return (
-        await session.execute(
-            select(func.count()).where(
-                ReferralRow.urgency_rank < mine.urgency_rank,
-                ReferralRow.accepted_at > now - timedelta(weeks=ALLOCATION_WINDOW_WEEKS),
-                ReferralRow.accepted_at <= now,
-            )
-        )
-    ).scalar_one()
 
 
 def _activity_now() -> datetime:

@@ -259,3 +259,13 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             entry["headers"] = _RETRY_AFTER
         documented[status] = entry
     return documented
+
+
+def invalid_cursor() -> ProblemError:
+    """The 422 for a ``cursor`` query parameter this API did not give out."""
+    return ProblemError(
+        422,
+        "validation",
+        "the cursor is not one this API gave out",
+        errors=[FieldError(loc=["query", "cursor"], msg="invalid cursor", type="cursor")],
+    )

@@ -46,6 +46,8 @@ from models.referral import (
     TimelineEvent,
     Urgency,
 )
+from readmodel.referrals import ReferralSummary
+from readmodel.waiting_list import WaitingListEntry
 
 # Opaque ids chosen by people (practitioner ids, staff labels): short, printable, no spaces.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -278,53 +280,11 @@ class ReferrerReferral(BaseModel):
     timeline: list[TimelineEvent]
 
 
-class ReferralSummary(BaseModel):
-    """One row of the read model: stage, dates, flags and codes. No personal data."""
-
-    ref: str
-    stage: Stage
-    urgency: Urgency
-    referrer_organisation: str
-    received_at: datetime
-    accepted_at: datetime | None
-    waiting_since: datetime | None
-    first_session_at: datetime | None
-    discharged_at: datetime | None
-    practitioner_id: str | None
-    episode_number: int
-    breach: bool
-    in_validation_queue: bool
-    withdrawal_pending: bool
-    closed_reason: str | None
-    decline_reason: str | None
-    updated_at: datetime
-
-
 class ReferralPage(BaseModel):
     """A page of referrals, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
 
     items: list[ReferralSummary]
     next_cursor: str | None
-
-
-class WaitingReferral(BaseModel):
-    """A referral on the waiting list, where it stands and how long it has waited."""
-
-    position: int = Field(ge=1)
-    ref: str
-    urgency: Urgency
-    referrer_organisation: str
-    received_at: datetime
-    waiting_since: datetime | None
-    days_waited: int = Field(description="since the referral was received (the standard's clock)")
-    estimate_weeks_low: int | None
-    estimate_weeks_high: int | None
-    returning_to: str | None = Field(description="a returning client waits for this practitioner")
-    held: bool = Field(description="held back from automatic allocation")
-    hold_reason: str | None
-    breach: bool
-    in_validation_queue: bool
-    withdrawal_pending: bool
 
 
 class WaitingListPage(BaseModel):
@@ -333,7 +293,7 @@ class WaitingListPage(BaseModel):
     total_waiting: int
     allocations_recent: int = Field(description="episodes allocated in the estimate's window")
     window_weeks: int
-    items: list[WaitingReferral]
+    items: list[WaitingListEntry]
     next_cursor: str | None
 
 

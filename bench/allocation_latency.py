@@ -50,7 +50,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from activities.allocation import AllocationActivities, queue_position
+from activities.allocation import AllocationActivities
 from activities.records import RecordActivities
 from bench.common import machine_line, percentile, run_main
 from infra.database import make_engine, make_session_factory, migrate
@@ -59,6 +59,7 @@ from models.allocation import URGENCY_RANK
 from models.records import PlanRequest, WaitingPositionRequest
 from models.referral import Stage, Urgency
 from models.tables import CaseloadRow, PractitionerRow, ReferralRow
+from readmodel.waiting_list import queue_position
 
 GOAL_P95_MS = 100.0
 CAPACITY = 20

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.database import as_utc, insert_for, write_transaction
@@ -148,6 +148,16 @@ async def _match(
     return ref, str(values["status"])
 
 
+# The inbox's order: open before resolved, crisis first, then the oldest first.
+_INBOX_ORDER = (
+    InboundMessageRow.in_inbox.desc(),
+    InboundMessageRow.crisis.desc(),
+    InboundMessageRow.received_at,
+    InboundMessageRow.id,
+)
+_OPEN = InboundMessageRow.in_inbox.is_(True)
+
+
 async def list_inbox(
     session_factory: SessionFactory, *, include_resolved: bool = False, limit: int = 200
 ) -> list[InboxItem]:
@@ -156,22 +166,43 @@ async def list_inbox(
     With ``include_resolved`` also those already dealt with (after the open ones, in the same
     order), for the inbox's history.
     """
-    query = select(InboundMessageRow)
-    if include_resolved:
-        query = query.where(
-            or_(InboundMessageRow.in_inbox.is_(True), InboundMessageRow.resolved_at.is_not(None))
-        )
-    else:
-        query = query.where(InboundMessageRow.in_inbox.is_(True))
-    query = query.order_by(
-        InboundMessageRow.in_inbox.desc(),
-        InboundMessageRow.crisis.desc(),
-        InboundMessageRow.received_at,
-        InboundMessageRow.id,
-    ).limit(limit)
+    shown = or_(_OPEN, InboundMessageRow.resolved_at.is_not(None)) if include_resolved else _OPEN
+    query = select(InboundMessageRow).where(shown).order_by(*_INBOX_ORDER).limit(limit)
     async with session_factory() as session:
         rows = (await session.execute(query)).scalars().all()
     return [_inbox_item(row) for row in rows]
+
+
+async def inbox_page(
+    session: AsyncSession, offset: int, limit: int
+) -> tuple[list[InboxItem], int, int]:
+    """A page of the open inbox in the inbox's order, how many are open, how many of those
+    are possible crises."""
+    rows = (
+        await session.scalars(
+            select(InboundMessageRow)
+            .where(_OPEN)
+            .order_by(*_INBOX_ORDER)
+            .offset(offset)
+            .limit(limit)
+        )
+    ).all()
+    crisis = func.coalesce(func.sum(case((InboundMessageRow.crisis.is_(True), 1), else_=0)), 0)
+    counts = (await session.execute(select(func.count(), crisis).where(_OPEN))).one()
+    return [_inbox_item(r) for r in rows], int(counts[0]), int(counts[1])
+
+
+async def recently_resolved(session: AsyncSession, limit: int = 10) -> list[InboxItem]:
+    """The last messages coordinators resolved, newest first."""
+    rows = (
+        await session.scalars(
+            select(InboundMessageRow)
+            .where(InboundMessageRow.resolved_at.is_not(None))
+            .order_by(InboundMessageRow.resolved_at.desc(), InboundMessageRow.id)
+            .limit(limit)
+        )
+    ).all()
+    return [_inbox_item(r) for r in rows]
 
 
 def _inbox_item(row: InboundMessageRow) -> InboxItem:

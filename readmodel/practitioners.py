@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.database import insert_for, write_transaction
 from models.records import Practitioner
-from models.tables import CaseloadRow, PractitionerRow
+from models.tables import PractitionerRow
+from readmodel.caseloads import active_caseloads
 
 log = structlog.get_logger(__name__)
 
@@ -46,23 +47,14 @@ async def list_practitioners(
     ids: list[str] | None = None,
 ) -> list[Practitioner]:
     """Practitioners by id, each with the number of episodes now on their caseload."""
-    caseload = (
-        select(CaseloadRow.practitioner_id, func.count().label("n"))
-        .where(CaseloadRow.ended_at.is_(None))
-        .group_by(CaseloadRow.practitioner_id)
-        .subquery()
-    )
-    query = (
-        select(PractitionerRow, func.coalesce(caseload.c.n, 0))
-        .outerjoin(caseload, caseload.c.practitioner_id == PractitionerRow.id)
-        .order_by(PractitionerRow.id)
-    )
+    query = select(PractitionerRow).order_by(PractitionerRow.id)
     if active_only:
         query = query.where(PractitionerRow.active.is_(True))
     if ids is not None:
         query = query.where(PractitionerRow.id.in_(ids))
     async with session_factory() as session:
-        rows = (await session.execute(query)).all()
+        rows = (await session.scalars(query)).all()
+        counts = await active_caseloads(session)
     return [
         Practitioner(
             id=row.id,
@@ -70,7 +62,7 @@ async def list_practitioners(
             email=row.email,
             capacity=row.capacity,
             active=row.active,
-            caseload=count,
+            caseload=counts.get(row.id, 0),
         )
-        for row, count in rows
+        for row in rows
     ]

@@ -31,7 +31,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.allocation import practitioner_rooms
 from infra.database import as_utc, make_engine, make_session_factory
 from infra.temporal import data_converter, ensure_search_attributes, temporal_binary
 from models import search_attributes
@@ -50,6 +49,7 @@ from models.records import allocator_id
 from models.referral import ReferralView, Stage, Urgency
 from models.settings import Settings
 from models.tables import CaseloadRow, PractitionerRow, ReferralRow
+from readmodel.caseloads import practitioner_rooms
 from services import referrals
 from services.referrals import ActionRejected
 from tests.factories import save_practitioner, submission

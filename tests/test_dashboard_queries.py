@@ -1,26 +1,33 @@
-"""The dashboard's read-model queries against plain Python over the same rows, on SQLite and
-PostgreSQL: the waiting list in the allocator's order (``models.allocation``) with positions
-on the whole list whatever the filters; weekly counts and the list's length over time; and
-the reports, which must say what ``services.reports`` says. Plus the charts' SVG."""
+"""The read model's queries (``readmodel/``) against plain Python over the same rows, on
+SQLite and PostgreSQL: the waiting list in the allocator's order (``models.allocation``) with
+positions on the whole list whatever the filters; weekly counts and the list's length over
+time; and the reports, against the same figures worked out one row at a time in Python.
+Plus the charts' SVG."""
 
 from __future__ import annotations
 
 import bisect
 import re
+import statistics
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.dashboard import charts, queries
-from api.dashboard.queries import WaitingFilters
+from api.dashboard import charts
 from bench.dashboard_pages import fill, rows
+from infra.database import as_utc
 from models.allocation import WaitingReferral, allocation_order_key, returning_order_key
 from models.referral import Urgency
-from services import reports
+from models.reports import STILL_WAITING_STAGES, OutcomeSummary, ReferrerReport, wait_stats
+from models.tables import OutcomeRow, ReferralRow
+from readmodel import overview, reports
+from readmodel.waiting_list import WaitingFilters, waiting_page
 
 NOW = datetime(2026, 3, 30, 10, 17, 5, 123456, tzinfo=UTC)  # a week with a clock change
 ZONE = ZoneInfo("Europe/London")
@@ -95,9 +102,8 @@ async def test_waiting_list_follows_the_allocation_rules(
         page = 0
         async with session_factory() as session:
             while True:
-                items, matching, total = await queries.waiting_page(
-                    session, f, page * size, size, NOW
-                )
+                listed = await waiting_page(session, f, NOW, limit=size, offset=page * size)
+                items, matching, total = listed.items, listed.matching, listed.total_waiting
                 assert matching == len(wanted), f
                 assert total == len(expected)
                 got += [(i.position, i.ref) for i in items]
@@ -107,17 +113,17 @@ async def test_waiting_list_follows_the_allocation_rules(
         assert got == wanted, f
     # Waits and estimates come with every row.
     async with session_factory() as session:
-        first, _, _ = await queries.waiting_page(session, WaitingFilters(), 0, 5, NOW)
+        first = (await waiting_page(session, WaitingFilters(), NOW, limit=5)).items
     top = expected[0]
     assert first[0].days_waited == (NOW - top["received_at"]).days
-    assert all(i.estimate_high is None or i.estimate_high >= 1 for i in first)
+    assert all(i.estimate_weeks_high is None or i.estimate_weeks_high >= 1 for i in first)
 
 
 async def test_overview_counts_weeks_and_the_list_over_time(
     session_factory: SessionFactory, filled: dict[str, list[dict[str, Any]]]
 ) -> None:
     async with session_factory() as session:
-        figures = await queries.overview(session, NOW, ZONE, weeks=12)
+        figures = await overview.overview(session, NOW, ZONE, weeks=12)
     referrals = filled["referrals"]
     assert figures.stage_counts == {
         stage: Counter(r["stage"] for r in referrals)[stage] for stage in figures.stage_counts
@@ -169,18 +175,23 @@ async def test_reports_say_what_the_service_reports_say(
     session_factory: SessionFactory, filled: dict[str, list[dict[str, Any]]]
 ) -> None:
     async with session_factory() as session:
-        waits = await queries.waits(session, NOW, 28)
-        referrers = await queries.referrers(session)
-        outcomes = await queries.outcomes(session)
-        reentry = await queries.reentry(session)
+        waits = await reports.waits(session, NOW, 28)
+        referrers = await reports.referrers(session)
+        outcomes = await reports.outcomes(session)
+        reentry = await reports.reentry(session)
     standard = timedelta(weeks=4)
-    official = await reports.waiting_times(session_factory, standard, NOW)
+    official = await _waiting_times_one_by_one(session_factory, standard, NOW)
     assert waits.seen.stats == official.seen
     assert waits.still_waiting.stats == official.still_waiting
     assert sum(waits.seen.weeks) == official.seen.count > 0
     assert sum(waits.still_waiting.weeks) == official.still_waiting.count > 0
-    assert referrers == await reports.referrers(session_factory)
-    expected = (await reports.outcomes(session_factory)).overall
+    assert referrers == await _referrers_one_by_one(session_factory)
+    assert sum(sum(r.decline_reasons.values()) for r in referrers) == sum(
+        r.declined for r in referrers
+    )
+    by_period = await _outcomes_one_by_one(session_factory)
+    assert outcomes.periods == by_period[:-1]
+    expected = by_period[-1]
     assert outcomes.overall == expected
     assert expected.episodes > 0 and expected.liaison and expected.change
 
@@ -245,3 +256,97 @@ def test_charts_are_escaped_svg_with_their_data() -> None:
         )
     )
     assert histogram.count('class="marker"') == 2
+
+
+# ------------------------------------------------- the reports, one row at a time in Python
+
+
+async def _waiting_times_one_by_one(
+    session_factory: SessionFactory, standard: timedelta, now: datetime
+) -> Any:
+    async with session_factory() as session:
+        rows = (
+            await session.execute(
+                select(ReferralRow.received_at, ReferralRow.first_session_at, ReferralRow.stage)
+            )
+        ).all()
+    day = 86400.0
+    seen: list[float] = []
+    waiting: list[float] = []
+    for received_at, first_session_at, stage in rows:
+        received = as_utc(received_at)
+        if first_session_at is not None:
+            seen.append(max(0.0, (as_utc(first_session_at) - received).total_seconds() / day))
+        elif stage in STILL_WAITING_STAGES:
+            waiting.append(max(0.0, (now - received).total_seconds() / day))
+    standard_days = standard.total_seconds() / day
+    return SimpleNamespace(
+        seen=wait_stats(seen, standard_days), still_waiting=wait_stats(waiting, standard_days)
+    )
+
+
+async def _referrers_one_by_one(session_factory: SessionFactory) -> list[ReferrerReport]:
+    async with session_factory() as session:
+        rows = (await session.scalars(select(ReferralRow))).all()
+    by_organisation: dict[str, list[ReferralRow]] = {}
+    for row in rows:
+        by_organisation.setdefault(row.referrer_organisation, []).append(row)
+    report = []
+    for organisation, group in sorted(by_organisation.items()):
+        accepted = sum(1 for r in group if r.accepted_at is not None)
+        declined = [r.decline_reason for r in group if r.decline_reason is not None]
+        decided = accepted + len(declined)
+        report.append(
+            ReferrerReport(
+                organisation=organisation,
+                received=len(group),
+                in_triage=sum(1 for r in group if r.stage in ("triage", "info_requested")),
+                accepted=accepted,
+                declined=len(declined),
+                acceptance_rate=round(accepted / decided, 3) if decided else None,
+                decline_reasons=dict(sorted(Counter(declined).items())),
+            )
+        )
+    return report
+
+
+def _summarise(period: str, rows: list[OutcomeRow]) -> OutcomeSummary:
+    pairs = [
+        (r.baseline_total, r.end_total)
+        for r in rows
+        if r.baseline_total is not None and r.end_total is not None
+    ]
+    liaison: Counter[str] = Counter()
+    for r in rows:
+        liaison.update(set(r.liaison or []))
+    return OutcomeSummary(
+        period=period,
+        episodes=len(rows),
+        mean_sessions_attended=round(statistics.fmean(r.sessions_attended for r in rows), 2)
+        if rows
+        else None,
+        measured_pairs=len(pairs),
+        mean_change=round(statistics.fmean(end - base for base, end in pairs), 2)
+        if pairs
+        else None,
+        change=dict(sorted(Counter(r.change for r in rows if r.change).items())),
+        recovered=sum(1 for r in rows if r.recovered),
+        reliably_recovered=sum(1 for r in rows if r.reliably_recovered),
+        baseline_skipped=sum(1 for r in rows if r.baseline_skipped_reason),
+        end_skipped=sum(1 for r in rows if r.end_skipped_reason),
+        discharge_reasons=dict(sorted(Counter(r.discharge_reason for r in rows).items())),
+        liaison=dict(sorted(liaison.items())),
+    )
+
+
+async def _outcomes_one_by_one(session_factory: SessionFactory) -> list[OutcomeSummary]:
+    """Each period's summary, then the overall one."""
+    async with session_factory() as session:
+        rows = list((await session.scalars(select(OutcomeRow).order_by(OutcomeRow.period))).all())
+    by_period: dict[str, list[OutcomeRow]] = {}
+    for row in rows:
+        by_period.setdefault(row.period, []).append(row)
+    return [
+        *(_summarise(period, group) for period, group in by_period.items()),
+        _summarise("all", rows),
+    ]

@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse
 from markupsafe import Markup
 
 from api.context import get_context
-from api.dashboard import charts, mailbox, queries
+from api.dashboard import charts, mailbox
 from api.dashboard.charts import Marker, Series
 from api.dashboard.session import DashboardUser
 from api.dashboard.state import STATIC, get_state
@@ -38,8 +38,15 @@ from models.actions import (
 from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
 from models.records import Practitioner
 from models.referral import REFERENCE_PATTERN, ReferralView, Stage, Urgency
+from readmodel import inbox as inbox_queries
+from readmodel import overview as overview_queries
+from readmodel import referral_records, reports
+from readmodel import referrals as referral_queries
+from readmodel.caseloads import caseload_lines
 from readmodel.practitioners import list_practitioners
+from readmodel.referrals import ReferralFilters, count_referrals, referral_exists
 from readmodel.timeline import get_timeline
+from readmodel.waiting_list import WaitingFilters, waiting_page
 from services import referrals
 
 router = APIRouter(route_class=DashboardRoute)
@@ -105,7 +112,7 @@ async def overview(request: Request, user: User) -> Response:
     state = get_state(request)
     now = await _now(request)
     async with get_context(request).session_factory() as session:
-        figures = await queries.overview(session, now, state.zone)
+        figures = await overview_queries.overview(session, now, state.zone)
     labels = [_week_label(s, state.zone) for s in figures.week_starts]
     demand = charts.bar_chart(
         title="Referrals in and allocations out, per week",
@@ -166,13 +173,17 @@ async def referral_list(
     if searched:
         if re.match(REFERENCE_PATTERN, searched):
             async with context.session_factory() as session:
-                if await queries.referral_exists(session, searched):
+                if await referral_exists(session, searched):
                     return redirect(request, f"/dashboard/referrals/{searched}")
         not_found = searched
     chosen = stage if stage in {s.value for s in Stage} else None
     size = state.settings.page_size
     async with context.session_factory() as session:
-        rows, total = await queries.referrals_page(session, chosen, (page - 1) * size, size)
+        filters = ReferralFilters(stage=Stage(chosen) if chosen else None)
+        listed = await referral_queries.referral_list(
+            session, filters, limit=size, offset=(page - 1) * size
+        )
+        rows, total = listed.items, await count_referrals(session, filters)
     pager = Pager(page, size, total, "/dashboard/referrals", (("stage", chosen or ""),))
     return render(
         request,
@@ -232,9 +243,9 @@ async def referral(
         raise PageError(404, "No such referral", f"There is no referral {ref}.") from None
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
     async with context.session_factory() as session:
-        sent = await queries.letters(session, ref)
-        recorded = await queries.sessions(session, ref)
-        liaison = await queries.liaison(session, ref)
+        sent = await referral_records.letters(session, ref)
+        recorded = await referral_records.sessions(session, ref)
+        liaison = await referral_records.liaison(session, ref)
     actions = available_actions(view)
     returning_to = view.practitioner_id if view.returning else None
     practitioners = (
@@ -287,7 +298,7 @@ async def waiting_list(
     state = get_state(request)
     now = await _now(request)
     chosen_urgency = urgency if urgency in {u.value for u in Urgency} else None
-    filters = queries.WaitingFilters(
+    filters = WaitingFilters(
         breach=_flag(breach),
         validation=_flag(validation),
         held=_flag(held),
@@ -296,9 +307,8 @@ async def waiting_list(
     )
     size = state.settings.page_size
     async with context.session_factory() as session:
-        rows, matching, total = await queries.waiting_page(
-            session, filters, (page - 1) * size, size, now
-        )
+        listed = await waiting_page(session, filters, now, limit=size, offset=(page - 1) * size)
+    rows, matching, total = listed.items, listed.matching, listed.total_waiting
     params = (
         ("breach", breach or ""),
         ("validation", validation or ""),
@@ -333,20 +343,8 @@ async def waiting_list(
 async def caseloads(request: Request, user: User) -> Response:
     """Practitioners, their capacity, active episodes and returning clients waiting."""
     context = get_context(request)
-    practitioners = await list_practitioners(context.session_factory)
     async with context.session_factory() as session:
-        returning = await queries.returning_waiting(session)
-    lines = [
-        queries.CaseloadLine(
-            id=p.id,
-            name=p.name,
-            capacity=p.capacity,
-            active=p.active,
-            caseload=p.caseload,
-            returning_waiting=returning.get(p.id, 0),
-        )
-        for p in practitioners
-    ]
+        lines = await caseload_lines(session)
     return render(
         request,
         "caseloads.html",
@@ -356,7 +354,7 @@ async def caseloads(request: Request, user: User) -> Response:
         capacity=sum(line.capacity for line in lines if line.active),
         caseload=sum(line.caseload for line in lines),
         free=sum(line.free for line in lines),
-        returning_total=sum(returning.values()),
+        returning_total=sum(line.returning_waiting for line in lines),
     )
 
 
@@ -369,8 +367,8 @@ async def inbox(request: Request, user: User, page: PageNumber = 1) -> Response:
     context = get_context(request)
     size = get_state(request).settings.page_size
     async with context.session_factory() as session:
-        items, total, crisis = await queries.inbox_page(session, (page - 1) * size, size)
-        resolved = await queries.recently_resolved(session)
+        items, total, crisis = await inbox_queries.inbox_page(session, (page - 1) * size, size)
+        resolved = await inbox_queries.recently_resolved(session)
     return render(
         request,
         "inbox.html",
@@ -408,7 +406,7 @@ async def report_waits(request: Request, user: User) -> Response:
     now = await _now(request)
     standard_days = context.settings.effective_policy().waiting_standard.total_seconds() / 86400
     async with context.session_factory() as session:
-        waits = await queries.waits(session, now, standard_days)
+        waits = await reports.waits(session, now, standard_days)
     charts_ = [
         _wait_histogram(
             "Waits of those seen", "referral to first session", waits.seen, standard_days
@@ -438,7 +436,7 @@ async def report_referrers(request: Request, user: User, page: PageNumber = 1) -
     context = get_context(request)
     size = get_state(request).settings.page_size
     async with context.session_factory() as session:
-        found = await queries.referrers(session)
+        found = await reports.referrers(session)
     found.sort(key=lambda r: (-r.received, r.organisation))
     pager = Pager(page, size, len(found), "/dashboard/reports/referrers")
     return _report(
@@ -455,9 +453,9 @@ async def report_referrers(request: Request, user: User, page: PageNumber = 1) -
 async def report_outcomes(request: Request, user: User) -> Response:
     """Anonymised ReQoL-10 change for the service, and social needs met through liaison."""
     async with get_context(request).session_factory() as session:
-        outcomes = await queries.outcomes(session)
+        outcomes = await reports.outcomes(session)
     overall = outcomes.overall
-    recent = outcomes.by_month[-12:]
+    recent = [(p.period, p.mean_change, p.measured_pairs) for p in outcomes.periods[-12:]]
     reqol_chart = charts.bar_chart(
         title="Mean ReQoL-10 change by month of discharge",
         description=(
@@ -502,7 +500,7 @@ async def report_outcomes(request: Request, user: User) -> Response:
 async def report_reentry(request: Request, user: User) -> Response:
     """Open re-entry: how many discharged clients came back, and after how long."""
     async with get_context(request).session_factory() as session:
-        reentry = await queries.reentry(session)
+        reentry = await reports.reentry(session)
     edges, counts = charts.bins([d / 7 for d in reentry.days_to_return], 4, 13)
     median = reentry.median_days
     return_chart = charts.histogram(
@@ -521,7 +519,7 @@ async def report_reentry(request: Request, user: User) -> Response:
 
 
 def _wait_histogram(
-    title: str, measured: str, group: queries.WaitGroup, standard_days: float
+    title: str, measured: str, group: reports.WaitGroup, standard_days: float
 ) -> Markup:
     """Waits in weeks, with the standard, the median and the 90th percentile marked."""
     stats = group.stats

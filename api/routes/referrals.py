@@ -10,19 +10,15 @@ a 404, exactly like one that does not exist.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
-from datetime import datetime
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
-from sqlalchemy import select, tuple_
 
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.idempotency import submit_referral
-from api.problems import FieldError, ProblemError, not_found, responses
+from api.problems import FieldError, ProblemError, invalid_cursor, not_found, responses
 from api.schemas import (
     ID_PATTERN,
     AllocationBody,
@@ -37,7 +33,6 @@ from api.schemas import (
     ReferralAccepted,
     ReferralIntake,
     ReferralPage,
-    ReferralSummary,
     ReferrerReferral,
     ReqolBody,
     SessionRecordBody,
@@ -45,7 +40,6 @@ from api.schemas import (
     ValidationBody,
     ValidationDecision,
 )
-from infra.database import as_utc
 from models.actions import (
     Allocation,
     Closure,
@@ -70,8 +64,9 @@ from models.referral import (
     Stage,
     TimelineEvent,
 )
-from models.tables import ReferralRow
+from readmodel.referrals import ReferralFilters, referral_list, referral_summary
 from readmodel.timeline import get_timeline
+from readmodel.waiting_list import InvalidCursor
 from services import referrals
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
@@ -193,32 +188,24 @@ async def list_referrals(
     """Referrals newest first, filtered by stage, practitioner, breach and referrer
     organisation; keyset-paginated. Coordinators see every referral, a referrer its own
     organisation's, a practitioner their caseload's."""
-    query = select(ReferralRow)
-    if caller.role == Role.REFERRER:
-        query = query.where(ReferralRow.referrer_organisation == caller.organisation)
-    elif caller.role == Role.PRACTITIONER:
-        query = query.where(ReferralRow.practitioner_id == caller.practitioner_id)
-    if stage is not None:
-        query = query.where(ReferralRow.stage == stage.value)
-    if practitioner is not None:
-        query = query.where(ReferralRow.practitioner_id == practitioner)
-    if breach is not None:
-        query = query.where(ReferralRow.breach.is_(breach))
-    if referrer_organisation is not None:
-        query = query.where(ReferralRow.referrer_organisation == referrer_organisation)
-    if cursor is not None:
-        after_at, after_ref = _decode_cursor(cursor)
-        query = query.where(
-            tuple_(ReferralRow.received_at, ReferralRow.ref) < (after_at, after_ref)
-        )
-    query = query.order_by(ReferralRow.received_at.desc(), ReferralRow.ref.desc()).limit(limit + 1)
-    async with context.session_factory() as session:
-        rows = (await session.scalars(query)).all()
-    items = [_summary(row) for row in rows[:limit]]
-    next_cursor = (
-        _encode_cursor(items[-1].received_at, items[-1].ref) if len(rows) > limit else None
+    filters = ReferralFilters(
+        stage=stage, practitioner=practitioner, breach=breach, organisation=referrer_organisation
     )
-    return ReferralPage(items=items, next_cursor=next_cursor)
+    # What a key may see narrows the filters: an organisation's own, a practitioner's own.
+    if caller.role == Role.REFERRER:
+        if referrer_organisation not in (None, caller.organisation):
+            return ReferralPage(items=[], next_cursor=None)
+        filters = replace(filters, organisation=caller.organisation)
+    elif caller.role == Role.PRACTITIONER:
+        if practitioner not in (None, caller.practitioner_id):
+            return ReferralPage(items=[], next_cursor=None)
+        filters = replace(filters, practitioner=caller.practitioner_id)
+    try:
+        async with context.session_factory() as session:
+            page = await referral_list(session, filters, limit=limit, cursor=cursor)
+    except InvalidCursor:
+        raise invalid_cursor() from None
+    return ReferralPage(items=page.items, next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -496,7 +483,7 @@ async def _act(
     """Check the caller may act on ``ref``, then run the workflow update."""
     if caller.role != Role.COORDINATOR:
         async with context.session_factory() as session:
-            row = await session.get(ReferralRow, ref)
+            row = await referral_summary(session, ref)
         if row is not None:
             organisation, practitioner_id = row.referrer_organisation, row.practitioner_id
         else:
@@ -528,47 +515,3 @@ def _for_referrer(view: ReferralView, timeline: list[TimelineEvent]) -> Referrer
             if event.kind in REFERRER_EVENTS
         ],
     )
-
-
-def _summary(row: ReferralRow) -> ReferralSummary:
-    def utc(value: datetime | None) -> datetime | None:
-        return None if value is None else as_utc(value)
-
-    return ReferralSummary(
-        ref=row.ref,
-        stage=Stage(row.stage),
-        urgency=row.urgency,  # type: ignore[arg-type]
-        referrer_organisation=row.referrer_organisation,
-        received_at=as_utc(row.received_at),
-        accepted_at=utc(row.accepted_at),
-        waiting_since=utc(row.waiting_since),
-        first_session_at=utc(row.first_session_at),
-        discharged_at=utc(row.discharged_at),
-        practitioner_id=row.practitioner_id,
-        episode_number=row.episode_number,
-        breach=row.breach,
-        in_validation_queue=row.in_validation_queue,
-        withdrawal_pending=row.withdrawal_pending,
-        closed_reason=row.closed_reason,
-        decline_reason=row.decline_reason,
-        updated_at=as_utc(row.updated_at),
-    )
-
-
-def _encode_cursor(received_at: datetime, ref: str) -> str:
-    raw = json.dumps([received_at.isoformat(), ref]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, ref = json.loads(raw)
-        return as_utc(datetime.fromisoformat(at)), str(ref)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ProblemError(
-            422,
-            "validation",
-            "the cursor is not one this API gave out",
-            errors=[FieldError(loc=["query", "cursor"], msg="invalid cursor", type="cursor")],
-        ) from None

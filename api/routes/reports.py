@@ -11,8 +11,8 @@ from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.problems import responses
 from api.schemas import QueryDate
-from services import reports
-from services.reports import OutcomesReport, ReferrerReport, WaitingTimesReport
+from models.reports import OutcomesReport, ReferrerReport, WaitingTimesReport
+from readmodel import reports
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -35,13 +35,14 @@ async def waiting_times(
     """Waits of the referrals received in the period (whole days, UTC), against the
     service's waiting standard (4 weeks by default): those already seen, and those still
     waiting (their wait so far)."""
-    return await reports.waiting_times(
-        context.session_factory,
-        context.settings.effective_policy().waiting_standard,
-        datetime.now(UTC),
-        received_from=received_from,
-        received_to=received_to,
-    )
+    async with context.session_factory() as session:
+        return await reports.waiting_times(
+            session,
+            context.settings.effective_policy().waiting_standard,
+            datetime.now(UTC),
+            received_from=received_from,
+            received_to=received_to,
+        )
 
 
 @router.get(
@@ -52,7 +53,8 @@ async def waiting_times(
 )
 async def referrers(context: Context, caller: Coordinator) -> list[ReferrerReport]:
     """What each organisation referred and what became of it, so declines can be fed back."""
-    return await reports.referrers(context.session_factory)
+    async with context.session_factory() as session:
+        return await reports.referrers(session)
 
 
 @router.get(
@@ -64,4 +66,5 @@ async def referrers(context: Context, caller: Coordinator) -> list[ReferrerRepor
 async def outcomes(context: Context, caller: Coordinator) -> OutcomesReport:
     """ReQoL-10 change, recovery, sessions attended, discharge reasons and liaison, for the
     service as a whole."""
-    return await reports.outcomes(context.session_factory)
+    async with context.session_factory() as session:
+        return await reports.outcomes(session)
