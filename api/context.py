@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from api.rate_limit import RateLimiter
 from api.settings import ApiSettings
+from infra.clock import Clock, wall_clock
 from models.settings import Settings
 
 
@@ -22,6 +23,8 @@ class ApiContext:
     client: Client
     session_factory: async_sessionmaker[AsyncSession]
     pseudonym_key: bytes
+    # What the read side takes for now (estimates, reports); tests set the server's clock.
+    clock: Clock = wall_clock
     intake_limiter: RateLimiter = field(init=False)
     inbound_limiter: RateLimiter = field(init=False)
 

@@ -14,6 +14,8 @@ request on the test's loop, where the worker, the Temporal client and the databa
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import hypothesis
 import hypothesis.errors
+import jsonschema_rs
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
@@ -135,19 +138,56 @@ def _run_operation(
 
 
 def _negation_vanished(case: Any, response: Any) -> bool:
-    """True when the only schema violation of a negative case never reached the wire.
+    """True when the request that reached the wire breaks no rule of the schema.
 
-    schemathesis can negate a query by adding an undeclared parameter whose value serialises
-    to nothing (an empty list), and negate the Authorization header that ``case.call`` then
-    supplies: the request sent is valid, the API rightly answers 200, and the check reports
-    "schema-violating request accepted" (schemathesis PR 4762; not in the newest release
-    here). Such a case is rejected, not counted: it tested nothing."""
-    generated = set((case.query or {}).keys())
-    sent = set(parse_qs(urlsplit(str(response.request.url)).query, keep_blank_values=True))
-    declared = {p.name for p in case.operation.query}
-    dropped = generated - sent
-    no_body = case.body is None or isinstance(case.body, NotSet)
-    return bool(dropped) and not (dropped & declared) and sent <= declared and no_body
+    A negative case can lose its violation on the way out: a query negated by an undeclared
+    parameter whose value serialises to nothing (an empty list) — schemathesis PR 4762, not in
+    the newest release here —, a negated ``[true]`` that serialises to the valid string
+    ``true``, or a negated Authorization header that ``case.call`` then replaces. The API
+    rightly answers 200 and the check reports "schema-violating request accepted". Such a
+    case is rejected, not counted: it tested nothing. Only a request with no body, whose every
+    query and path parameter as sent is declared and valid, counts as vanished."""
+    if not (case.body is None or isinstance(case.body, NotSet)):
+        return False
+    url = urlsplit(str(response.request.url))
+    sent = parse_qs(url.query, keep_blank_values=True)
+    declared = {p.name: p for p in case.operation.query}
+    if not set(sent) <= set(declared):
+        return False
+    if any(p.is_required and name not in sent for name, p in declared.items()):
+        return False
+    for name, values in sent.items():
+        if not _valid_as_sent(declared[name], values):
+            return False
+    for header in case.operation.headers:
+        if header.name.lower() == "authorization":
+            continue  # case.call supplies the key
+        value = response.request.headers.get(header.name)
+        if value is None:
+            if header.is_required:
+                return False
+        elif not _valid_as_sent(header, [value]):
+            return False
+    return all(
+        _valid_as_sent(p, [str((case.path_parameters or {}).get(p.name, ""))])
+        for p in case.operation.path_parameters
+    )
+
+
+def _valid_as_sent(parameter: Any, values: list[str]) -> bool:
+    """Whether ``values`` (as the query string carries them) meet the parameter's schema,
+    read as text or as the JSON scalar the API would coerce them to."""
+    schema = parameter.validation_schema
+    if len(values) != 1 and not (isinstance(schema, dict) and schema.get("type") == "array"):
+        return False
+    validator = jsonschema_rs.validator_for(schema)
+    for value in values:
+        candidates: list[Any] = [value]
+        with contextlib.suppress(ValueError):
+            candidates.append(json.loads(value))
+        if not any(validator.is_valid(c) for c in candidates):
+            return False
+    return True
 
 
 async def test_openapi_schema_holds_for_every_operation(harness: Harness) -> None:

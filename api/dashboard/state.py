@@ -8,9 +8,7 @@ called first (tests and benchmarks do, to pass settings and a clock of their own
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,17 +19,11 @@ from api.context import get_context
 from api.dashboard import formatting
 from api.dashboard.session import Signer
 from api.dashboard.settings import DashboardSettings, load_session_secret
+from infra.clock import Clock, wall_clock
 from models.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-
-Clock = Callable[[], Awaitable[datetime]]
-
-
-async def wall_clock() -> datetime:
-    """Now, in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -39,7 +38,7 @@ async def waiting_times(
         return await reports.waiting_times(
             session,
             context.settings.effective_policy().waiting_standard,
-            datetime.now(UTC),
+            await context.clock(),
             received_from=received_from,
             received_to=received_to,
         )

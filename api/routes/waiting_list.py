@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -48,7 +47,7 @@ async def waiting_list(
     try:
         async with context.session_factory() as session:
             page = await waiting_page(
-                session, filters, datetime.now(UTC), limit=limit, cursor=cursor
+                session, filters, await context.clock(), limit=limit, cursor=cursor
             )
     except InvalidCursor:
         raise invalid_cursor() from None
