@@ -33,11 +33,11 @@ from models.records import (
     CaseloadResult,
     MessageHandling,
     OutcomeRecord,
+    SessionWrite,
     TransitionRecord,
     WaitingPosition,
     WaitingPositionRequest,
 )
-from models.records import SessionRow as SessionRecord
 from models.tables import (
     CaseloadRow,
     ContactRow,
@@ -143,7 +143,7 @@ class RecordActivities:
         log.info("transition recorded", ref=snapshot.ref, seq=event.seq, stage=str(event.stage))
 
     @activity.defn(name=RECORD_SESSION)
-    async def record_session(self, record: SessionRecord) -> None:
+    async def record_session(self, record: SessionWrite) -> None:
         """Upsert a session and make its liaison actions exactly those given."""
         at = as_utc(record.at)
         kinds = sorted({str(kind) for kind in record.liaison})

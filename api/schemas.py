@@ -306,15 +306,6 @@ class PractitionerBody(Strict):
     active: StrictBool = Field(default=True, description="false while on leave")
 
 
-class CaseloadEntry(BaseModel):
-    """An episode on a practitioner's caseload."""
-
-    ref: str
-    episode: int
-    started_at: datetime
-    stage: Stage | None
-
-
 class ResolutionBody(Strict):
     """Take a message out of the inbox, with a note of what was done."""
 

@@ -62,7 +62,9 @@ class TransitionRecord(BaseModel):
     contacts_discreet: bool = False
 
 
-class SessionRow(BaseModel):
+class SessionWrite(BaseModel):
+    """A session as the workflow writes it to the read model (one ``sessions`` row)."""
+
     ref: str
     episode: int
     session_id: str

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from infra.database import as_utc
 from models.allocation import PractitionerRoom
-from models.tables import CaseloadRow, PractitionerRow
+from models.referral import Stage
+from models.tables import CaseloadRow, PractitionerRow, ReferralRow
 from readmodel.waiting_list import returning_waiting
 
 # An episode holds a place from its reservation until it ends (discharge, a declined offer).
@@ -40,6 +44,34 @@ async def practitioner_rooms(
             id=p.id, capacity=p.capacity, caseload=counts.get(p.id, 0), active=p.active
         )
         for p in practitioners
+    ]
+
+
+class CaseloadEntry(BaseModel):
+    """An episode on a practitioner's caseload."""
+
+    ref: str
+    episode: int
+    started_at: datetime
+    stage: Stage | None
+
+
+async def caseload_entries(session: AsyncSession, practitioner_id: str) -> list[CaseloadEntry]:
+    """The episodes now on a practitioner's caseload, oldest first."""
+    rows = await session.execute(
+        select(CaseloadRow, ReferralRow.stage)
+        .outerjoin(ReferralRow, ReferralRow.ref == CaseloadRow.ref)
+        .where(CaseloadRow.practitioner_id == practitioner_id, ACTIVE_EPISODE)
+        .order_by(CaseloadRow.started_at, CaseloadRow.ref)
+    )
+    return [
+        CaseloadEntry(
+            ref=row.ref,
+            episode=row.episode,
+            started_at=as_utc(row.started_at),
+            stage=None if stage is None else Stage(stage),
+        )
+        for row, stage in rows.all()
     ]
 
 

@@ -29,7 +29,7 @@ from models.records import (
     MessageHandling,
     OutcomeRecord,
     ReferralSnapshot,
-    SessionRow,
+    SessionWrite,
     TransitionRecord,
     WaitingPositionRequest,
 )
@@ -42,9 +42,9 @@ from models.tables import (
     LiaisonActionRow,
     OutcomeRow,
     ReferralRow,
+    SessionRow,
     TimelineEventRow,
 )
-from models.tables import SessionRow as SessionTable
 from models.waiting_list import estimate_wait_weeks
 from readmodel.contacts import contact_key, pseudonym
 from readmodel.inbox import list_inbox, resolve_inbox_item, store_inbound_message
@@ -242,7 +242,7 @@ async def test_record_transition_never_rolls_the_row_back(
 async def test_record_session_upserts_session_and_liaison(
     records: RecordActivities, session_factory: Sessions
 ) -> None:
-    session = SessionRow(
+    session = SessionWrite(
         ref="R00000003",
         episode=1,
         session_id="s-1",
@@ -253,7 +253,7 @@ async def test_record_session_upserts_session_and_liaison(
     )
     await records.record_session(session)
     await records.record_session(session)
-    assert await count(session_factory, SessionTable) == 1
+    assert await count(session_factory, SessionRow) == 1
     assert await count(session_factory, LiaisonActionRow) == 2
 
     # A corrected record replaces the session's details and its liaison list.
@@ -262,7 +262,7 @@ async def test_record_session_upserts_session_and_liaison(
     )
     await records.record_session(corrected)
     async with session_factory() as db:
-        stored = (await db.execute(select(SessionTable))).scalar_one()
+        stored = (await db.execute(select(SessionRow))).scalar_one()
         kinds = (await db.execute(select(LiaisonActionRow.kind))).scalars().all()
     assert (stored.location, stored.outcome) == ("beach", "attended")
     assert kinds == ["community_group"]

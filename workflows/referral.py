@@ -73,7 +73,7 @@ with workflow.unsafe.imports_passed_through():
         MessageHandling,
         OutcomeRecord,
         ReferralSnapshot,
-        SessionRow,
+        SessionWrite,
         TransitionRecord,
         WaitingPosition,
         WaitingPositionRequest,
@@ -522,7 +522,7 @@ class ReferralWorkflow:
                 ),
                 self._activity(
                     RECORD_SESSION,
-                    SessionRow(
+                    SessionWrite(
                         ref=self.s.ref,
                         episode=episode.number,
                         session_id=session.session_id,

@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import select
 
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.problems import not_found, responses
-from api.schemas import ID_PATTERN, CaseloadEntry, PractitionerBody
-from infra.database import as_utc
+from api.schemas import ID_PATTERN, PractitionerBody
 from models.records import Practitioner
-from models.referral import Stage
-from models.tables import CaseloadRow, ReferralRow
+from readmodel.caseloads import CaseloadEntry, caseload_entries
 from readmodel.practitioners import list_practitioners
 from services import practitioners as registry
 
@@ -83,20 +80,5 @@ async def caseload(
     known = await list_practitioners(context.session_factory, ids=[practitioner_id])
     if not known:
         raise not_found("practitioner")
-    query = (
-        select(CaseloadRow, ReferralRow.stage)
-        .outerjoin(ReferralRow, ReferralRow.ref == CaseloadRow.ref)
-        .where(CaseloadRow.practitioner_id == practitioner_id, CaseloadRow.ended_at.is_(None))
-        .order_by(CaseloadRow.started_at, CaseloadRow.ref)
-    )
     async with context.session_factory() as session:
-        rows = (await session.execute(query)).all()
-    return [
-        CaseloadEntry(
-            ref=row.ref,
-            episode=row.episode,
-            started_at=as_utc(row.started_at),
-            stage=None if stage is None else Stage(stage),
-        )
-        for row, stage in rows
-    ]
+        return await caseload_entries(session, practitioner_id)
