@@ -62,8 +62,9 @@ from models.notifications import (
     SendResult,
 )
 from models.settings import Settings
-from models.tables import OutboxRow, PractitionerRow, UnreachableContactRow
+from models.tables import OutboxRow, PractitionerRow
 from readmodel.contacts import contact_key
+from readmodel.unreachable_contacts import unreachable_among
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -967,12 +968,7 @@ class NotificationActivities:
             return set()
         try:
             async with self._session_factory() as session:
-                keys = await session.scalars(
-                    select(UnreachableContactRow.contact_key).where(
-                        UnreachableContactRow.contact_key.in_(sorted(by_key))
-                    )
-                )
-                return {by_key[k] for k in keys}
+                return {by_key[k] for k in await unreachable_among(session, by_key)}
         except SQLAlchemyError as exc:
             raise _database_error(exc) from None
 

@@ -14,6 +14,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.database import as_utc, insert_for, write_transaction
+from models.messages import Channel
 from models.records import InboxItem, StoredMessage
 from models.referral import Stage
 from models.tables import (
@@ -203,6 +204,58 @@ async def recently_resolved(session: AsyncSession, limit: int = 10) -> list[Inbo
         )
     ).all()
     return [_inbox_item(r) for r in rows]
+
+
+async def flag_crisis(session_factory: SessionFactory, message_id: str) -> None:
+    """Flag the message as a possible crisis in the inbox at once (the workflow may be slow)."""
+    async with session_factory.begin() as session:
+        await session.execute(
+            update(InboundMessageRow)
+            .where(InboundMessageRow.id == message_id, InboundMessageRow.resolved_at.is_(None))
+            .values(crisis=True, in_inbox=True)
+        )
+
+
+async def move_to_inbox(session_factory: SessionFactory, message_id: str) -> None:
+    """Put the message in front of a coordinator (no workflow will read it)."""
+    async with session_factory.begin() as session:
+        await session.execute(
+            update(InboundMessageRow)
+            .where(InboundMessageRow.id == message_id)
+            .values(in_inbox=True, status=MESSAGE_INBOX)
+        )
+
+
+async def finished_texts(session_factory: SessionFactory, gateway_ids: list[str]) -> set[str]:
+    """The gateway ids among ``gateway_ids`` whose handling is finished. A text stored but
+    never handed to its workflow (Temporal was down), or a crisis whose alert nobody has
+    acknowledged, is not finished: receiving it again finishes what is missing."""
+    async with session_factory() as session:
+        rows = await session.execute(
+            select(
+                InboundMessageRow.gateway_id,
+                InboundMessageRow.status,
+                InboundMessageRow.crisis,
+                InboundMessageRow.crisis_acknowledged_at,
+            ).where(
+                InboundMessageRow.channel == Channel.SMS.value,
+                InboundMessageRow.gateway_id.in_(gateway_ids),
+            )
+        )
+        return {
+            gateway_id
+            for gateway_id, status, crisis, acknowledged in rows
+            if gateway_id is not None
+            and status not in (MESSAGE_RECEIVED, MESSAGE_MATCHED)
+            and not (crisis and acknowledged is None)
+        }
+
+
+async def inbox_item(session_factory: SessionFactory, message_id: str) -> InboxItem | None:
+    """One stored message as the inbox shows it, or None when there is no such message."""
+    async with session_factory() as session:
+        row = await session.get(InboundMessageRow, message_id)
+    return None if row is None else _inbox_item(row)
 
 
 def _inbox_item(row: InboundMessageRow) -> InboxItem:

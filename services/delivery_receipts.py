@@ -19,9 +19,10 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from infra.database import as_utc, insert_for, write_transaction
+from infra.database import as_utc, write_transaction
 from models.notifications import Redelivery
-from models.tables import OutboxRow, UnreachableContactRow
+from models.tables import OutboxRow
+from readmodel.unreachable_contacts import mark_unreachable
 from workflows.redelivery import RedeliveryWorkflow, redelivery_id
 
 log = structlog.get_logger()
@@ -85,16 +86,7 @@ async def _record(
         )
     )
     if failed_for_good and row.recipient_key:
-        await session.execute(
-            insert_for(session, UnreachableContactRow)
-            .values(
-                contact_key=row.recipient_key,
-                channel=row.channel,
-                since=datetime.now(UTC),
-                ref=row.ref,
-            )
-            .on_conflict_do_nothing()
-        )
+        await mark_unreachable(session, row.recipient_key, row.channel, row.ref)
     return failed_for_good
 
 

@@ -20,7 +20,6 @@ import contextlib
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
@@ -33,9 +32,9 @@ from models.notifications import ContactChannel, Route
 from models.policy import ServicePolicy
 from models.records import StoredMessage
 from models.referral import normalise_phone
-from models.tables import InboundMessageRow, UnreachableContactRow
 from readmodel.contacts import contact_key
-from readmodel.inbox import resolve_inbox_item, store_inbound_message
+from readmodel.inbox import flag_crisis, move_to_inbox, resolve_inbox_item, store_inbound_message
+from readmodel.unreachable_contacts import mark_reachable
 from workflows.message_follow_up import MessageFollowUpWorkflow, follow_up_id
 from workflows.referral import ReferralWorkflow, workflow_id
 
@@ -81,7 +80,7 @@ async def receive(
     )
     if reading.crisis:
         # First: the alert reaches a person whatever happens to the rest.
-        await _mark_crisis(session_factory, stored.id)
+        await flag_crisis(session_factory, stored.id)
         await _start_follow_up(client, follow_up, task_queue)
     # A redelivery whose first delivery never reached the workflow (status still "matched")
     # is signalled again; the workflow ignores message ids it has already handled.
@@ -100,7 +99,7 @@ async def receive(
         log.info("inbound message", message_id=stored.id, ref=stored.ref, crisis=reading.crisis)
         return stored
     # The referral's workflow has ended (e.g. closed): a person must look at it.
-    await _to_inbox(session_factory, stored.id)
+    await move_to_inbox(session_factory, stored.id)
     if not reading.crisis:
         await _start_follow_up(client, follow_up.model_copy(update={"ref": None}), task_queue)
     log.info("inbound message for a closed referral", message_id=stored.id, ref=stored.ref)
@@ -166,30 +165,7 @@ async def _reachable_again(
 ) -> None:
     """A number a gateway once reported failing has just texted us: it works again."""
     async with session_factory.begin() as session:
-        await session.execute(
-            delete(UnreachableContactRow).where(
-                UnreachableContactRow.contact_key == contact_key(pseudonym_key, number)
-            )
-        )
-
-
-async def _mark_crisis(session_factory: async_sessionmaker[AsyncSession], message_id: str) -> None:
-    """Flag the message as a possible crisis in the inbox at once (the workflow may be slow)."""
-    async with session_factory.begin() as session:
-        await session.execute(
-            update(InboundMessageRow)
-            .where(InboundMessageRow.id == message_id, InboundMessageRow.resolved_at.is_(None))
-            .values(crisis=True, in_inbox=True)
-        )
-
-
-async def _to_inbox(session_factory: async_sessionmaker[AsyncSession], message_id: str) -> None:
-    async with session_factory.begin() as session:
-        await session.execute(
-            update(InboundMessageRow)
-            .where(InboundMessageRow.id == message_id)
-            .values(in_inbox=True, status="inbox")
-        )
+        await mark_reachable(session, contact_key(pseudonym_key, number))
 
 
 class NotACrisisAlert(ValueError):

@@ -14,14 +14,13 @@ from typing import Any
 
 import structlog
 from notifications_python_client.notifications import NotificationsAPIClient
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.notifications import notify_client
 from models.messages import Channel
 from models.settings import Settings
-from models.tables import InboundMessageRow
+from readmodel.inbox import finished_texts
 from services import inbound_messages
 
 log = structlog.get_logger()
@@ -43,7 +42,7 @@ async def poll_once(
         texts = page.get("received_text_messages") or []
         if not texts:
             break
-        done = await _done(session_factory, [str(t["id"]) for t in texts])
+        done = await finished_texts(session_factory, [str(t["id"]) for t in texts])
         new += [t for t in texts if str(t["id"]) not in done]
         if len(done) == len(texts) or not (page.get("links") or {}).get("next"):
             break  # newest first: a page of texts all done means the older ones are too
@@ -82,28 +81,3 @@ async def poll_forever(
             await poll_once(client, session_factory, pseudonym_key, notify, settings)
         except Exception as exc:  # a safety net must outlive any one failure
             log.warning("received texts poll failed", error=type(exc).__name__)
-
-
-async def _done(session_factory: async_sessionmaker[AsyncSession], ids: list[str]) -> set[str]:
-    """The ids among ``ids`` whose handling is finished. A text stored but never handed to its
-    workflow (Temporal was down), or a crisis whose alert nobody has acknowledged, is not done:
-    receiving it again finishes what is missing (every step is idempotent)."""
-    async with session_factory() as session:
-        rows = await session.execute(
-            select(
-                InboundMessageRow.gateway_id,
-                InboundMessageRow.status,
-                InboundMessageRow.crisis,
-                InboundMessageRow.crisis_acknowledged_at,
-            ).where(
-                InboundMessageRow.channel == Channel.SMS.value,
-                InboundMessageRow.gateway_id.in_(ids),
-            )
-        )
-        return {
-            gateway_id
-            for gateway_id, status, crisis, acknowledged in rows
-            if gateway_id is not None
-            and status not in ("received", "matched")
-            and not (crisis and acknowledged is None)
-        }

@@ -13,11 +13,10 @@ from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.problems import ProblemError, not_found, responses
 from api.schemas import AcknowledgementBody, QueryBool, QueryInt, ResolutionBody
-from infra.database import as_utc
 from models.follow_up import FollowUpView
 from models.records import InboxItem
 from models.tables import InboundMessageRow
-from readmodel.inbox import list_inbox
+from readmodel.inbox import inbox_item, list_inbox
 from services import inbound_messages
 from services.inbound_messages import NotACrisisAlert, acknowledge_crisis
 
@@ -62,22 +61,10 @@ async def resolve(
         context.client, context.session_factory, message_id, body.note, caller.staff_id
     ):
         raise not_found("message")
-    async with context.session_factory() as session:
-        row = await session.get(InboundMessageRow, message_id)
-    assert row is not None
-    return InboxItem(
-        id=row.id,
-        channel=row.channel,
-        received_at=as_utc(row.received_at),
-        body=row.body,
-        ref=row.ref,
-        status=row.status,
-        intent=row.intent,
-        crisis=row.crisis,
-        in_inbox=row.in_inbox,
-        resolved_at=None if row.resolved_at is None else as_utc(row.resolved_at),
-        resolution_note=row.resolution_note,
-    )
+    item = await inbox_item(context.session_factory, message_id)
+    if item is None:  # resolved a moment ago, so stored: only a broken database gets here
+        raise not_found("message")
+    return item
 
 
 @router.post(
