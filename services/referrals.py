@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,6 +33,40 @@ class ActionRejected(Exception):
 
 class NotFound(Exception):
     """No referral with that reference."""
+
+
+# A staff action: one update of the referral's workflow, e.g. ``ReferralWorkflow.triage``.
+Action = Callable[..., Any]
+
+# The staff actions by the names the API, the pages and the CLI use: the one place where a
+# name becomes an update of the workflow.
+ACTIONS: dict[str, Action] = {
+    "triage": ReferralWorkflow.triage,
+    "answer_information": ReferralWorkflow.answer_information,
+    "keep_on_waiting_list": ReferralWorkflow.keep_on_waiting_list,
+    "allocate": ReferralWorkflow.allocate,
+    "hold": ReferralWorkflow.hold,
+    "release_hold": ReferralWorkflow.release_hold,
+    "remove_from_waiting_list": ReferralWorkflow.remove_from_waiting_list,
+    "book_session": ReferralWorkflow.book_session,
+    "record_session": ReferralWorkflow.record_session,
+    "record_reqol": ReferralWorkflow.record_reqol,
+    "extend": ReferralWorkflow.extend,
+    "discharge": ReferralWorkflow.discharge,
+    "close": ReferralWorkflow.close,
+    "confirm_withdrawal": ReferralWorkflow.confirm_withdrawal,
+}
+
+
+def action_named(name: str) -> Action:
+    """The workflow update of the staff action called ``name``; ``ActionRejected`` names the
+    actions there are when there is none of that name."""
+    try:
+        return ACTIONS[name]
+    except KeyError:
+        raise ActionRejected(
+            f"there is no action {name!r}; the actions are: {', '.join(sorted(ACTIONS))}"
+        ) from None
 
 
 def new_reference() -> str:
@@ -64,12 +99,15 @@ async def submit(
     return ref
 
 
-async def act(client: Client, ref: str, action: str, arg: BaseModel | str) -> ReferralView:
-    """Run a staff action (an update of the referral's workflow) and return the new state."""
+async def act(client: Client, ref: str, action: Action | str, arg: BaseModel | str) -> ReferralView:
+    """Run a staff action and return the new state. ``action`` is the workflow's update
+    (``ReferralWorkflow.triage``) or its name in ``ACTIONS``."""
+    update = action_named(action) if isinstance(action, str) else action
     handle = client.get_workflow_handle(workflow_id(ref))
     for attempt in range(CONTINUE_AS_NEW_RETRIES + 1):
         try:
-            return await handle.execute_update(action, arg, result_type=ReferralView)
+            view: ReferralView = await handle.execute_update(update, arg)
+            return view
         except WorkflowUpdateFailedError as failed:
             cause: Any = failed.cause
             if isinstance(cause, ApplicationError):

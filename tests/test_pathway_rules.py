@@ -1,10 +1,10 @@
-"""Rules of the pathway as plain code (``models.pathway``), without Temporal."""
+"""Rules of the pathway as plain code (``models/``), without Temporal."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from models.pathway import withdrawal_confirmation_in_time
+from models.contact_schedule import withdrawal_confirmation_in_time
 from models.policy import ServicePolicy
 from models.referral import ReferralState, Stage
 from tests.factories import submission

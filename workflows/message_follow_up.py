@@ -22,6 +22,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from models.correspondence import Alert, Occasion, addressees, alert_letter_kind
     from models.follow_up import (
         RECORD_CRISIS_ACKNOWLEDGEMENT,
         CrisisAcknowledgement,
@@ -31,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
     from models.notifications import (
         SEND_NOTIFICATIONS,
         AlertKind,
-        LetterKind,
         Notification,
         Recipient,
         SendResult,
@@ -125,22 +125,26 @@ class MessageFollowUpWorkflow:
     # ------------------------------------------------------------------ letters
 
     def _first_letters(self) -> list[Notification]:
+        """The reply to the sender (when there is someone to reply to) and, for a possible
+        crisis, the coordinators' alert (who: ``models.correspondence``)."""
         input = self._input
+        occasion = Occasion.CRISIS_MESSAGE if input.crisis else Occasion.MESSAGE_FOR_A_PERSON
         letters: list[Notification] = []
-        if input.reply is not None:
-            letters.append(
-                Notification(
-                    key="pending",
-                    ref=input.ref or "",
-                    kind=LetterKind.CRISIS_REPLY if input.crisis else LetterKind.HOLDING_REPLY,
-                    recipient=Recipient.CLIENT,
-                    routes=[input.reply],
-                    discreet=input.discreet,
-                    context={"ref": input.ref, "client_first_name": input.first_name},
+        for entry in addressees(occasion):
+            if isinstance(entry, Alert):
+                letters.append(self._alert(entry.to, entry.kind))
+            elif input.reply is not None:
+                letters.append(
+                    Notification(
+                        key="pending",
+                        ref=input.ref or "",
+                        kind=entry.kind,
+                        recipient=entry.to,
+                        routes=[input.reply],
+                        discreet=input.discreet,
+                        context={"ref": input.ref, "client_first_name": input.first_name},
+                    )
                 )
-            )
-        if input.crisis:
-            letters.append(self._alert(Recipient.COORDINATORS, AlertKind.CRISIS_MESSAGE))
         return letters
 
     def _escalate(self) -> None:
@@ -151,14 +155,14 @@ class MessageFollowUpWorkflow:
             extra={"message_id": self._input.message_id, "escalations": self._escalations},
         )
         step = f"escalation{self._escalations}"
-        for to in (Recipient.COORDINATORS, Recipient.DUTY_LEAD):
-            self._start_send([self._alert(to, AlertKind.CRISIS_UNACKNOWLEDGED)], step)
+        for entry in addressees(Occasion.CRISIS_UNACKNOWLEDGED):
+            self._start_send([self._alert(entry.to, entry.kind)], step)
 
     def _alert(self, to: Recipient, alert: AlertKind) -> Notification:
         return Notification(
             key="pending",
             ref=self._input.ref or "",
-            kind=LetterKind.COORDINATOR_ALERT,
+            kind=alert_letter_kind(to),
             recipient=to,
             context={
                 "ref": self._input.ref,

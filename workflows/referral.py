@@ -6,8 +6,16 @@ Reads like the lifecycle in DESIGN.md:
     waiting -> (withdrawn | allocated) -> in episode -> discharged -> (reactivated -> ...)
 
 Staff actions are updates with validators (a wrong action is rejected before anything is
-written); client messages are a signal; ``state`` is a query. Timers come from the rules in
-``models.pathway``. Discharge continues-as-new into open re-entry, carrying only what is needed.
+written); client messages are a signal; ``state`` is a query. Every handler checks, applies and
+records; the decisions are plain code in ``models/``:
+
+- what each action needs and what it changes: ``models.pathway``;
+- when each timer is due and what firing it does: ``models.contact_schedule``;
+- who is written to on each occasion, and how: ``models.correspondence``;
+- what a client's message means in each stage: ``models.message_meaning``;
+- an episode's outcome: ``models.outcome``.
+
+Discharge continues-as-new into open re-entry, carrying only what is needed.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import ParamSpec, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -24,7 +33,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from models import pathway
+    from models import contact_schedule, correspondence, message_meaning, pathway
     from models.actions import (
         Allocation,
         AllocationOffer,
@@ -37,26 +46,26 @@ with workflow.unsafe.imports_passed_through():
         InformationAnswer,
         Removal,
         ReqolSubmission,
-        ReqolWhen,
         SessionBooking,
         SessionRecord,
         TriageDecision,
         TriageOutcome,
         WithdrawalConfirmation,
     )
-    from models.correspondence import client_routes, discreet
+    from models.contact_schedule import TimerKind
+    from models.correspondence import Context, Occasion
     from models.legacy_reading import legacy_classify_intent, legacy_suggests_crisis
-    from models.messages import Channel, ClientMessage, Intent
+    from models.message_meaning import Meaning
+    from models.messages import ClientMessage, Intent
     from models.notifications import (
         SEND_NOTIFICATIONS,
-        AlertKind,
         ContactChannel,
         LetterKind,
         Notification,
-        Recipient,
         SendResult,
     )
-    from models.pathway import ActionRejected, TimerKind
+    from models.outcome import episode_outcome
+    from models.pathway import ActionNotAllowed
     from models.policy import ServicePolicy
     from models.records import (
         RECORD_MESSAGE_HANDLING,
@@ -71,7 +80,6 @@ with workflow.unsafe.imports_passed_through():
         CaseloadRequest,
         CaseloadResult,
         MessageHandling,
-        OutcomeRecord,
         ReferralSnapshot,
         SessionWrite,
         TransitionRecord,
@@ -80,24 +88,22 @@ with workflow.unsafe.imports_passed_through():
         WakeRequest,
     )
     from models.referral import (
-        BookedSession,
         Episode,
-        RecordedSession,
         ReferralState,
         ReferralSubmission,
         ReferralView,
-        ReqolRecord,
-        SessionOutcome,
         Stage,
         TimelineEvent,
     )
-    from models.reqol import ReqolResponses, change, score
     from models.search_attributes import REFERRAL_STAGE
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Side effects must eventually happen (nothing is lost), so retries are unlimited, backing off.
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 RECENT_MESSAGES_KEPT = 50
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class ReferralInput(BaseModel):
@@ -114,11 +120,6 @@ class ReferralResult(BaseModel):
     stage: Stage
     closed_reason: str | None
     episodes: int
-
-
-def _reply_channel(channel: Channel) -> ContactChannel | None:
-    """The channel a reply goes back on (a demo message from the CLI has none)."""
-    return {Channel.SMS: ContactChannel.SMS, Channel.EMAIL: ContactChannel.EMAIL}.get(channel)
 
 
 def workflow_id(ref: str) -> str:
@@ -175,10 +176,7 @@ class ReferralWorkflow:
         """Record the referral and acknowledge it to the referrer (and the client, if allowed)."""
         async with self._lock:
             client = self.s.submission.client
-            letters = [
-                self._letter(LetterKind.ACKNOWLEDGEMENT, Recipient.REFERRER),
-                self._letter(LetterKind.ACKNOWLEDGEMENT, Recipient.CLIENT),
-            ]
+            letters = self._letters(Occasion.RECEIVED)
             contacts = [c for c in (client.email, client.phone) if c]
             workflow.upsert_search_attributes([REFERRAL_STAGE.value_set(Stage.TRIAGE.value)])
             await self._record(
@@ -193,7 +191,7 @@ class ReferralWorkflow:
         """Sleep until something changes or the next timer of the pathway is due."""
         seen = self._version
         changed = lambda: self._version != seen or self._continue_after_discharge  # noqa: E731
-        due = pathway.next_deadline(self.s)
+        due = contact_schedule.next_deadline(self.s)
         if due is not None:
             remaining = (due.at - workflow.now()).total_seconds()
             if remaining > 0:
@@ -209,7 +207,9 @@ class ReferralWorkflow:
 
     async def _fire_due_timers(self) -> None:
         # Re-read the rules after each timer: firing one moves it (or changes the stage).
-        while (due := pathway.next_deadline(self.s)) is not None and due.at <= workflow.now():
+        while (due := contact_schedule.next_deadline(self.s)) is not None and (
+            due.at <= workflow.now()
+        ):
             await self._on_timer(TimerKind(due.kind))
 
     async def _on_timer(self, kind: TimerKind) -> None:
@@ -224,7 +224,7 @@ class ReferralWorkflow:
         elif kind == TimerKind.SILENCE_NUDGE:
             await self._nudge_silence()
         elif kind == TimerKind.REENTRY_WINDOW_END:
-            await self._close("reentry_window_ended", letters=[])
+            await self._close("reentry_window_ended", self._letters(Occasion.REENTRY_WINDOW_ENDED))
 
     async def _continue_as_new(self) -> None:
         """Start a fresh run carrying only what the referral needs, keeping history bounded."""
@@ -247,32 +247,26 @@ class ReferralWorkflow:
         """A coordinator accepts, declines (reason and signposting) or asks for information."""
         async with self._turn():
             self._check(pathway.check_triage, decision)
-            detail = {"outcome": decision.outcome.value, "coordinator": decision.coordinator}
+            detail: Context = {
+                "outcome": decision.outcome.value,
+                "coordinator": decision.coordinator,
+            }
             if decision.outcome == TriageOutcome.ACCEPT:
                 await self._accept(detail)
             elif decision.outcome == TriageOutcome.DECLINE:
                 assert decision.decline_reason is not None
-                self.s.closed_reason = "declined"
-                detail["decline_reason"] = decision.decline_reason.value
-                context = {
-                    "decline_reason": decision.decline_reason.value,
-                    "signposting": decision.signposting,
-                }
-                letters = [
-                    self._letter(LetterKind.DECLINED, Recipient.REFERRER, context),
-                    self._letter(LetterKind.DECLINED, Recipient.CLIENT),
-                ]
-                self._enter(Stage.CLOSED)
-                await self._record(
-                    "declined", detail, letters, decline_reason=decision.decline_reason.value
+                reason = decision.decline_reason.value
+                self._apply(pathway.decline, self.s, workflow.now())
+                detail["decline_reason"] = reason
+                letters = self._letters(
+                    Occasion.DECLINED,
+                    {"decline_reason": reason, "signposting": decision.signposting},
                 )
+                await self._record("declined", detail, letters, decline_reason=reason)
             else:
-                self.s.open_question = decision.question
-                self._enter(Stage.INFO_REQUESTED)
-                letter = self._letter(
-                    LetterKind.INFORMATION_REQUEST, Recipient.REFERRER, {"question_asked": True}
-                )
-                await self._record("information_requested", detail, [letter])
+                self._apply(pathway.request_information, self.s, decision.question, workflow.now())
+                letters = self._letters(Occasion.INFORMATION_REQUESTED, {"question_asked": True})
+                await self._record("information_requested", detail, letters)
             return self.view()
 
     @triage.validator
@@ -284,10 +278,10 @@ class ReferralWorkflow:
         """The referrer answers a coordinator's question; the referral returns to triage."""
         async with self._turn():
             self._check(pathway.check_information_answer)
-            self.s.open_question = None
-            self._enter(Stage.TRIAGE)
-            alert = self._alert(Recipient.COORDINATORS, AlertKind.INFORMATION_RECEIVED)
-            await self._record("information_received", {}, [alert])
+            self._apply(pathway.receive_information, self.s, workflow.now())
+            await self._record(
+                "information_received", {}, self._letters(Occasion.INFORMATION_RECEIVED)
+            )
             return self.view()
 
     @answer_information.validator
@@ -296,81 +290,56 @@ class ReferralWorkflow:
 
     async def _remind_triage(self) -> None:
         """Past the triage deadline coordinators are reminded, and again at intervals."""
-        self.s.triage_reminders_sent += 1
-        alert = self._alert(Recipient.COORDINATORS, AlertKind.TRIAGE_OVERDUE)
-        await self._record("triage_reminder", {"reminder": self.s.triage_reminders_sent}, [alert])
+        reminder = self._apply(contact_schedule.remind_triage, self.s)
+        await self._record(
+            "triage_reminder", {"reminder": reminder}, self._letters(Occasion.TRIAGE_OVERDUE)
+        )
 
     # ------------------------------------------------------------------ waiting
 
-    async def _accept(self, detail: dict[str, str | int | bool | None]) -> None:
-        now = workflow.now()
-        self.s.accepted_at = now
-        self._join_waiting_list(now)
+    async def _accept(self, detail: Context) -> None:
+        self._apply(pathway.accept, self.s, workflow.now())
         await self._record("accepted", detail, [])
         position = await self._position()
-        letters = [
-            self._letter(LetterKind.ACCEPTED, Recipient.REFERRER, position),
-            self._letter(LetterKind.WAITING_LIST, Recipient.CLIENT, position),
-        ]
-        await self._send(letters, self.s.seq)
+        await self._send(self._letters(Occasion.ACCEPTED, position), self.s.seq)
         await self._wake_allocator("joined_list")
-
-    def _join_waiting_list(self, now: datetime) -> None:
-        self.s.waiting_since = now
-        self.s.last_checkin_at = None
-        self.s.checkin_awaiting_answer = False
-        self.s.unanswered_checkins = 0
-        self.s.held_reason = None
-        self._enter(Stage.WAITING)
 
     async def _check_in(self) -> None:
         """Waiting well: a check-in each interval; repeated silence -> validation queue."""
-        if self.s.checkin_awaiting_answer:
-            self.s.unanswered_checkins += 1
-        reachable = bool(
-            client_routes(LetterKind.CHECKIN, self.s.submission.client, **self._contact_state())
+        sent = correspondence.writes_to_client(LetterKind.CHECKIN, self.s)
+        # Patched: earlier referrals counted every check-in as silence, sent or not.
+        awaits_answer = sent or not workflow.patched("checkin-when-sent")
+        queued = self._apply(
+            contact_schedule.check_in, self.s, workflow.now(), awaits_answer=awaits_answer
         )
-        self.s.checkins_sent += 1
-        self.s.last_checkin_at = workflow.now()
-        # Silence counts only after a check-in that went: a client we may not (or can no
-        # longer) write to is not silent. Patched: earlier referrals counted every one.
-        self.s.checkin_awaiting_answer = reachable or not workflow.patched("checkin-when-sent")
-        letters: list[Notification] = []
-        if pathway.needs_validation(self.s) and not self.s.in_validation_queue:
-            self.s.in_validation_queue = True
-            letters.append(self._alert(Recipient.COORDINATORS, AlertKind.VALIDATION_NEEDED))
-        detail = {
+        detail: Context = {
             "checkin": self.s.checkins_sent,
             "unanswered": self.s.unanswered_checkins,
             "validation_queue": self.s.in_validation_queue,
         }
-        await self._record("checkin", detail, letters)
-        if reachable:
+        alerts = self._letters(Occasion.VALIDATION_NEEDED) if queued else []
+        await self._record("checkin", detail, alerts)
+        if sent:
             position = await self._position()
-            context = {
+            context: Context = {
                 **position,
                 "checkin_number": self.s.checkins_sent,
-                "weeks_waited": self._weeks_waited(),
+                "weeks_waited": contact_schedule.weeks_waited(self.s, workflow.now()),
             }
-            await self._send(
-                [self._letter(LetterKind.CHECKIN, Recipient.CLIENT, context)], self.s.seq
-            )
+            await self._send(self._letters(Occasion.CHECKIN, context), self.s.seq)
 
     async def _flag_breach(self) -> None:
         """The waiting standard is breached: flagged on the referral, coordinators told once."""
-        self.s.breach_flagged = True
-        alert = self._alert(
-            Recipient.COORDINATORS, AlertKind.WAIT_BREACH, {"weeks_waited": self._weeks_waited()}
-        )
-        await self._record("wait_breach", {"weeks_waited": self._weeks_waited()}, [alert])
+        self._apply(contact_schedule.flag_breach, self.s)
+        detail: Context = {"weeks_waited": contact_schedule.weeks_waited(self.s, workflow.now())}
+        await self._record("wait_breach", detail, self._letters(Occasion.WAIT_BREACH, detail))
 
     @workflow.update
     async def keep_on_waiting_list(self, coordinator: str) -> ReferralView:
         """A coordinator validates a silent client: they stay on the list, counters reset."""
         async with self._turn():
             self._check(pathway.check_keep_on_list)
-            self.s.in_validation_queue = False
-            self.s.unanswered_checkins = 0
+            self._apply(pathway.keep_on_list, self.s)
             await self._record("validated_kept", {"coordinator": coordinator}, [])
             return self.view()
 
@@ -401,7 +370,7 @@ class ReferralWorkflow:
         request = CaseloadRequest(
             practitioner_id=practitioner_id,
             ref=self.s.ref,
-            episode=self.s.episode_number + 1,
+            episode=pathway.next_episode(self.s),
             at=workflow.now(),
         )
         return await workflow.execute_activity(
@@ -412,43 +381,17 @@ class ReferralWorkflow:
             retry_policy=ACTIVITY_RETRY,
         )
 
-    async def _start_episode(
-        self, practitioner_id: str, detail: dict[str, str | int | bool | None]
-    ) -> None:
-        now = workflow.now()
-        returning = self.s.returning
-        self.s.episode_number += 1
-        self.s.practitioner_id = practitioner_id
-        if practitioner_id not in self.s.practitioner_history:
-            self.s.practitioner_history.append(practitioner_id)
-        self.s.episode = Episode(
-            number=self.s.episode_number,
-            practitioner_id=practitioner_id,
-            allocated_at=now,
-            planned_sessions=self.s.policy.planned_sessions,
-            returning=returning,
-            last_contact_at=now,
-        )
-        self.s.returning = False
-        self.s.in_validation_queue = False
-        self._enter(Stage.ALLOCATED)
-        kind = LetterKind.REENTRY_CONFIRMATION if returning else LetterKind.ALLOCATION
-        letters = [
-            self._letter(kind, Recipient.CLIENT, {"reentry_practitioner_available": True}),
-            self._alert(
-                Recipient.PRACTITIONER,
-                AlertKind.RETURNING_CLIENT if returning else AlertKind.NEW_ALLOCATION,
-            ),
-        ]
-        if not returning:
-            letters.append(self._letter(LetterKind.ALLOCATION, Recipient.REFERRER))
+    async def _start_episode(self, practitioner_id: str, detail: Context) -> None:
+        episode = self._apply(pathway.start_episode, self.s, practitioner_id, workflow.now())
+        occasion = Occasion.ALLOCATED_RETURNING if episode.returning else Occasion.ALLOCATED
+        letters = self._letters(occasion, {"reentry_practitioner_available": True})
         await self._record(
             "allocated",
             {
                 **detail,
                 "practitioner_id": practitioner_id,
-                "episode": self.s.episode_number,
-                "returning": returning,
+                "episode": episode.number,
+                "returning": episode.returning,
             },
             letters,
         )
@@ -460,13 +403,8 @@ class ReferralWorkflow:
         """The practitioner books a session; the client is reminded before it."""
         async with self._turn():
             self._check(pathway.check_booking, booking, workflow.now())
-            episode = self._current_episode()
-            session_id = f"e{episode.number}s{len(episode.sessions) + len(episode.booked) + 1}"
-            episode.booked.append(
-                BookedSession(session_id=session_id, at=booking.at, location=booking.location)
-            )
-            episode.booked.sort(key=lambda b: b.at)
-            await self._record("session_booked", {"session_id": session_id}, [])
+            booked = self._apply(pathway.book_session, self.s, booking)
+            await self._record("session_booked", {"session_id": booked.session_id}, [])
             return self.view()
 
     @book_session.validator
@@ -479,35 +417,9 @@ class ReferralWorkflow:
         async with self._turn():
             now = workflow.now()
             self._check(pathway.check_session_record, record, now)
+            session, prompt = self._apply(pathway.record_session, self.s, record, now)
             episode = self._current_episode()
-            booked = next((b for b in episode.booked if b.session_id == record.session_id), None)
-            if booked is not None:
-                episode.booked.remove(booked)
-            session = RecordedSession(
-                session_id=record.session_id or f"e{episode.number}w{len(episode.sessions) + 1}",
-                at=record.at or (booked.at if booked else now),
-                outcome=record.outcome,
-                location=booked.location
-                if booked and record.location == "not recorded"
-                else record.location,
-                liaison=record.liaison,
-            )
-            episode.sessions.append(session)
-            letters: list[Notification] = []
-            if record.outcome == SessionOutcome.ATTENDED:
-                episode.consecutive_dna = 0
-                episode.last_contact_at = max(episode.last_contact_at, session.at)
-                if episode.first_session_at is None:
-                    episode.first_session_at = session.at
-                    if self.s.first_session_at is None:
-                        self.s.first_session_at = session.at
-                    self._enter(Stage.IN_EPISODE)
-            elif record.outcome == SessionOutcome.DID_NOT_ATTEND:
-                episode.consecutive_dna += 1
-                if pathway.repeated_non_attendance(episode, self.s.policy.dna_nudge_after):
-                    letters.append(
-                        self._alert(Recipient.PRACTITIONER, AlertKind.REPEATED_NON_ATTENDANCE)
-                    )
+            letters = self._letters(Occasion.REPEATED_NON_ATTENDANCE) if prompt else []
             await asyncio.gather(
                 self._record(
                     "session_recorded",
@@ -541,54 +453,33 @@ class ReferralWorkflow:
 
     async def _remind_sessions(self) -> None:
         """Remind the client before each booked session (once per session)."""
-        episode = self._current_episode()
         now = workflow.now()
-        for booked in episode.booked:
-            if not booked.reminded and booked.at - self.s.policy.session_reminder_before <= now:
-                booked.reminded = True
-                context = {"session_at": booked.at.isoformat(), "session_location": booked.location}
-                letters = []
-                if booked.at > now:
-                    letters.append(
-                        self._letter(LetterKind.SESSION_REMINDER, Recipient.CLIENT, context)
-                    )
-                await self._record("session_reminder", {"session_id": booked.session_id}, letters)
+        for booked in contact_schedule.session_reminders_due(self.s, now):
+            sent = self._apply(contact_schedule.remind_of_session, booked, now)
+            context: Context = {
+                "session_at": booked.at.isoformat(),
+                "session_location": booked.location,
+            }
+            letters = self._letters(Occasion.SESSION_REMINDER, context) if sent else []
+            await self._record("session_reminder", {"session_id": booked.session_id}, letters)
 
     async def _nudge_silence(self) -> None:
         """Long silence: the practitioner is nudged. The workflow never discharges anyone."""
-        episode = self._current_episode()
-        episode.silence_nudged_at = workflow.now()
-        alert = self._alert(Recipient.PRACTITIONER, AlertKind.SILENCE)
-        await self._record("silence_nudge", {}, [alert])
+        self._apply(contact_schedule.nudge_silence, self._current_episode(), workflow.now())
+        await self._record("silence_nudge", {}, self._letters(Occasion.SILENCE))
 
     @workflow.update
     async def record_reqol(self, submission: ReqolSubmission) -> ReferralView:
         """ReQoL-10 at baseline or end of an episode, or skipped with a reason."""
         async with self._turn():
             self._check(pathway.check_reqol, submission)
-            episode = self._current_episode()
-            now = workflow.now()
-            letters: list[Notification] = []
-            detail: dict[str, str | int | bool | None] = {"when": submission.when.value}
+            measure, urgent = self._apply(pathway.record_reqol, self.s, submission, workflow.now())
+            detail: Context = {"when": submission.when.value}
             if submission.responses is not None:
-                result = score(
-                    ReqolResponses(
-                        responses=submission.responses, physical_health=submission.physical_health
-                    ),
-                    cutoff=self.s.policy.reqol_clinical_cutoff,
-                )
-                measure = ReqolRecord(total=result.total, recorded_at=now)
-                detail["total"] = result.total
-                if result.alert:
-                    # The item that asks about risk, at its two worst levels: urgent.
-                    letters.append(self._alert(Recipient.PRACTITIONER, AlertKind.MEASURE_URGENT))
+                detail["total"] = measure.total
             else:
-                measure = ReqolRecord(skipped_reason=submission.skipped_reason, recorded_at=now)
                 detail["skipped"] = True
-            if submission.when == ReqolWhen.BASELINE:
-                episode.baseline = measure
-            else:
-                episode.end = measure
+            letters = self._letters(Occasion.MEASURE_URGENT) if urgent else []
             await self._record("reqol_recorded", detail, letters)
             return self.view()
 
@@ -601,9 +492,7 @@ class ReferralWorkflow:
         """The practitioner extends the plan (at most the policy maximum)."""
         async with self._turn():
             self._check(pathway.check_extension, extension)
-            episode = self._current_episode()
-            previous = episode.planned_sessions
-            episode.planned_sessions = extension.planned_sessions
+            previous = self._apply(pathway.extend, self.s, extension)
             await self._record(
                 "plan_extended", {"from": previous, "to": extension.planned_sessions}, []
             )
@@ -618,18 +507,11 @@ class ReferralWorkflow:
         """Discharge: outcome recorded anonymously, letters say plainly how to come back."""
         async with self._turn():
             self._check(pathway.check_discharge, discharge)
-            episode = self._current_episode()
             now = workflow.now()
-            outcome = self._outcome(episode, discharge, now)
-            self.s.discharged_at = now
-            self.s.episode = None
-            self._enter(Stage.DISCHARGED)
+            episode = self._apply(pathway.discharge, self.s, now)
+            outcome = episode_outcome(self.s.ref, episode, discharge, now, self.s.policy)
             # Open re-entry starts in a fresh run once this update has finished.
             self._continue_after_discharge = True
-            letters = [
-                self._letter(LetterKind.DISCHARGE, Recipient.REFERRER),
-                self._letter(LetterKind.DISCHARGE, Recipient.CLIENT),
-            ]
             await asyncio.gather(
                 self._record(
                     "discharged",
@@ -638,7 +520,7 @@ class ReferralWorkflow:
                         "episode": episode.number,
                         "sessions_attended": episode.attended,
                     },
-                    letters,
+                    self._letters(Occasion.DISCHARGED),
                 ),
                 self._activity(
                     RELEASE_CASELOAD,
@@ -653,52 +535,20 @@ class ReferralWorkflow:
     def _validate_discharge(self, discharge: Discharge) -> None:
         self._check(pathway.check_discharge, discharge)
 
-    def _outcome(self, episode: Episode, discharge: Discharge, now: datetime) -> OutcomeRecord:
-        record = OutcomeRecord(
-            ref=self.s.ref,
-            episode=episode.number,
-            discharged_at=now,
-            discharge_reason=discharge.reason,
-            sessions_attended=episode.attended,
-            baseline_total=episode.baseline.total if episode.baseline else None,
-            end_total=episode.end.total if episode.end else None,
-            baseline_skipped_reason=episode.baseline.skipped_reason if episode.baseline else None,
-            end_skipped_reason=episode.end.skipped_reason if episode.end else None,
-            liaison=sorted({k for s in episode.sessions for k in s.liaison}),
-        )
-        if record.baseline_total is not None and record.end_total is not None:
-            moved = change(
-                record.baseline_total,
-                record.end_total,
-                cutoff=self.s.policy.reqol_clinical_cutoff,
-                reliable=self.s.policy.reqol_reliable_change,
-            )
-            record.change = moved.change.value
-            record.recovered = moved.recovered
-            record.reliably_recovered = moved.reliably_recovered
-        return record
-
     # ------------------------------------------------------------------ re-entry
 
     async def _reactivate(self) -> None:
         """The client asked to come back: their own practitioner if there is room,
         otherwise the front of that practitioner's queue. No re-referral, no triage."""
-        practitioner_id = self.s.practitioner_id
-        assert practitioner_id is not None
-        self.s.returning = True
+        practitioner_id = self._apply(pathway.reactivate, self.s)
         reserved = await self._reserve(practitioner_id)
         if reserved.reserved:
             await self._start_episode(practitioner_id, {"reactivated": True})
             return
-        self._join_waiting_list(workflow.now())
-        letters = [
-            self._letter(
-                LetterKind.REENTRY_CONFIRMATION,
-                Recipient.CLIENT,
-                {"reentry_practitioner_available": False},
-            ),
-            self._alert(Recipient.COORDINATORS, AlertKind.RETURNING_CLIENT),
-        ]
+        self._apply(pathway.join_waiting_list, self.s, workflow.now())
+        letters = self._letters(
+            Occasion.RETURNED_TO_WAIT, {"reentry_practitioner_available": False}
+        )
         await self._record("reactivated_waiting", {"practitioner_id": practitioner_id}, letters)
         await self._wake_allocator("returning_client")
 
@@ -741,7 +591,7 @@ class ReferralWorkflow:
         reason. The wait clock keeps running; the hold is on the timeline."""
         async with self._turn():
             self._check(pathway.check_hold)
-            self.s.held_reason = hold.reason.value
+            self._apply(pathway.hold, self.s, hold.reason.value)
             await self._record(
                 "held", {"reason": hold.reason.value, "coordinator": hold.coordinator}, []
             )
@@ -756,7 +606,7 @@ class ReferralWorkflow:
         """The referral may be allocated again, in its original place in the order."""
         async with self._turn():
             self._check(pathway.check_hold_release)
-            self.s.held_reason = None
+            self._apply(pathway.release_hold, self.s)
             await self._record("hold_released", {"coordinator": release.coordinator}, [])
             await self._wake_allocator("hold_released")
             return self.view()
@@ -771,11 +621,9 @@ class ReferralWorkflow:
         referrer and the client are told. Never done by a timer."""
         async with self._turn():
             self._check(pathway.check_removal)
-            context: dict[str, str | int | bool | None] = {"removal_reason": removal.reason.value}
-            letters = [
-                self._letter(LetterKind.REMOVED_FROM_LIST, Recipient.REFERRER, context),
-                self._letter(LetterKind.REMOVED_FROM_LIST, Recipient.CLIENT, context),
-            ]
+            letters = self._letters(
+                Occasion.REMOVED_FROM_LIST, {"removal_reason": removal.reason.value}
+            )
             await self._close(
                 f"removed_{removal.reason.value}", letters, {"coordinator": removal.coordinator}
             )
@@ -797,21 +645,11 @@ class ReferralWorkflow:
         """A coordinator closes the referral (moved away, transferred, deceased, ...)."""
         async with self._turn():
             self._check(pathway.check_closure)
-            letters = [
-                self._letter(
-                    LetterKind.CLOSED, Recipient.REFERRER, {"closed_reason": closure.reason.value}
-                )
-            ]
-            # Never write to a client about their own death or a duplicate record.
-            if closure.reason not in (
-                ClosureReason.DECEASED,
-                ClosureReason.DUPLICATE,
-            ):
-                letters.append(
-                    self._letter(
-                        LetterKind.CLOSED, Recipient.CLIENT, {"closed_reason": closure.reason.value}
-                    )
-                )
+            letters = self._letters(
+                Occasion.CLOSED,
+                {"closed_reason": closure.reason.value},
+                closure_reason=closure.reason,
+            )
             await self._close(closure.reason.value, letters, {"coordinator": closure.coordinator})
             return self.view()
 
@@ -831,23 +669,13 @@ class ReferralWorkflow:
     def _validate_withdrawal(self, confirmation: WithdrawalConfirmation) -> None:
         self._check(pathway.check_withdrawal_confirmation)
 
-    async def _withdraw(self, detail: dict[str, str | int | bool | None]) -> None:
-        letters = [
-            self._letter(LetterKind.WITHDRAWN, Recipient.REFERRER),
-            self._letter(LetterKind.WITHDRAWN, Recipient.CLIENT),
-        ]
-        await self._close("withdrawn", letters, detail)
+    async def _withdraw(self, detail: Context) -> None:
+        await self._close("withdrawn", self._letters(Occasion.WITHDRAWN), detail)
 
     async def _close(
-        self,
-        reason: str,
-        letters: list[Notification],
-        detail: dict[str, str | int | bool | None] | None = None,
+        self, reason: str, letters: list[Notification], detail: Context | None = None
     ) -> None:
-        episode = self.s.episode
-        self.s.closed_reason = reason
-        self.s.withdrawal_requested_at = None
-        self._enter(Stage.CLOSED)
+        episode = self._apply(pathway.close, self.s, reason, workflow.now())
         work = [self._record("closed", {"reason": reason, **(detail or {})}, letters)]
         if episode is not None:
             work.append(
@@ -866,12 +694,12 @@ class ReferralWorkflow:
     async def client_message(self, message: ClientMessage) -> None:
         """A message from the client's registered contact (already matched and stored).
 
-        Only an unambiguous reading acts (return / stop / confirm / still waiting, where the
-        stage allows it). Anything else waits for a person in the inbox and the client gets a
-        holding reply with the crisis contacts. A possible crisis is never acted on here: the
-        message's follow-up workflow alerts coordinators, replies with the crisis contacts and
-        escalates until someone acknowledges it. A bare STOP by text stops texts at once.
-        Nothing is dropped.
+        Only an unambiguous reading acts (``models.message_meaning``: return / stop / confirm
+        / still waiting, where the stage allows it). Anything else waits for a person in the
+        inbox and the client gets a holding reply with the crisis contacts. A possible crisis
+        is never acted on here: the message's follow-up workflow alerts coordinators, replies
+        with the crisis contacts and escalates until someone acknowledges it. A bare STOP by
+        text stops texts at once. Nothing is dropped.
         """
         async with self._turn():
             if message.message_id in self.s.recent_message_ids:
@@ -883,19 +711,17 @@ class ReferralWorkflow:
                 await self._legacy_client_message(message)
                 return
             reading = message.reading
-            reply_channel = _reply_channel(message.channel)
-            if reading.sms_opt_out and message.channel == Channel.SMS:
-                self.s.sms_opted_out = True
+            reply_channel = message_meaning.reply_channel(message.channel)
+            if message_meaning.stops_texts(reading, message.channel):
+                self._apply(message_meaning.stop_texts, self.s)
             acted = False
-            if not reading.crisis:
+            if message_meaning.is_read_for_action(reading):
                 acted = await self._act_on(reading.intent, reply_channel)
-            letters: list[Notification] = []
-            if not acted and not reading.crisis and not reading.sms_opt_out:
-                letters.append(
-                    self._letter(LetterKind.HOLDING_REPLY, Recipient.CLIENT, reply=reply_channel)
-                )
-            if reading.sms_opt_out:
-                letters.append(self._alert(Recipient.COORDINATORS, AlertKind.TEXTS_STOPPED))
+            letters = [
+                letter
+                for occasion in message_meaning.answers(reading, acted)
+                for letter in self._letters(occasion, reply_channel=reply_channel)
+            ]
             await asyncio.gather(
                 self._record(
                     "client_message",
@@ -933,12 +759,7 @@ class ReferralWorkflow:
             crisis=crisis,
             to_inbox=crisis or not acted,
         )
-        letters: list[Notification] = []
-        if crisis:
-            letters += [
-                self._alert(Recipient.COORDINATORS, AlertKind.CRISIS_MESSAGE),
-                self._letter(LetterKind.CRISIS_REPLY, Recipient.CLIENT),
-            ]
+        letters = self._letters(Occasion.CRISIS_MESSAGE_BEFORE_FOLLOW_UPS) if crisis else []
         await asyncio.gather(
             self._record(
                 "client_message",
@@ -955,48 +776,31 @@ class ReferralWorkflow:
 
     async def _act_on(self, intent: Intent, reply_channel: ContactChannel | None = None) -> bool:
         """Apply a client's intent where it fits the stage; False sends it to the inbox."""
-        stage = self.s.stage
-        if self.s.episode is not None:
-            self.s.episode.last_contact_at = workflow.now()
-        if intent == Intent.RETURN and stage == Stage.DISCHARGED:
+        now = workflow.now()
+        self._apply(message_meaning.hear_from_client, self.s, now)
+        meaning = message_meaning.meaning(
+            self.s,
+            intent,
+            now,
+            # Patched: earlier referrals took a CONFIRM however late it came.
+            confirmations_expire=lambda: workflow.patched("withdrawal-confirmation-expires"),
+        )
+        if meaning is Meaning.RETURN:
             await self._reactivate()
-            return True
-        if intent == Intent.STOP and stage in pathway.WITHDRAWABLE_STAGES:
-            self.s.withdrawal_requested_at = workflow.now()
-            letters = [
-                self._letter(
-                    LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST,
-                    Recipient.CLIENT,
-                    {"texts_stopped": self.s.sms_opted_out},
-                    reply=reply_channel,
-                ),
-                # Someone should know: they may want to call before anything changes.
-                self._alert(Recipient.COORDINATORS, AlertKind.WITHDRAWAL_REQUESTED),
-            ]
+        elif meaning is Meaning.WITHDRAWAL_REQUEST:
+            self._apply(pathway.request_withdrawal, self.s, now)
+            letters = self._letters(
+                Occasion.WITHDRAWAL_REQUESTED,
+                {"texts_stopped": self.s.sms_opted_out},
+                reply_channel=reply_channel,
+            )
             await self._record("withdrawal_requested", {}, letters)
-            return True
-        if intent == Intent.CONFIRM and self.s.withdrawal_requested_at is not None:
-            if stage in pathway.WITHDRAWABLE_STAGES:
-                if not self._confirmation_in_time():
-                    return False  # long after the question: a person asks again
-                await self._withdraw({"confirmed_by": "client"})
-                return True
-        if intent in (Intent.STILL_WAITING, Intent.CONFIRM) and stage == Stage.WAITING:
-            self.s.checkin_awaiting_answer = False
-            self.s.unanswered_checkins = 0
-            cleared = self.s.in_validation_queue
-            self.s.in_validation_queue = False
+        elif meaning is Meaning.WITHDRAWAL_CONFIRMED:
+            await self._withdraw({"confirmed_by": "client"})
+        elif meaning is Meaning.CHECKIN_ANSWER:
+            cleared = self._apply(contact_schedule.answer_checkin, self.s)
             await self._record("checkin_answered", {"validation_cleared": cleared}, [])
-            return True
-        return False
-
-    def _confirmation_in_time(self) -> bool:
-        """A CONFIRM counts only soon after the question it answers (a "confirmed" months later
-        is about something else). Patched: earlier referrals had no such limit."""
-        if not workflow.patched("withdrawal-confirmation-expires"):
-            return True
-        assert self.s.withdrawal_requested_at is not None
-        return pathway.withdrawal_confirmation_in_time(self.s, workflow.now())
+        return meaning is not Meaning.FOR_A_PERSON
 
     # ------------------------------------------------------------------ the query
 
@@ -1008,6 +812,7 @@ class ReferralWorkflow:
 
     def view(self) -> ReferralView:
         episode = self.s.episode
+        waiting = self.s.stage == Stage.WAITING
         return ReferralView(
             ref=self.s.ref,
             stage=self.s.stage,
@@ -1020,19 +825,17 @@ class ReferralWorkflow:
             booked_sessions=list(episode.booked) if episode else [],
             returning=self.s.returning,
             held_reason=self.s.held_reason,
-            position=self.s.position if self.s.stage == Stage.WAITING else None,
-            waiting_total=self.s.waiting_total if self.s.stage == Stage.WAITING else None,
-            estimate_weeks_low=self.s.estimate_weeks_low if self.s.stage == Stage.WAITING else None,
-            estimate_weeks_high=self.s.estimate_weeks_high
-            if self.s.stage == Stage.WAITING
-            else None,
-            waiting_since=self.s.waiting_since if self.s.stage == Stage.WAITING else None,
+            position=self.s.position if waiting else None,
+            waiting_total=self.s.waiting_total if waiting else None,
+            estimate_weeks_low=self.s.estimate_weeks_low if waiting else None,
+            estimate_weeks_high=self.s.estimate_weeks_high if waiting else None,
+            waiting_since=self.s.waiting_since if waiting else None,
             received_at=self.s.received_at,
             in_validation_queue=self.s.in_validation_queue,
             breach=self.s.breach_flagged,
             withdrawal_pending=self.s.withdrawal_requested_at is not None,
             closed_reason=self.s.closed_reason,
-            next_deadline=pathway.next_deadline(self.s),
+            next_deadline=contact_schedule.next_deadline(self.s),
             timeline=list(self.s.timeline),
         )
 
@@ -1049,28 +852,26 @@ class ReferralWorkflow:
         """Apply a pathway rule; a broken rule rejects the action with its reason."""
         try:
             rule(self.s, *args)
-        except ActionRejected as rejected:
+        except ActionNotAllowed as rejected:
             raise ApplicationError(
                 str(rejected), type="ActionRejected", non_retryable=True
             ) from None
+
+    def _apply(self, change: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Apply a rule's change to the state; a stage it moves to is published (the
+        ``ReferralStage`` search attribute) at once, before anything is recorded."""
+        before = self.s.stage
+        result = change(*args, **kwargs)
+        if self.s.stage != before:
+            workflow.upsert_search_attributes([REFERRAL_STAGE.value_set(self.s.stage.value)])
+            workflow.logger.info("stage", extra={"ref": self.s.ref, "stage": self.s.stage.value})
+        return result
 
     def _current_episode(self) -> Episode:
         assert self.s.episode is not None
         return self.s.episode
 
-    def _enter(self, stage: Stage) -> None:
-        if stage != self.s.stage:
-            self.s.stage = stage
-            self.s.stage_since = workflow.now()
-            if stage in pathway.TRIAGE_STAGES:
-                self.s.triage_reminders_sent = 0
-            workflow.upsert_search_attributes([REFERRAL_STAGE.value_set(stage.value)])
-            workflow.logger.info("stage", extra={"ref": self.s.ref, "stage": stage.value})
-
-    def _weeks_waited(self) -> int:
-        return (workflow.now() - self.s.received_at).days // 7
-
-    async def _position(self) -> dict[str, str | int | bool | None]:
+    async def _position(self) -> Context:
         position = await workflow.execute_activity(
             WAITING_POSITION,
             WaitingPositionRequest(ref=self.s.ref, at=workflow.now()),
@@ -1111,7 +912,7 @@ class ReferralWorkflow:
     async def _record(
         self,
         kind: str,
-        detail: dict[str, str | int | bool | None],
+        detail: Context,
         letters: list[Notification],
         *,
         register_contacts: list[str] | None = None,
@@ -1129,15 +930,31 @@ class ReferralWorkflow:
             snapshot=self._snapshot(decline_reason),
             event=event,
             register_contacts=register_contacts or [],
-            contacts_discreet=bool(register_contacts) and discreet(self.s.submission.client),
+            contacts_discreet=bool(register_contacts)
+            and correspondence.discreet(self.s.submission.client),
         )
         await asyncio.gather(
             self._activity(RECORD_TRANSITION, record), self._send(letters, event.seq)
         )
 
+    def _letters(
+        self,
+        occasion: Occasion,
+        details: Context | None = None,
+        *,
+        reply_channel: ContactChannel | None = None,
+        closure_reason: ClosureReason | None = None,
+    ) -> list[Notification]:
+        """The letters and alerts of ``occasion`` (who: ``models.correspondence``)."""
+        return correspondence.notifications(
+            occasion,
+            self.s,
+            details,
+            reply_channel=reply_channel,
+            closure_reason=closure_reason,
+        )
+
     async def _send(self, letters: list[Notification], seq: int) -> None:
-        # A client letter with no route is one the client is not written to (their choice).
-        letters = [n for n in letters if n.recipient != Recipient.CLIENT or n.routes]
         if not letters:
             return
         for letter in letters:
@@ -1159,61 +976,4 @@ class ReferralWorkflow:
     async def _activity(self, name: str, arg: BaseModel) -> None:
         await workflow.execute_activity(
             name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-        )
-
-    def _contact_state(self) -> dict[str, bool]:
-        return {"sms_opted_out": self.s.sms_opted_out}
-
-    def _letter(
-        self,
-        kind: LetterKind,
-        to: Recipient,
-        context: dict[str, str | int | bool | None] | None = None,
-        *,
-        reply: ContactChannel | None = None,
-    ) -> Notification:
-        """A letter to the client or the referrer. A client's routes come from the one rule
-        (``models.correspondence``); none means the client is not written to."""
-        client = self.s.submission.client
-        referrer = self.s.submission.referrer
-        base: dict[str, str | int | bool | None] = {
-            "ref": self.s.ref,
-            "client_first_name": client.name.split()[0],
-            "referrer_name": referrer.name,
-            "episode_number": self.s.episode_number,
-            "recipient": to.value,
-        }
-        to_client = to == Recipient.CLIENT
-        return Notification(
-            key="pending",
-            ref=self.s.ref,
-            kind=kind,
-            recipient=to,
-            routes=client_routes(kind, client, **self._contact_state(), reply_channel=reply)
-            if to_client
-            else [],
-            discreet=to_client and discreet(client),
-            to_address=None if to_client else str(referrer.email),
-            practitioner_id=self.s.practitioner_id,
-            context={**base, **(context or {})},
-        )
-
-    def _alert(
-        self,
-        to: Recipient,
-        alert: AlertKind,
-        context: dict[str, str | int | bool | None] | None = None,
-    ) -> Notification:
-        kind = (
-            LetterKind.PRACTITIONER_ALERT
-            if to == Recipient.PRACTITIONER
-            else LetterKind.COORDINATOR_ALERT
-        )
-        return Notification(
-            key="pending",
-            ref=self.s.ref,
-            kind=kind,
-            recipient=to,
-            practitioner_id=self.s.practitioner_id,
-            context={"ref": self.s.ref, "alert_kind": alert.value, **(context or {})},
         )
