@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from models.referral import ReferralSubmission
+from models.policy import ServicePolicy
+from models.referral import Episode, ReferralState, ReferralSubmission, Stage
 from services import practitioners
 
 CLINICAL_MARKER = "CLINICAL-MARKER-7731"
@@ -41,6 +43,45 @@ def submission(**overrides: Any) -> ReferralSubmission:
         else:
             data[key] = value
     return ReferralSubmission.model_validate(data)
+
+
+# A fixed moment for tests of the rules in models/ (no Temporal clock needed).
+RULES_NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def referral_state(
+    stage: Stage = Stage.WAITING,
+    *,
+    policy: ServicePolicy | None = None,
+    client: dict[str, Any] | None = None,
+    **fields: Any,
+) -> ReferralState:
+    """A referral's workflow state in ``stage``, received at ``RULES_NOW`` (a waiting one on
+    the list since then; one in an episode with practitioner ``p-ana``)."""
+    data: dict[str, Any] = {
+        "ref": "R00000001",
+        "submission": submission(**({"client": client} if client else {})),
+        "policy": policy or ServicePolicy(),
+        "stage": stage,
+        "received_at": RULES_NOW,
+        "stage_since": RULES_NOW,
+    }
+    if stage == Stage.WAITING:
+        data["waiting_since"] = RULES_NOW
+    if stage in (Stage.ALLOCATED, Stage.IN_EPISODE, Stage.DISCHARGED):
+        data.update(episode_number=1, practitioner_id="p-ana", practitioner_history=["p-ana"])
+    if stage in (Stage.ALLOCATED, Stage.IN_EPISODE):
+        data["episode"] = Episode(
+            number=1,
+            practitioner_id="p-ana",
+            allocated_at=RULES_NOW,
+            planned_sessions=(policy or ServicePolicy()).planned_sessions,
+            last_contact_at=RULES_NOW,
+        )
+    if stage == Stage.DISCHARGED:
+        data["discharged_at"] = RULES_NOW
+    data.update(fields)
+    return ReferralState(**data)
 
 
 def reqol(total_hint: int) -> dict[int, int]:

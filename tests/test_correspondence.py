@@ -1,16 +1,33 @@
-"""Who is written to, and how: every letter kind to a client with each combination of contact
-preferences goes through ``models.correspondence`` (no Temporal: milliseconds)."""
+"""Who is written to, on which occasion, and how: every letter kind to a client with each
+combination of contact preferences goes through ``models.correspondence``, and so does every
+occasion of the pathway (no Temporal: milliseconds)."""
 
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from models.correspondence import LETTER_RECIPIENTS, REPLIES, client_routes, first_reachable
+from models.actions import ClosureReason
+from models.correspondence import (
+    CORRESPONDENCE,
+    LETTER_RECIPIENTS,
+    REPLIES,
+    Alert,
+    Occasion,
+    addressees,
+    alert_letter_kind,
+    client_routes,
+    first_reachable,
+    notifications,
+    writes_to_client,
+)
 from models.notifications import ContactChannel, LetterKind, Recipient, Route
-from models.referral import ClientDetails
+from models.referral import ClientDetails, Stage
+from tests.factories import REFERRER_EMAIL as REFERRER
+from tests.factories import referral_state
 
 PHONE = "+447700900461"
 EMAIL = "robin.quill@example.org"
@@ -128,3 +145,108 @@ def test_first_reachable_skips_failed_contacts() -> None:
 def test_preferences_that_cannot_work_are_refused(fields: dict[str, object], problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         ClientDetails(name="A", **fields)
+
+
+# --- who gets which letter on each occasion ------------------------------------------------
+
+
+def _who(occasion: Occasion, **kw: Any) -> list[tuple[str, str]]:
+    return [(e.kind.value, e.to.value) for e in addressees(occasion, **kw)]
+
+
+def test_every_occasion_says_who_is_written_to() -> None:
+    assert set(CORRESPONDENCE) == set(Occasion)
+    for occasion, entries in CORRESPONDENCE.items():
+        for entry in entries:
+            # Alerts go to staff only; letters to the client or the referrer only.
+            staff = {Recipient.PRACTITIONER, Recipient.COORDINATORS, Recipient.DUTY_LEAD}
+            assert (entry.to in staff) == isinstance(entry, Alert), occasion
+
+
+def test_every_letter_kind_has_someone_to_receive_it() -> None:
+    assert set(LETTER_RECIPIENTS) == set(LetterKind)
+    assert LETTER_RECIPIENTS[LetterKind.ALLOCATION] == (Recipient.CLIENT, Recipient.REFERRER)
+    assert LETTER_RECIPIENTS[LetterKind.INFORMATION_REQUEST] == (Recipient.REFERRER,)
+
+
+def test_the_referrer_hears_of_an_allocation_only_the_first_time() -> None:
+    assert _who(Occasion.ALLOCATED) == [
+        ("allocation", "client"),
+        ("new_allocation", "practitioner"),
+        ("allocation", "referrer"),
+    ]
+    assert _who(Occasion.ALLOCATED_RETURNING) == [
+        ("reentry_confirmation", "client"),
+        ("returning_client", "practitioner"),
+    ]
+
+
+@pytest.mark.parametrize("reason", list(ClosureReason))
+def test_a_client_is_never_written_to_about_their_death_or_a_duplicate(
+    reason: ClosureReason,
+) -> None:
+    told = ("closed", "client") in _who(Occasion.CLOSED, closure_reason=reason)
+    assert told == (reason not in (ClosureReason.DECEASED, ClosureReason.DUPLICATE))
+    assert ("closed", "referrer") in _who(Occasion.CLOSED, closure_reason=reason)
+
+
+def test_details_go_only_to_the_letters_marked_for_them() -> None:
+    state = referral_state(Stage.TRIAGE)
+    details = {"decline_reason": "out_of_area", "signposting": "the crisis team"}
+    to_referrer, to_client = notifications(Occasion.DECLINED, state, details)
+    assert to_referrer.recipient is Recipient.REFERRER
+    assert to_referrer.context["signposting"] == "the crisis team"
+    assert to_referrer.to_address == REFERRER and to_referrer.routes == []
+    assert to_client.recipient is Recipient.CLIENT
+    assert "signposting" not in to_client.context and "decline_reason" not in to_client.context
+    assert to_client.context["client_first_name"] == "Robin"
+    assert [r.channel for r in to_client.routes] == [MAIL, SMS]
+
+
+def test_a_client_letter_with_no_route_is_not_written() -> None:
+    state = referral_state(Stage.WAITING, client={"may_contact": False})
+    assert notifications(Occasion.CHECKIN, state) == []
+    assert not writes_to_client(LetterKind.CHECKIN, state)
+    # The referrer and staff are written to as ever.
+    assert [n.recipient for n in notifications(Occasion.WITHDRAWN, state)] == [Recipient.REFERRER]
+    # A reply to the client's own message goes back by the channel it came in on.
+    request = notifications(Occasion.WITHDRAWAL_REQUESTED, state, reply_channel=SMS)
+    assert [(n.recipient, [r.channel for r in n.routes]) for n in request] == [
+        (Recipient.CLIENT, [SMS]),
+        (Recipient.COORDINATORS, []),
+    ]
+
+
+def test_after_a_text_stop_a_check_in_goes_by_email_only() -> None:
+    state = referral_state(Stage.WAITING, sms_opted_out=True)
+    (checkin,) = notifications(Occasion.CHECKIN, state, {"checkin_number": 1})
+    assert [r.channel for r in checkin.routes] == [MAIL]
+    assert checkin.context["checkin_number"] == 1
+    phone_only = referral_state(
+        Stage.WAITING, sms_opted_out=True, client={"email": None, "phone": PHONE}
+    )
+    assert not writes_to_client(LetterKind.CHECKIN, phone_only)
+
+
+def test_alerts_name_the_referral_and_the_alert_only() -> None:
+    state = referral_state(Stage.IN_EPISODE)
+    (nudge,) = notifications(Occasion.SILENCE, state, {"ignored": True})
+    assert (nudge.kind, nudge.recipient, nudge.practitioner_id) == (
+        LetterKind.PRACTITIONER_ALERT,
+        Recipient.PRACTITIONER,
+        "p-ana",
+    )
+    assert nudge.context == {"ref": state.ref, "alert_kind": "silence"}
+    (breach,) = notifications(Occasion.WAIT_BREACH, state, {"weeks_waited": 5})
+    assert breach.kind is LetterKind.COORDINATOR_ALERT
+    assert breach.context == {"ref": state.ref, "alert_kind": "wait_breach", "weeks_waited": 5}
+    assert alert_letter_kind(Recipient.DUTY_LEAD) is LetterKind.COORDINATOR_ALERT
+
+
+def test_a_discreet_client_is_written_to_discreetly() -> None:
+    state = referral_state(Stage.WAITING, client={"safe_to_leave_messages": False})
+    letters = notifications(Occasion.REMOVED_FROM_LIST, state)
+    assert [(n.recipient, n.discreet) for n in letters] == [
+        (Recipient.REFERRER, False),
+        (Recipient.CLIENT, True),
+    ]
