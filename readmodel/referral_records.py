@@ -22,7 +22,7 @@ from readmodel.sql import (
 
 
 @dataclass
-class Letter:
+class SentLetter:
     """A letter or alert sent for a referral: what and to whom (a role), never the body."""
 
     kind: str
@@ -50,7 +50,7 @@ class LiaisonLine:
     at: datetime
 
 
-async def letters(session: AsyncSession, ref: str) -> list[Letter]:
+async def letters(session: AsyncSession, ref: str) -> list[SentLetter]:
     """The outbox rows of a referral, oldest first (``ix_outbox_ref``)."""
     rows = (
         await run(
@@ -69,7 +69,7 @@ async def letters(session: AsyncSession, ref: str) -> list[Letter]:
         )
     ).all()
     return [
-        Letter(
+        SentLetter(
             kind=r.kind,
             recipient_role=r.recipient_role,
             channel=r.channel,
