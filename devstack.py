@@ -357,8 +357,8 @@ async def _start_standin(settings: Settings, port: int, running: _Running) -> No
 async def _callback_key(settings: Settings) -> str:
     """The gateway key the stand-in's callbacks carry: created once, kept 0600 in the data
     folder (as one would paste it into Notify's callback settings)."""
-    from api.auth import Role, authenticate, create_api_key
     from infra.database import make_engine, make_session_factory
+    from services.api_keys import Role, authenticate, create_api_key
 
     path = settings.data_dir / "notify-callback.key"
     engine = make_engine(settings.database_url)

@@ -36,6 +36,10 @@ from models.actions import (
     ReqolWhen,
     TriageOutcome,
 )
+
+# ID_PATTERN is re-exported: the routes check ids in paths and queries with it.
+from models.practitioner import ID_PATTERN as ID_PATTERN
+from models.practitioner import PractitionerDetails, PractitionerId
 from models.referral import (
     REFERENCE_PATTERN,
     ClientDetails,
@@ -49,8 +53,6 @@ from models.referral import (
 from readmodel.referrals import ReferralSummary
 from readmodel.waiting_list import WaitingListEntry
 
-# Opaque ids chosen by people (practitioner ids, staff labels): short, printable, no spaces.
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 # How far ahead a session can be booked, and how late one can be recorded: beyond these a
 # date is a typing mistake (and far-off dates overflow the pathway's timer arithmetic).
 BOOKING_HORIZON = timedelta(days=366)
@@ -92,7 +94,6 @@ QueryDate = Annotated[date, BeforeValidator(_query_date)]
 Reference = Annotated[
     str, Field(pattern=REFERENCE_PATTERN, description="an opaque referral reference")
 ]
-PractitionerId = Annotated[str, Field(pattern=ID_PATTERN, description="a practitioner's id")]
 
 
 # ------------------------------------------------------------------------------ intake
@@ -297,13 +298,8 @@ class WaitingListPage(BaseModel):
     next_cursor: str | None
 
 
-class PractitionerBody(Strict):
-    """Add or update a practitioner."""
-
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    capacity: StrictInt = Field(ge=0, le=1000, description="active episodes at most")
-    active: StrictBool = Field(default=True, description="false while on leave")
+# The body of PUT /v1/practitioners/{id}: the model the CLI checks too (models/practitioner.py).
+PractitionerBody = PractitionerDetails
 
 
 class ResolutionBody(Strict):

@@ -38,7 +38,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.auth import create_api_key
 from api.server import ApiServer
 from api.settings import ApiSettings
 from bench.common import (
@@ -55,6 +54,7 @@ from bench.trivial import TrivialWorkflow
 from models.tables import ReferralRow
 from readmodel.practitioners import add_practitioner
 from services import referrals
+from services.api_keys import create_api_key
 
 
 @dataclass

@@ -28,12 +28,12 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from api.auth import create_api_key
 from api.server import ApiServer
 from api.settings import ApiSettings
 from bench.common import PSEUDONYM_KEY, harbour_stack, machine_line, ms, percentile, run_main
 from infra.database import make_engine, make_session_factory, migrate
 from models.tables import CaseloadRow, PractitionerRow, ReferralRow
+from services.api_keys import create_api_key
 
 GOAL_P95_SECONDS = 0.100
 STAGES = [

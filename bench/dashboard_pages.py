@@ -36,7 +36,6 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from api.auth import create_api_key
 from api.dashboard import configure
 from api.dashboard.settings import DashboardSettings
 from api.server import ApiServer
@@ -62,6 +61,7 @@ from models.tables import (
     TimelineEventRow,
 )
 from services import referrals
+from services.api_keys import create_api_key
 from worker import build_worker
 
 GOAL_SECONDS = 0.300

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.allocation import wake_allocator
+from models.practitioner import PractitionerChange
 from models.records import Practitioner
 from readmodel.practitioners import add_practitioner
 
@@ -26,9 +27,18 @@ async def save(
     auto_allocate: bool = True,
     sweep_every: timedelta | None = None,
 ) -> Practitioner:
-    """Add or change a practitioner; wake the allocator when they can take someone."""
+    """Add or change a practitioner; wake the allocator when they can take someone.
+
+    Checked with ``PractitionerChange`` (the API's body and the CLI's check) before anything
+    is stored: bad input raises pydantic's ``ValidationError`` naming the field."""
+    change = PractitionerChange(id=id, name=name, email=email, capacity=capacity, active=active)
     practitioner = await add_practitioner(
-        session_factory, id, name, email, capacity=capacity, active=active
+        session_factory,
+        change.id,
+        change.name,
+        str(change.email),
+        capacity=change.capacity,
+        active=change.active,
     )
     if client is not None and auto_allocate and active and practitioner.caseload < capacity:
         await wake_allocator(client, task_queue, "capacity_changed", sweep_every)

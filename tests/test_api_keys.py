@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.auth import Role, authenticate, create_api_key, list_api_keys, revoke_api_key
 from api.problems import ProblemError
 from api.rate_limit import RateLimiter
 from infra.database import make_engine, make_session_factory, migrate
 from models.tables import ApiKeyRow
+from services.api_keys import Role, authenticate, create_api_key, list_api_keys, revoke_api_key
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from api.auth import revoke_api_key
 from api.routes.inbound_messages import sign
 from infra.notify_standin import NotifyStandinServer
 from models.tables import InboundMessageRow
 from readmodel.practitioners import add_practitioner
+from services.api_keys import revoke_api_key
 from tests.factories import CLIENT_PHONE
 from tests.fixtures.api import EMAIL_SECRET, ORG_A, Api, api_settings, intake_body, running_api
 from tests.fixtures.temporal import Harness

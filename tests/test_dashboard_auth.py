@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from api.auth import revoke_api_key
 from api.dashboard import configure
 from api.dashboard.session import SESSION_COOKIE, Signer
 from api.dashboard.settings import SECRET_FILE_NAME, load_session_secret
 from readmodel.inbox import store_inbound_message
+from services.api_keys import revoke_api_key
 from tests.fixtures.api import ORG_A, Api
 from tests.fixtures.dashboard import dashboard_settings
 from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
