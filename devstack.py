@@ -39,13 +39,21 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from infra.keys import KeyConfigError, load_keyring, load_pseudonym_key
-from infra.logging import configure_logging, get_logger
+from bootstrap import (
+    DevstackSettings,
+    Runtime,
+    configure_logging,
+    load_keys,
+    load_settings,
+    make_runtime,
+    open_runtime,
+)
+from infra.keys import KeyConfigError, KeyRing
+from infra.logging import get_logger
 from infra.temporal import connect, ensure_search_attributes, temporal_binary
 from models import search_attributes
 from models.settings import Settings
@@ -54,24 +62,6 @@ log = get_logger("harbour.devstack")
 
 DEFAULT_UI_PORT = 8233
 STOP_TIMEOUT_SECONDS = 10.0
-
-
-class DevstackSettings(BaseSettings):
-    """Settings that only the embedded dev stack reads (``HARBOUR_DEVSTACK_*``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="HARBOUR_DEVSTACK_",
-        env_file=os.environ.get("HARBOUR_CONFIG_FILE", "harbour.env"),
-        extra="ignore",
-    )
-
-    # How long Temporal may take to accept connections before we give up.
-    ready_timeout_seconds: float = Field(default=60.0, gt=0)
-    temporal_log_level: str = Field(default="warn", pattern="^(debug|info|warn|error)$")
-    # No Web UI (the UI port is then not needed).
-    headless: bool = False
-    # The local stand-in for GOV.UK Notify (used unless HARBOUR_NOTIFY_API_KEY is set).
-    notify_standin_port: int = Field(default=8026, ge=1, le=65535)
 
 
 class DevstackError(RuntimeError):
@@ -101,7 +91,7 @@ class _Running:
     sink: Any = None
     worker: asyncio.Task[Any] | None = None
     api: Any = None  # api.server.ApiServer
-    api_engine: Any = None  # the API's own database engine
+    api_runtime: Runtime | None = None  # the API's own (its database engine)
     standin: Any = None  # infra.notify_standin.NotifyStandinServer
 
 
@@ -206,8 +196,7 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.mailbox_dir.mkdir(parents=True, exist_ok=True)
     # Keys first: a malformed key should fail before anything is started.
-    keyring = load_keyring(settings)
-    load_pseudonym_key(settings)
+    keyring, _ = load_keys(settings)
 
     # Refuse ports that are taken: otherwise we might "connect" to someone else's server.
     _require_free_port(p.temporal_host, p.temporal_port, "Temporal gRPC (HARBOUR_TEMPORAL_ADDRESS)")
@@ -253,7 +242,7 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
 
 
 async def _wait_for_temporal(
-    p: _Plan, process: asyncio.subprocess.Process, keyring: Any, dev: DevstackSettings
+    p: _Plan, process: asyncio.subprocess.Process, keyring: KeyRing, dev: DevstackSettings
 ) -> Client:
     """Connect once the dev server accepts connections and the search attribute is registered."""
     loop = asyncio.get_running_loop()
@@ -266,7 +255,7 @@ async def _wait_for_temporal(
                 f"see {p.temporal_log}"
             )
         try:
-            client = await asyncio.wait_for(connect(p.settings, keyring), timeout=5)
+            client = await connect(p.settings, keyring, timeout=5)
             await asyncio.wait_for(
                 ensure_search_attributes(
                     client, p.settings.temporal_namespace, search_attributes.ALL
@@ -276,8 +265,8 @@ async def _wait_for_temporal(
             log.info("temporal ready", address=p.settings.temporal_address)
             return client
         except (RuntimeError, OSError, TimeoutError, RPCError) as err:
-            # Connection refused (RuntimeError from the SDK) or an RPC failing while the server
-            # is still creating its namespace: both mean "not ready yet".
+            # Connection refused (infra.temporal.TemporalUnreachable) or an RPC failing while
+            # the server is still creating its namespace: both mean "not ready yet".
             last_error = err
         await asyncio.sleep(0.25)
     raise DevstackError(
@@ -309,16 +298,16 @@ async def _start_api(settings: Settings, running: _Running) -> None:
     from api.app import create_app
     from api.server import ApiServer
     from api.settings import ApiSettings
-    from infra.database import make_engine, make_session_factory
 
     assert running.client is not None
     api_settings = ApiSettings()
-    running.api_engine = make_engine(settings.database_url)
+    # The API's own engine, disposed by _shutdown after the API has stopped.
+    running.api_runtime = runtime = make_runtime(settings, client=running.client)
     app = create_app(
         settings,
         running.client,
-        make_session_factory(running.api_engine),
-        load_pseudonym_key(settings),
+        runtime.session_factory,
+        runtime.pseudonym_key,
         api_settings=api_settings,
     )
     try:
@@ -357,20 +346,16 @@ async def _start_standin(settings: Settings, port: int, running: _Running) -> No
 async def _callback_key(settings: Settings) -> str:
     """The gateway key the stand-in's callbacks carry: created once, kept 0600 in the data
     folder (as one would paste it into Notify's callback settings)."""
-    from infra.database import make_engine, make_session_factory
     from services.api_keys import Role, authenticate, create_api_key
 
     path = settings.data_dir / "notify-callback.key"
-    engine = make_engine(settings.database_url)
-    try:
-        sessions = make_session_factory(engine)
+    async with open_runtime(settings) as runtime:
+        sessions = runtime.session_factory
         if path.exists():
             key = path.read_text().strip()
             if await authenticate(sessions, key) is not None:
                 return key
         _, key = await create_api_key(sessions, Role.GATEWAY, label="notify-standin")
-    finally:
-        await engine.dispose()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
         file.write(key + "\n")
@@ -411,8 +396,8 @@ async def _shutdown(running: _Running) -> None:
             await running.api.stop()
         except Exception as err:
             log.warning("api raised while stopping", error=repr(err))
-    if running.api_engine is not None:
-        await running.api_engine.dispose()
+    if running.api_runtime is not None:
+        await running.api_runtime.close()
     if running.worker is not None and not running.worker.done():
         running.worker.cancel()
         try:
@@ -524,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         help="start everything, wait until ready, stop cleanly and exit 0 (smoke test)",
     )
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings)
     try:
         return asyncio.run(run(settings, DevstackSettings(), check=args.check))

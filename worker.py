@@ -21,10 +21,10 @@ import workflows
 from activities.allocation import AllocationActivities
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
-from infra.database import make_engine, make_session_factory
-from infra.keys import KeyRing, load_keyring, load_pseudonym_key
-from infra.logging import configure_logging
-from infra.temporal import connect, ensure_search_attributes
+from bootstrap import configure_logging, load_settings, open_runtime
+from infra.database import make_session_factory
+from infra.keys import KeyRing, load_keyring
+from infra.temporal import ensure_search_attributes
 from models import search_attributes
 from models.settings import Settings
 from workflows.allocator import AllocatorWorkflow
@@ -110,21 +110,21 @@ def build_worker(
 
 async def serve(settings: Settings, client: Client) -> None:
     """Run the worker until cancelled (used by ``make run`` and by ``main``)."""
-    engine = make_engine(settings.database_url)
-    try:
-        worker = build_worker(client, settings, engine, load_pseudonym_key(settings))
+    async with open_runtime(settings, client=client) as runtime:
+        worker = build_worker(
+            client, settings, runtime.engine, runtime.pseudonym_key, keyring=runtime.keyring
+        )
         await worker.run()
-    finally:
-        await engine.dispose()
 
 
 async def main() -> None:
     """Run a worker against the configured Temporal (search attributes registered first)."""
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings)
-    client = await connect(settings, load_keyring(settings))
-    await ensure_search_attributes(client, settings.temporal_namespace, search_attributes.ALL)
-    await serve(settings, client)
+    async with open_runtime(settings) as runtime:
+        client = await runtime.client()
+        await ensure_search_attributes(client, settings.temporal_namespace, search_attributes.ALL)
+        await serve(settings, client)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import temporalio.service
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import IndexedValueType, TaskQueueKind, TaskQueueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -31,13 +35,59 @@ def data_converter(keyring: KeyRing) -> DataConverter:
     return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(keyring))
 
 
-async def connect(settings: _TemporalSettings, keyring: KeyRing) -> Client:
-    """Connect a client to ``settings.temporal_address`` with the encrypting data converter."""
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(keyring),
+class TemporalUnreachable(ConnectionError):
+    """No Temporal server answered at ``address`` (refused, unknown host, or too slow)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(f"Temporal is not reachable at {address}")
+        self.address = address
+
+
+async def connect(
+    settings: _TemporalSettings, keyring: KeyRing, *, timeout: float | None = None
+) -> Client:
+    """Connect a client to ``settings.temporal_address`` with the encrypting data converter.
+
+    Raises ``TemporalUnreachable`` when the server refuses, or does not answer within
+    ``timeout`` seconds (a host that drops packets would otherwise keep us waiting).
+    """
+    try:
+        return await asyncio.wait_for(
+            Client.connect(
+                settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                data_converter=data_converter(keyring),
+            ),
+            timeout,
+        )
+    except (RuntimeError, OSError, TimeoutError) as error:
+        # The SDK reports a refused or failed connection as a RuntimeError from its Rust core.
+        raise TemporalUnreachable(settings.temporal_address) from error
+
+
+async def has_workflow_pollers(
+    client: Client, task_queue: str, *, timeout: float = 5.0
+) -> bool | None:
+    """Whether any worker has polled ``task_queue`` for workflow tasks lately.
+
+    ``None`` when the server cannot tell (the time-skipping test server does not implement
+    ``DescribeTaskQueue``). A worker that stopped a moment ago may still be listed for a few
+    minutes, so ``True`` is a good sign rather than a promise: bound the wait that follows.
+    """
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     )
+    try:
+        described = await client.workflow_service.describe_task_queue(
+            request, timeout=timedelta(seconds=timeout)
+        )
+    except temporalio.service.RPCError as error:
+        if error.status == temporalio.service.RPCStatusCode.UNIMPLEMENTED:
+            return None
+        raise
+    return len(described.pollers) > 0
 
 
 async def ensure_search_attributes(

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "harbour"
+    # Connecting to Temporal longer than this counts as "not reachable" (a dropped packet
+    # would otherwise keep a command waiting for ever).
+    temporal_connect_seconds: float = Field(default=10.0, gt=0)
+    # How long the CLI waits for a worker to carry out an action or answer a query before it
+    # says that no worker is running.
+    worker_wait_seconds: float = Field(default=20.0, gt=0)
     temporal_ui_url: str = "http://localhost:8233"
     smtp_host: str = "localhost"
     smtp_port: int = 8025

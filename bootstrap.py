@@ -1,0 +1,143 @@
+"""One start-up for every entry point: settings, logging, keys, the Temporal client and the
+database engine — the same for the worker, the HTTP API, the CLI and the dev stack.
+
+    settings = load_settings()
+    configure_logging(settings)
+    async with open_runtime(settings) as runtime:
+        client = await runtime.client()          # connected on first use, bounded in time
+        sessions = runtime.session_factory       # the engine is made on first use
+    # the engine is disposed here
+
+Temporal and SQLAlchemy are imported when first used, not when this module is: a command
+that needs neither (``starter.py --help``, ``texts``) starts without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infra.keys import KeyRing, load_keyring, load_pseudonym_key
+from infra.logging import configure_logging
+from models.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from temporalio.client import Client
+
+__all__ = [
+    "DevstackSettings",
+    "Runtime",
+    "configure_logging",
+    "load_keys",
+    "load_settings",
+    "make_runtime",
+    "open_runtime",
+]
+
+
+class DevstackSettings(BaseSettings):
+    """Settings that only the embedded dev stack reads (``HARBOUR_DEVSTACK_*``); the CLI's
+    ``text`` reads the Notify stand-in's port from here too."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HARBOUR_DEVSTACK_",
+        env_file=os.environ.get("HARBOUR_CONFIG_FILE", "harbour.env"),
+        extra="ignore",
+    )
+
+    # How long Temporal may take to accept connections before we give up.
+    ready_timeout_seconds: float = Field(default=60.0, gt=0)
+    temporal_log_level: str = Field(default="warn", pattern="^(debug|info|warn|error)$")
+    # No Web UI (the UI port is then not needed).
+    headless: bool = False
+    # The local stand-in for GOV.UK Notify (used unless HARBOUR_NOTIFY_API_KEY is set).
+    notify_standin_port: int = Field(default=8026, ge=1, le=65535)
+
+
+def load_settings() -> Settings:
+    """The ``HARBOUR_*`` settings (environment, then ``harbour.env``); pydantic's
+    ``ValidationError`` names a malformed one."""
+    return Settings()
+
+
+def load_keys(settings: Settings) -> tuple[KeyRing, bytes]:
+    """The payload key ring and the pseudonym key (generated into ``<data_dir>/keys.json`` on
+    a laptop's first run); ``KeyConfigError`` says what is wrong, never the key."""
+    return load_keyring(settings), load_pseudonym_key(settings)
+
+
+@dataclass
+class Runtime:
+    """What a running process shares: settings, keys, a Temporal client and a database engine,
+    the last two made on first use."""
+
+    settings: Settings
+    keyring: KeyRing
+    pseudonym_key: bytes
+    _client: Client | None = None
+    _engine: AsyncEngine | None = None
+    _session_factory: async_sessionmaker[AsyncSession] | None = None
+
+    async def client(self) -> Client:
+        """The Temporal client, connected on first use; ``infra.temporal.TemporalUnreachable``
+        when no server answers within ``settings.temporal_connect_seconds``."""
+        if self._client is None:
+            from infra.temporal import connect
+
+            self._client = await connect(
+                self.settings, self.keyring, timeout=self.settings.temporal_connect_seconds
+            )
+        return self._client
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The read model's engine (``settings.database_url``), made on first use."""
+        if self._engine is None:
+            from infra.database import make_engine
+
+            self._engine = make_engine(self.settings.database_url)
+        return self._engine
+
+    @property
+    def session_factory(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions on ``engine``."""
+        if self._session_factory is None:
+            from infra.database import make_session_factory
+
+            self._session_factory = make_session_factory(self.engine)
+        return self._session_factory
+
+    async def close(self) -> None:
+        """Dispose of the engine and drop the client (the SDK's client has no close(): letting
+        it go while the loop still runs avoids sdk-python issue 300 at interpreter exit)."""
+        if self._engine is not None:
+            await self._engine.dispose()
+        self._engine = self._session_factory = None
+        self._client = None
+
+
+def make_runtime(settings: Settings, *, client: Client | None = None) -> Runtime:
+    """A ``Runtime`` that its caller closes (``open_runtime`` does it for a block); ``client``
+    is an already connected one to share. Keys are loaded at once: a malformed key fails
+    before anything starts."""
+    keyring, pseudonym_key = load_keys(settings)
+    return Runtime(settings, keyring, pseudonym_key, _client=client)
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, client: Client | None = None
+) -> AsyncIterator[Runtime]:
+    """A ``Runtime`` for the body of the ``async with``, closed at its end."""
+    runtime = make_runtime(settings, client=client)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
