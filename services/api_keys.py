@@ -19,7 +19,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.database import as_utc, write_transaction
 from models.practitioner import ID_PATTERN
+from models.roles import Role
 from models.tables import ApiKeyRow
 
 KEY_PREFIX = "hbk"
@@ -36,14 +36,17 @@ _ID = re.compile(ID_PATTERN)
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
-
-class Role(StrEnum):
-    """What a key may do: each key has exactly one role."""
-
-    REFERRER = "referrer"
-    COORDINATOR = "coordinator"
-    PRACTITIONER = "practitioner"
-    GATEWAY = "gateway"
+__all__ = [
+    "KEY_PREFIX",
+    "ApiKeyInfo",
+    "Principal",
+    "Role",
+    "authenticate",
+    "create_api_key",
+    "hash_key",
+    "list_api_keys",
+    "revoke_api_key",
+]
 
 
 @dataclass(frozen=True)

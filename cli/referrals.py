@@ -1,0 +1,72 @@
+"""Referrers, and anyone on staff: submit a referral, answer a triage question, read a
+referral's state and timeline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cli.runner import Ref, act, print_json, run, warn_without_worker, with_worker
+
+if TYPE_CHECKING:
+    from bootstrap import Runtime
+
+app = typer.Typer()
+
+
+@app.command()
+def refer(
+    file: Annotated[Path, typer.Argument(help="the referral as JSON, e.g. samples/referral.json")],
+) -> None:
+    """referrer: submit a referral from a JSON file (prints its reference)"""
+
+    async def body(runtime: Runtime) -> None:
+        from models.referral import ReferralSubmission
+        from services import referrals
+
+        # Checked before Temporal is asked anything: a bad file changes nothing.
+        submission = ReferralSubmission.model_validate(
+            json.loads(await asyncio.to_thread(file.read_text))
+        )
+        settings = runtime.settings
+        ref = await referrals.submit(
+            await runtime.client(),
+            submission,
+            settings.effective_policy(),
+            task_queue=settings.task_queue,
+        )
+        print(ref)
+        await warn_without_worker(runtime, "the referral")
+
+    run(body)
+
+
+@app.command()
+def answer(
+    ref: Ref,
+    text: Annotated[str, typer.Argument(help="the referrer's answer to the triage question")],
+) -> None:
+    """referrer: answer a triage question"""
+
+    async def body(runtime: Runtime) -> None:
+        from models.actions import InformationAnswer
+
+        await act(runtime, ref, "answer_information", InformationAnswer(answer=text))
+
+    run(body)
+
+
+@app.command()
+def state(ref: Ref) -> None:
+    """anyone on staff: show a referral's state and timeline"""
+
+    async def body(runtime: Runtime) -> None:
+        from services import referrals
+
+        print_json(await with_worker(runtime, lambda client: referrals.read(client, ref)))
+
+    run(body)
