@@ -51,8 +51,8 @@ class WorkerUnavailable(Exception):
         else:
             message = (
                 f"no Harbour worker answered within {waited:g} s (task queue {task_queue!r}): "
-                "is `make run` (or `python worker.py`) running? An action already sent is "
-                "carried out when a worker starts"
+                "is `make run` (or `python worker.py`) running? Once one is, check with "
+                "`state` whether an action went through before repeating it"
             )
         super().__init__(message)
 

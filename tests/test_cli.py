@@ -26,9 +26,7 @@ from infra.database import make_engine, make_session_factory, migrate
 from infra.keys import encode_key
 from infra.temporal import data_converter, ensure_search_attributes, temporal_binary
 from models import search_attributes
-from models.policy import ServicePolicy
 from models.tables import PractitionerRow
-from services import referrals
 from tests.factories import submission
 from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness
 
@@ -265,16 +263,17 @@ async def test_with_no_worker_polling_an_action_says_so_and_changes_nothing(
     )
     try:
         await ensure_search_attributes(env.client, env.client.namespace, search_attributes.ALL)
-        queue = f"cli-{uuid.uuid4()}"
-        ref = await referrals.submit(
-            env.client, submission(), ServicePolicy(auto_allocate=False), task_queue=queue
-        )
         cli.point_at(
             data_dir=tmp_path,
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'harbour.db'}",
             temporal=_target(env),
-            task_queue=queue,
+            task_queue=f"cli-{uuid.uuid4()}",
         )
+        # A referral is durable without a worker: it is taken, with a note that none runs.
+        referred = await cli("refer", str(SAMPLE))
+        assert referred.status == 0, referred.err
+        assert "note: no Harbour worker is running" in referred.err
+        ref = referred.out.strip()
         for argv in (("triage", ref, "accept"), ("state", ref)):
             answer = await cli(*argv)
             assert answer.status == 1, argv
