@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first so that code changes do not reinstall them.
-COPY pyproject.toml alembic.ini worker.py starter.py devstack.py bootstrap.py ./
+COPY pyproject.toml alembic.ini worker.py starter.py devstack.py ./
 COPY models/ models/
 COPY workflows/ workflows/
 COPY activities/ activities/
@@ -18,6 +18,7 @@ COPY infra/ infra/
 COPY readmodel/ readmodel/
 COPY services/ services/
 COPY api/ api/
+COPY bootstrap/ bootstrap/
 COPY cli/ cli/
 COPY migrations/ migrations/
 RUN pip install .
