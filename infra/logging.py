@@ -61,13 +61,19 @@ def configure_logging(settings: _LogSettings) -> None:
             colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
 
+    # The same list instance, refilled: a logger cached on first use holds the list, so a
+    # second call (a command run in-process after another, a test) must reach it too.
+    processors = structlog.get_config()["processors"]
+    if not isinstance(processors, list):
+        processors = []
+    processors[:] = [
+        structlog.stdlib.filter_by_level,
+        *shared,
+        structlog.processors.UnicodeDecoder(),
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ]
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.processors.UnicodeDecoder(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
+        processors=processors,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import socket
 import uuid
 from collections.abc import Iterator
@@ -81,8 +82,13 @@ class Cli:
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(monkeypatch, capsys)
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
+    # A command configures logging for its process (warnings only, to stderr); in this one,
+    # put the level back for the tests that follow.
+    root = logging.getLogger()
+    level = root.level
+    yield Cli(monkeypatch, capsys)
+    root.setLevel(level)
 
 
 def _target(env: WorkflowEnvironment) -> str:
