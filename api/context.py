@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import Request
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.rate_limit import RateLimiter
 from api.settings import ApiSettings
 from infra.clock import Clock, wall_clock
+from models.referral import ReferralView
 from models.settings import Settings
+from services import referrals
+from services.worker_presence import with_worker
 
 
 @dataclass
@@ -34,6 +38,16 @@ class ApiContext:
         )
         self.inbound_limiter = RateLimiter(
             self.api_settings.inbound_per_minute, self.api_settings.inbound_burst
+        )
+
+    async def act(self, ref: str, action: str, arg: BaseModel | str) -> ReferralView:
+        """Run a staff action (``services.referrals.act``) once a worker is there to run it,
+        within ``settings.worker_wait_seconds``; raises ``WorkerUnavailable`` otherwise."""
+        return await with_worker(
+            self.client,
+            self.settings.task_queue,
+            self.settings.worker_wait_seconds,
+            lambda client: referrals.act(client, ref, action, arg),
         )
 
 

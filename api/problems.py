@@ -23,6 +23,7 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from services.referrals import ActionRejected, NotFound
+from services.worker_presence import WorkerUnavailable
 
 log = structlog.get_logger("harbour.api")
 
@@ -187,6 +188,17 @@ async def _temporal_unavailable(request: Request, error: Exception) -> Response:
     )
 
 
+async def _worker_unavailable(request: Request, error: Exception) -> Response:
+    log.warning("no worker answered", path=request.url.path)
+    return problem_response(
+        503,
+        "unavailable",
+        "no Harbour worker is running to carry this out now; it may still be carried out "
+        "when one starts, so check the referral's state before repeating it",
+        headers={"Retry-After": "30"},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` as problem+json."""
     app.add_exception_handler(ProblemError, _problem)
@@ -196,6 +208,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ActionRejected, _action_rejected)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(RPCError, _temporal_unavailable)
+    app.add_exception_handler(WorkerUnavailable, _worker_unavailable)
     app.add_exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError, _temporal_unavailable)
     app.add_middleware(CatchAll)
 

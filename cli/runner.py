@@ -39,24 +39,6 @@ class CliError(Exception):
     """A problem with what was typed: printed plainly, exit status 2."""
 
 
-class WorkerUnavailable(Exception):
-    """No Harbour worker polls the task queue, or none answered in time."""
-
-    def __init__(self, task_queue: str, waited: float | None = None) -> None:
-        if waited is None:
-            message = (
-                f"no Harbour worker is running (task queue {task_queue!r}): start one with "
-                "`make run` (or `python worker.py`), then try again; nothing was changed"
-            )
-        else:
-            message = (
-                f"no Harbour worker answered within {waited:g} s (task queue {task_queue!r}): "
-                "is `make run` (or `python worker.py`) running? Once one is, check with "
-                "`state` whether an action went through before repeating it"
-            )
-        super().__init__(message)
-
-
 def print_json(value: Any) -> None:
     """Print a result as indented JSON on stdout (pydantic models as their JSON form)."""
     from pydantic import BaseModel
@@ -112,6 +94,7 @@ def _explain(error: Exception) -> Exception:
     from infra.temporal import TemporalUnreachable
     from services.inbound_messages import NotACrisisAlert
     from services.referrals import ActionRejected, NotFound
+    from services.worker_presence import WorkerUnavailable
 
     if isinstance(error, TemporalUnreachable):
         return fail(f"{error} — is `make run` running?", UNAVAILABLE)
@@ -146,23 +129,13 @@ def refuse_invalid(invalid: ValidationError, what: str = "") -> typer.Exit:
 
 async def with_worker(runtime: Runtime, call: Callable[[Client], Awaitable[T]]) -> T:
     """``call`` with the client, once a worker is known to poll the task queue, and bounded
-    by ``settings.worker_wait_seconds``: with the worker down an update or a query would
-    otherwise wait for ever. Raises ``WorkerUnavailable``."""
-    from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+    by ``settings.worker_wait_seconds`` (``services.worker_presence``)."""
+    from services.worker_presence import with_worker as bounded
 
-    from infra.temporal import has_workflow_pollers
-
-    client = await runtime.client()
-    queue = runtime.settings.task_queue
-    # None: the server cannot tell (the test server); the bounded wait still answers.
-    if await has_workflow_pollers(client, queue) is False:
-        raise WorkerUnavailable(queue)
-    waited = runtime.settings.worker_wait_seconds
-    try:
-        return await asyncio.wait_for(call(client), waited)
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        # A cancelled update surfaces as the SDK's own error rather than TimeoutError.
-        raise WorkerUnavailable(queue, waited) from None
+    settings = runtime.settings
+    return await bounded(
+        await runtime.client(), settings.task_queue, settings.worker_wait_seconds, call
+    )
 
 
 async def warn_without_worker(runtime: Runtime, what: str) -> None:

@@ -360,3 +360,36 @@ def test_factories_submission_is_valid() -> None:
     # intake_body() is the factory's submission minus the organisation (the key supplies it).
     assert "organisation" not in intake_body()["referrer"]
     assert submission().referrer.organisation == ORG_A
+
+
+async def test_an_action_with_no_worker_answers_503_and_is_never_applied_twice(
+    api: Api,
+) -> None:
+    """With no worker to run it, a staff action does not hang: 503 problem+json within the
+    configured wait, telling the coordinator to check before repeating. Temporal may still
+    deliver the action once a worker starts; repeating it then is refused, never applied
+    twice."""
+    context = api.app.state.harbour
+    context.settings = context.settings.model_copy(update={"worker_wait_seconds": 1.0})
+    referrer = await api.key("referrer", organisation=ORG_A)
+    coordinator = await api.key("coordinator")
+    ref = await api.refer(referrer)
+
+    refused = await api.post(f"/v1/referrals/{ref}/triage", coordinator, json={"outcome": "accept"})
+    assert refused.status_code == 503
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.headers["retry-after"]
+    assert "check the referral's state" in refused.json()["detail"]
+
+    context.settings = context.settings.model_copy(update={"worker_wait_seconds": 60.0})
+    async with api.h.worker():
+        again = await api.post(
+            f"/v1/referrals/{ref}/triage", coordinator, json={"outcome": "accept"}
+        )
+        state = (await api.get(f"/v1/referrals/{ref}", coordinator)).json()
+    assert state["stage"] == "waiting"
+    accepted = [e for e in state["timeline"] if e["kind"] == "accepted"]
+    assert len(accepted) == 1, state["timeline"]
+    # Either the first request went through once the worker came, and the repeat is refused,
+    # or it did not, and the repeat did it.
+    assert again.status_code in (200, 409), again.text

@@ -33,8 +33,15 @@ from models.actions import (
 )
 from models.referral import REFERENCE_PATTERN, ReferralView
 from services import inbound_messages, referrals
+from services.worker_presence import WorkerUnavailable
 
 router = APIRouter(route_class=DashboardRoute)
+# What a coordinator reads when no worker can run the action (nothing was changed, or the
+# referral's page says whether it went through).
+WORKER_DOWN = (
+    "Harbour's worker is not running, so nothing could be done. Ask whoever runs Harbour to "
+    "start it, then check the referral's page before trying again."
+)
 log = structlog.get_logger("harbour.dashboard")
 
 User = Annotated[DashboardUser, Depends(current_user)]
@@ -74,7 +81,9 @@ async def _act(
         message = str(problem.get("msg", "not valid")).removeprefix("Value error, ")
         return redirect(request, back, Flash("error", f"{ref}: {field_name}: {message}"))
     try:
-        view: ReferralView = await referrals.act(get_context(request).client, ref, action, argument)
+        view: ReferralView = await get_context(request).act(ref, action, argument)
+    except WorkerUnavailable:
+        return redirect(request, back, Flash("error", WORKER_DOWN))
     except referrals.ActionRejected as rejected:
         log.info("dashboard action rejected", ref=ref, action=action)
         # The workflow's reasons name stages and rules, never personal data.
@@ -207,11 +216,14 @@ async def waiting_list_actions(request: Request, user: User) -> Response:
         field_name = ".".join(str(p) for p in problem.get("loc", ())) or "form"
         return redirect(request, back, Flash("error", f"{field_name}: {problem.get('msg')}"))
     done, refused = [], []
-    client = get_context(request).client
+    context = get_context(request)
     for ref in refs[:MAX_BULK]:
         try:
-            await referrals.act(client, ref, action, argument)
+            await context.act(ref, action, argument)
             done.append(ref)
+        except WorkerUnavailable:
+            refused.append(f"{ref}: {WORKER_DOWN}")
+            break  # the others would wait as long, for the same answer
         except referrals.ActionRejected as rejected:
             refused.append(f"{ref}: {rejected.reason}")
         except referrals.NotFound:

@@ -495,7 +495,7 @@ async def _act(
             organisation, practitioner_id = view.referrer_organisation, view.practitioner_id
         if not _may_see(caller, organisation, practitioner_id):
             raise not_found()
-    return await referrals.act(context.client, ref, action, arg)  # type: ignore[arg-type]
+    return await context.act(ref, action, arg)  # type: ignore[arg-type]
 
 
 def _for_referrer(view: ReferralView, timeline: list[TimelineEvent]) -> ReferrerReferral:
