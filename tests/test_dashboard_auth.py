@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+import time_machine
 
 from api.dashboard import configure
-from api.dashboard.session import SESSION_COOKIE, Signer
-from api.dashboard.settings import SECRET_FILE_NAME, load_session_secret
+from api.dashboard.session import FLASH_SECONDS, SESSION_COOKIE, CookieSigner
+from api.dashboard.settings import MAX_SESSION_HOURS, SECRET_FILE_NAME, load_session_secret
 from readmodel.inbox import store_inbound_message
 from services.api_keys import revoke_api_key
 from tests.fixtures.api import ORG_A, Api
@@ -154,12 +155,13 @@ async def test_tampered_expired_or_revoked_sessions_are_refused(dash: Api) -> No
     other = await dash.key("coordinator")
     assert (await _sign_in(dash.http, key)).status_code == 303
     value = dash.http.cookies[SESSION_COOKIE]
-    body, mac = value.split(".")
+    body, stamp, mac = value.split(".")  # itsdangerous: payload, timestamp, signature
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
 
     def forged(changed: dict[str, Any], signature: str = mac) -> str:
-        raw = json.dumps({**payload, **changed}, separators=(",", ":"), sort_keys=True)
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=") + "." + signature
+        raw = json.dumps({**payload, **changed}, separators=(",", ":"))
+        changed_body = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return f"{changed_body}.{stamp}.{signature}"
 
     async def works(cookie: str) -> bool:
         dash.http.cookies.clear()
@@ -169,20 +171,25 @@ async def test_tampered_expired_or_revoked_sessions_are_refused(dash: Api) -> No
     assert await works(value)
     assert not await works(forged({"e": payload["e"] + 86400 * 365}))  # longer life
     assert not await works(forged({"k": other.split("_")[1]}))  # another key
-    assert not await works(body + "." + mac[:-3] + "AAA")  # bad signature
+    assert not await works(f"{body}.{stamp}.{mac[:-3]}AAA")  # bad signature
+    assert not await works(f"{body}.AAAAAA.{mac}")  # another signing time
     assert not await works("garbage")
     # Signed with another secret: refused.
-    stranger = Signer(b"another secret, 32 bytes or more!!")
+    stranger = CookieSigner(b"another secret, 32 bytes or more!!")
     assert not await works(stranger.sign("session", payload))
     # Signed with the right secret but expired: refused.
     secret = load_session_secret(dashboard_settings(), dash.h.settings.data_dir)
     assert (dash.h.settings.data_dir / SECRET_FILE_NAME).stat().st_mode & 0o777 == 0o600
-    signer = Signer(secret)
+    signer = CookieSigner(secret)
     expired = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
     assert not await works(signer.sign("session", {"k": payload["k"], "e": expired}))
     # A flash message's signature is not a session's.
     assert not await works(signer.sign("flash", payload))
     assert await works(signer.sign("session", payload))
+    # Signed longer ago than any session may last: refused, whatever expiry it claims.
+    with time_machine.travel(datetime.now(UTC) - timedelta(hours=MAX_SESSION_HOURS, minutes=1)):
+        ancient = signer.sign("session", payload)
+    assert not await works(ancient)
     # Revoking the key ends the session at once.
     await revoke_api_key(dash.h.session_factory, payload["k"])
     assert not await works(value)
@@ -233,3 +240,21 @@ async def test_unknown_things_are_plain_pages(dash: Api) -> None:
     assert refused.status_code == 303
     page = await dash.http.get(refused.headers["location"])
     assert "R0123456789: no such referral" in page.text
+
+
+def test_signed_values_keep_to_their_purpose_and_age() -> None:
+    signer = CookieSigner(b"a dashboard secret of 32 bytes or more")
+    value = signer.sign("flash", {"k": "ok", "t": "Saved."})
+    assert signer.unsign("flash", value, FLASH_SECONDS) == {"k": "ok", "t": "Saved."}
+    assert signer.unsign("session", value, FLASH_SECONDS) is None  # another purpose
+    assert signer.unsign("flash", value[:-1] + ("A" if value[-1] != "A" else "B"), 60) is None
+    with time_machine.travel(datetime.now(UTC) - timedelta(seconds=FLASH_SECONDS + 5)):
+        stale = signer.sign("flash", {"k": "ok", "t": "Saved."})
+    assert signer.unsign("flash", stale, FLASH_SECONDS) is None  # older than it may be
+    # Tokens are bound to their parts and purpose, and compared whole.
+    token = signer.token("csrf", "key-id", "123")
+    assert signer.check("csrf", token, "key-id", "123")
+    assert not signer.check("csrf", token, "key-id", "124")
+    assert not signer.check("login", token, "key-id", "123")
+    assert not signer.check("csrf", "", "key-id", "123")
+    assert not signer.check("csrf", token[:-2], "key-id", "123")

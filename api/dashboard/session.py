@@ -1,28 +1,28 @@
 """Signed cookies: the session (an API key id and an expiry, nothing else), CSRF tokens, the
 login form's nonce and one-shot flash messages.
 
-A cookie value is ``<base64url JSON>.<base64url HMAC-SHA256>``; the MAC covers a purpose name
-too, so a value signed for one cookie is refused as another. The CSRF token is not stored: it
-is an HMAC of the session's key id and expiry, so it lives and dies with the session and a
-page can only be posted from a form this server rendered for that session.
+Signing is itsdangerous's: a cookie value is ``<base64url JSON>.<timestamp>.<signature>``
+(``URLSafeTimedSerializer``), HMAC-SHA256 under a key derived from the dashboard's secret and
+the cookie's purpose (the salt), so a value signed for one cookie is refused as another. The
+CSRF token is not stored: it is a signature of the session's key id and expiry, so it lives and
+dies with the session and a page can only be posted from a form this server rendered for that
+session.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
+from itsdangerous import BadData, Signer, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth import Principal, Role
+from api.dashboard.settings import MAX_SESSION_HOURS
 from models.tables import ApiKeyRow
 
 COOKIE_PATH = "/dashboard"
@@ -31,55 +31,66 @@ LOGIN_COOKIE = "harbour_dashboard_login"
 FLASH_COOKIE = "harbour_dashboard_flash"
 LOGIN_NONCE_SECONDS = 30 * 60
 FLASH_SECONDS = 120
+# No session outlives the longest lifetime the settings allow, whatever its payload says.
+_SESSION_MAX_SECONDS = int(MAX_SESSION_HOURS * 3600)
 _MAX_COOKIE = 2048
 _KEY_ID_LENGTH = 16
+_NONCE_LENGTH = 22  # secrets.token_urlsafe(16)
+# HMAC-SHA256 (itsdangerous defaults to SHA-1), keyed by HMAC(secret, salt): one key per purpose.
+_SIGNER_OPTIONS: dict[str, Any] = {"digest_method": hashlib.sha256, "key_derivation": "hmac"}
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class Signer:
-    """HMAC-SHA256 signatures under the dashboard's secret, separated by purpose."""
+class CookieSigner:
+    """Signed cookie values and tokens under the dashboard's secret, separated by purpose
+    (``session``, ``flash``, ``csrf``, ``login``): itsdangerous does the signing."""
 
     def __init__(self, secret: bytes) -> None:
-        # A key of our own, derived from the configured secret: the secret itself is never
-        # used directly, so it could be shared with another purpose without confusion.
-        self._key = hmac.new(secret, b"harbour:dashboard:v1", hashlib.sha256).digest()
+        self._secret = secret
+        self._serializers: dict[str, URLSafeTimedSerializer] = {}
+        self._signers: dict[str, Signer] = {}
 
-    def _mac(self, purpose: str, *parts: str) -> str:
-        message = "\x00".join((purpose, *parts)).encode()
-        return _b64(hmac.new(self._key, message, hashlib.sha256).digest())
+    @staticmethod
+    def _salt(purpose: str) -> str:
+        return f"harbour.dashboard.{purpose}"
+
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        if purpose not in self._serializers:
+            self._serializers[purpose] = URLSafeTimedSerializer(
+                self._secret, salt=self._salt(purpose), signer_kwargs=_SIGNER_OPTIONS
+            )
+        return self._serializers[purpose]
+
+    def _signer(self, purpose: str) -> Signer:
+        if purpose not in self._signers:
+            self._signers[purpose] = Signer(
+                self._secret, salt=self._salt(purpose), **_SIGNER_OPTIONS
+            )
+        return self._signers[purpose]
 
     def sign(self, purpose: str, payload: dict[str, Any]) -> str:
-        """``payload`` as a signed cookie value."""
-        body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-        return f"{body}.{self._mac(purpose, body)}"
+        """``payload`` as a signed, timestamped cookie value."""
+        return str(self._serializer(purpose).dumps(payload))
 
-    def unsign(self, purpose: str, value: str | None) -> dict[str, Any] | None:
-        """The payload of a value signed for ``purpose``; None when absent, tampered or odd."""
-        if not value or len(value) > _MAX_COOKIE or value.count(".") != 1:
-            return None
-        body, mac = value.split(".")
-        if not hmac.compare_digest(mac, self._mac(purpose, body)):
+    def unsign(self, purpose: str, value: str | None, max_age: int) -> dict[str, Any] | None:
+        """The payload of a value signed for ``purpose`` at most ``max_age`` seconds ago; None
+        when absent, tampered, too old or odd."""
+        if not value or len(value) > _MAX_COOKIE:
             return None
         try:
-            payload = json.loads(_unb64(body))
-        except (ValueError, binascii.Error):
+            payload = self._serializer(purpose).loads(value, max_age=max_age)
+        except BadData:
             return None
         return payload if isinstance(payload, dict) else None
 
     def token(self, purpose: str, *parts: str) -> str:
         """A token bound to ``parts`` (e.g. a CSRF token bound to a session)."""
-        return self._mac(purpose, *parts)
+        return self._signer(purpose).get_signature("\x00".join(parts)).decode()
 
     def check(self, purpose: str, presented: str | None, *parts: str) -> bool:
         """Whether ``presented`` is the token for ``parts`` (constant time)."""
-        return bool(presented) and hmac.compare_digest(str(presented), self.token(purpose, *parts))
+        if not presented:
+            return False
+        return self._signer(purpose).verify_signature("\x00".join(parts), str(presented))
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,7 @@ def _cookie_options(request: Request, secure: bool | None) -> dict[str, Any]:
 def start_session(
     response: Response,
     request: Request,
-    signer: Signer,
+    signer: CookieSigner,
     key_id: str,
     lifetime: timedelta,
     *,
@@ -130,14 +141,14 @@ def end_session(response: Response, request: Request, *, secure: bool | None) ->
 
 
 async def session_user(
-    request: Request, signer: Signer, session_factory: async_sessionmaker[AsyncSession]
+    request: Request, signer: CookieSigner, session_factory: async_sessionmaker[AsyncSession]
 ) -> DashboardUser | None:
     """The coordinator whose valid session cookie came with the request, else None.
 
     The key is looked up on every request: a revoked key (or one whose role changed) ends the
     session at once.
     """
-    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE))
+    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE), _SESSION_MAX_SECONDS)
     if payload is None:
         return None
     key_id, expires = payload.get("k"), payload.get("e")
@@ -157,9 +168,9 @@ async def session_user(
     )
 
 
-def csrf_valid(signer: Signer, request: Request, presented: str | None) -> bool:
+def csrf_valid(signer: CookieSigner, request: Request, presented: str | None) -> bool:
     """Whether a posted CSRF token belongs to the request's (valid-looking) session."""
-    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE))
+    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE), _SESSION_MAX_SECONDS)
     if payload is None:
         return False
     return signer.check("csrf", presented, str(payload.get("k")), str(payload.get("e")))
@@ -172,9 +183,9 @@ def login_nonce(request: Request) -> tuple[str, bool]:
     """The login form's nonce: the one in the browser's cookie, else a new one (``True``:
     the caller sets it with ``set_login_nonce``)."""
     nonce = request.cookies.get(LOGIN_COOKIE)
-    if nonce and len(nonce) == 22:
+    if nonce and len(nonce) == _NONCE_LENGTH:
         return nonce, False
-    return _b64(secrets.token_bytes(16)), True
+    return secrets.token_urlsafe(16), True
 
 
 def set_login_nonce(response: Response, request: Request, nonce: str, secure: bool | None) -> None:
@@ -183,7 +194,7 @@ def set_login_nonce(response: Response, request: Request, nonce: str, secure: bo
     )
 
 
-def login_token_valid(request: Request, signer: Signer, presented: str | None) -> bool:
+def login_token_valid(request: Request, signer: CookieSigner, presented: str | None) -> bool:
     """Whether the login form's token matches the nonce cookie that came with it."""
     nonce = request.cookies.get(LOGIN_COOKIE)
     return bool(nonce) and signer.check("login", presented, str(nonce))
@@ -205,7 +216,7 @@ class Flash:
 
 
 def set_flash(
-    response: Response, request: Request, signer: Signer, flash: Flash, secure: bool | None
+    response: Response, request: Request, signer: CookieSigner, flash: Flash, secure: bool | None
 ) -> None:
     """Leave a message for the next page (after a redirect)."""
     response.set_cookie(
@@ -216,9 +227,9 @@ def set_flash(
     )
 
 
-def take_flash(request: Request, signer: Signer) -> Flash | None:
+def take_flash(request: Request, signer: CookieSigner) -> Flash | None:
     """The message left for this page, if any (the caller deletes the cookie)."""
-    payload = signer.unsign("flash", request.cookies.get(FLASH_COOKIE))
+    payload = signer.unsign("flash", request.cookies.get(FLASH_COOKIE), FLASH_SECONDS)
     if payload is None:
         return None
     kind, text = payload.get("k"), payload.get("t")

@@ -23,6 +23,10 @@ SECRET_FILE_NAME = "dashboard_session.key"
 SECRET_MIN_BYTES = 32
 
 
+# The longest a session may be configured to last (a week); the cookie check enforces it too.
+MAX_SESSION_HOURS = 24 * 7
+
+
 class DashboardSecretError(ValueError):
     """The session secret is malformed. The message never contains the secret."""
 
@@ -39,7 +43,7 @@ class DashboardSettings(BaseSettings):
     # Base64 of at least 32 random bytes. Unset: generated into <data_dir>/dashboard_session.key.
     session_secret: SecretStr | None = None
     # A session ends this long after signing in, whatever happens in between.
-    session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    session_hours: float = Field(default=8.0, gt=0, le=MAX_SESSION_HOURS)
     # Mark the cookie Secure. None: when the request itself came over https.
     secure_cookie: bool | None = None
     # Show the dev mailbox. None: when the embedded SMTP sink's folder (<data_dir>/mailbox)

@@ -1,4 +1,4 @@
-"""What the dashboard keeps per application: settings, the signer, templates and a clock.
+"""What the dashboard keeps per application: settings, the cookie signer, templates, a clock.
 
 Built on the first dashboard request from ``HARBOUR_API_DASHBOARD_*`` and the application's own
 ``Settings`` (its ``data_dir`` holds the generated session secret), unless ``configure`` was
@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from api.context import get_context
 from api.dashboard import formatting
-from api.dashboard.session import Signer
+from api.dashboard.session import CookieSigner
 from api.dashboard.settings import DashboardSettings, load_session_secret
 from infra.clock import Clock, wall_clock
 from models.settings import Settings
@@ -31,7 +31,7 @@ class DashboardState:
     """The dashboard's per-application dependencies."""
 
     settings: DashboardSettings
-    signer: Signer
+    signer: CookieSigner
     templates: Environment
     zone: ZoneInfo
     clock: Clock
@@ -82,7 +82,7 @@ def build_state(
     zone = _zone(dashboard.timezone)
     return DashboardState(
         settings=dashboard,
-        signer=Signer(load_session_secret(dashboard, settings.data_dir)),
+        signer=CookieSigner(load_session_secret(dashboard, settings.data_dir)),
         templates=_templates(zone),
         zone=zone,
         clock=clock or wall_clock,
