@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from limits.aio.storage import Storage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -52,11 +53,13 @@ def create_app(
     pseudonym_key: bytes,
     *,
     api_settings: ApiSettings | None = None,
+    limits_storage: Storage | None = None,
 ) -> FastAPI:
     """The API application over ``client`` (Temporal) and ``session_factory`` (read model).
 
     ``pseudonym_key`` keys the hashes of contacts (message matching) and of idempotent
-    submissions; it must be the worker's.
+    submissions; it must be the worker's. ``limits_storage`` is where the rate limits count
+    (default: the storage ``api_settings.rate_limit_storage`` names).
     """
 
     @contextlib.asynccontextmanager
@@ -88,6 +91,7 @@ def create_app(
         client=client,
         session_factory=session_factory,
         pseudonym_key=pseudonym_key,
+        limits_storage=limits_storage,
     )
     problems.install(app)
     for module in (

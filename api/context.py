@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import Request
+from limits.aio.storage import Storage
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.rate_limit import RateLimiter
+from api.rate_limit import KeyRateLimit, rate_limit_storage
 from api.settings import ApiSettings
 from infra.clock import Clock, wall_clock
 from models.referral import ReferralView
@@ -29,15 +30,21 @@ class ApiContext:
     pseudonym_key: bytes
     # What the read side takes for now (estimates, reports); tests set the server's clock.
     clock: Clock = wall_clock
-    intake_limiter: RateLimiter = field(init=False)
-    inbound_limiter: RateLimiter = field(init=False)
+    # Where the rate limits count. None: the storage ``api_settings.rate_limit_storage`` names.
+    # Passing one lets several applications (tests: two in one process) share their counts.
+    limits_storage: Storage | None = None
+    intake_limiter: KeyRateLimit = field(init=False)
+    inbound_limiter: KeyRateLimit = field(init=False)
 
     def __post_init__(self) -> None:
-        self.intake_limiter = RateLimiter(
-            self.api_settings.intake_per_minute, self.api_settings.intake_burst
+        settings = self.api_settings
+        if self.limits_storage is None:
+            self.limits_storage = rate_limit_storage(settings.rate_limit_storage)
+        self.intake_limiter = KeyRateLimit(
+            "intake", settings.intake_per_minute, settings.intake_burst, self.limits_storage
         )
-        self.inbound_limiter = RateLimiter(
-            self.api_settings.inbound_per_minute, self.api_settings.inbound_burst
+        self.inbound_limiter = KeyRateLimit(
+            "inbound", settings.inbound_per_minute, settings.inbound_burst, self.limits_storage
         )
 
     async def act(self, ref: str, action: str, arg: BaseModel | str) -> ReferralView:

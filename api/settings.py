@@ -7,6 +7,8 @@ import os
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.rate_limit import usable_storage_uri
+
 
 class ApiSettings(BaseSettings):
     """Where the API listens, the inbound-email webhook secret, rate limits and page sizes."""
@@ -22,13 +24,31 @@ class ApiSettings(BaseSettings):
     # Shared with the email gateway: it signs each webhook body with HMAC-SHA256 under this
     # secret. Unset: the email shape of POST /v1/messages/inbound is refused (401).
     inbound_email_secret: SecretStr | None = None
-    # Token buckets per API key, per process: a sustained rate and a burst.
+    # Rate limits per API key (api/rate_limit.py): a sustained rate and a burst.
     intake_per_minute: float = Field(default=120.0, gt=0)
     intake_burst: int = Field(default=30, ge=1)
     inbound_per_minute: float = Field(default=600.0, gt=0)
     inbound_burst: int = Field(default=100, ge=1)
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="where the rate limits count: memory:// counts in each API process (N "
+        "processes allow N times the rate); redis://host:6379 or memcached://host:11211 counts "
+        "in a store every API process shares, so the limits hold for the whole service "
+        "(install harbour[redis] or harbour[memcached] for the client)",
+    )
     # A workflow query that takes longer than this answers 503 (e.g. no worker is running).
     query_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage_limits_knows(cls, value: str) -> str:
+        if not usable_storage_uri(value):
+            # The URI is not echoed: it may hold a password.
+            raise ValueError(
+                "HARBOUR_API_RATE_LIMIT_STORAGE must be memory://, redis://host:port or "
+                "memcached://host:port"
+            )
+        return value
 
     @field_validator("inbound_email_secret")
     @classmethod

@@ -8,14 +8,18 @@ import json
 from pathlib import Path
 
 import pytest
+import time_machine
+from limits.aio.storage import MemoryStorage
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.problems import ProblemError
-from api.rate_limit import RateLimiter
+from api.rate_limit import KeyRateLimit, rate_limit_storage
 from infra.database import make_engine, make_session_factory, migrate
 from models.tables import ApiKeyRow
 from services.api_keys import Role, authenticate, create_api_key, list_api_keys, revoke_api_key
+from tests.fixtures.api import api_settings
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -104,18 +108,54 @@ def test_starter_apikey_commands(
     asyncio.run(check())
 
 
-def test_token_bucket_per_key() -> None:
-    now = [100.0]
-    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
-    assert [limiter.try_acquire("a") for _ in range(2)] == [0.0, 0.0]
-    assert limiter.try_acquire("a") == pytest.approx(1.0)
-    assert limiter.try_acquire("b") == 0.0  # another key, another bucket
-    now[0] += 0.5
-    assert limiter.try_acquire("a") == pytest.approx(0.5)
-    now[0] += 0.5
-    assert limiter.try_acquire("a") == 0.0
-    now[0] += 3600  # refills to the burst, never beyond
-    assert [limiter.try_acquire("a") for _ in range(3)][-1] > 0
-    with pytest.raises(ProblemError) as raised:
-        limiter.check("a")
-    assert raised.value.status == 429 and int(raised.value.headers["Retry-After"]) >= 1
+async def _allowed(limit: KeyRateLimit, key: str) -> bool:
+    try:
+        await limit.check(key)
+    except ProblemError as refused:
+        assert refused.status == 429 and int(refused.headers["Retry-After"]) >= 1
+        return False
+    return True
+
+
+async def test_rate_limit_per_key_burst_then_sustained_rate() -> None:
+    # 60 a minute with bursts of 2: two requests per two-second window, sliding.
+    limit = KeyRateLimit("intake", per_minute=60, burst=2, storage=MemoryStorage())
+    with time_machine.travel(1_000_000.5, tick=False) as clock:
+        assert [await _allowed(limit, "a") for _ in range(2)] == [True, True]
+        with pytest.raises(ProblemError) as raised:
+            await limit.check("a")
+        assert raised.value.status == 429
+        wait = int(raised.value.headers["Retry-After"])
+        assert 1 <= wait <= 2
+        assert await _allowed(limit, "b")  # another key, another allowance
+        # After the wait it asked for, one more; the allowance comes back gradually.
+        clock.shift(wait)
+        assert [await _allowed(limit, "a") for _ in range(2)] == [True, False]
+        clock.shift(3600)  # comes back to the burst, never beyond
+        assert [await _allowed(limit, "a") for _ in range(3)] == [True, True, False]
+
+
+async def test_limits_sharing_a_storage_share_counts() -> None:
+    # Two API processes pointed at one Redis are two limiters over one storage: here, two
+    # limiters (as two applications build them) over one storage object.
+    shared = MemoryStorage()
+    first = KeyRateLimit("intake", per_minute=1, burst=2, storage=shared)
+    second = KeyRateLimit("intake", per_minute=1, burst=2, storage=shared)
+    apart = KeyRateLimit("intake", per_minute=1, burst=2, storage=MemoryStorage())
+    other_limit = KeyRateLimit("inbound", per_minute=1, burst=2, storage=shared)
+    assert await _allowed(first, "key")
+    assert await _allowed(second, "key")
+    assert not await _allowed(first, "key")
+    assert not await _allowed(second, "key")
+    assert await _allowed(apart, "key")  # a storage of its own counts on its own
+    assert await _allowed(other_limit, "key")  # another limit in the same storage too
+
+
+def test_rate_limit_storage_setting_names_a_storage_limits_has() -> None:
+    for uri in ("memory://", "redis://cache:6379/0", "rediss://cache:6380", "memcached://mc:11211"):
+        assert api_settings(rate_limit_storage=uri).rate_limit_storage == uri
+    for uri in ("", "memory", "postgres://db/x", "redis//cache", "file:///tmp/x"):
+        with pytest.raises(ValidationError) as refused:
+            api_settings(rate_limit_storage=uri)
+        assert "HARBOUR_API_RATE_LIMIT_STORAGE" in str(refused.value)
+    assert isinstance(rate_limit_storage("memory://"), MemoryStorage)

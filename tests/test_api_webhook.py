@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from limits.aio.storage import MemoryStorage
 from sqlalchemy import func, select
 
 from api.routes.inbound_messages import sign
@@ -266,3 +267,26 @@ async def test_rate_limits_answer_429_and_store_nothing(harness: Harness) -> Non
                 i for i in api.started.ids if not i.startswith("message-")
             ]
             assert len([i for i in api.started.ids if i.startswith("referral-")]) == 1
+
+
+async def test_api_processes_sharing_a_limits_storage_share_the_limits(harness: Harness) -> None:
+    # Two applications over one storage, as two API processes over one Redis would be.
+    settings = api_settings(intake_burst=2, intake_per_minute=1)
+    shared = MemoryStorage()
+    async with (
+        running_api(harness, settings, limits_storage=shared) as one,
+        running_api(harness, settings, limits_storage=shared) as two,
+    ):
+        referrer = await one.key("referrer", organisation=ORG_A)
+        assert (await one.post("/v1/referrals", referrer, json=intake_body())).status_code == 202
+        assert (await two.post("/v1/referrals", referrer, json=intake_body())).status_code == 202
+        for api in (one, two):
+            refused = await api.post("/v1/referrals", referrer, json=intake_body())
+            assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        started = [*one.started.ids, *two.started.ids]
+        assert len([i for i in started if i.startswith("referral-")]) == 2
+        # An application counting in a storage of its own (memory://, the default) does not
+        # see the others' requests.
+        async with running_api(harness, settings) as apart:
+            accepted = await apart.post("/v1/referrals", referrer, json=intake_body())
+            assert accepted.status_code == 202

@@ -104,7 +104,7 @@ async def inbound(
         limit_key = "signed-email"
     else:
         raise UNAUTHENTICATED
-    context.inbound_limiter.check(limit_key)
+    await context.inbound_limiter.check(limit_key)
     if len(raw) > MAX_BODY_BYTES:
         raise ProblemError(413, "too_large", "the message is too large")
 
@@ -168,7 +168,7 @@ async def delivery_receipt(
         raise UNAUTHENTICATED
     if caller.role != Role.GATEWAY:
         raise ProblemError(403, "forbidden", "this needs an API key of role: gateway")
-    context.inbound_limiter.check(caller.key_id)
+    await context.inbound_limiter.check(caller.key_id)
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise ProblemError(413, "too_large", "the receipt is too large")

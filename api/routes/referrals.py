@@ -101,7 +101,7 @@ Context = Annotated[ApiContext, Depends(get_context)]
 
 
 async def _intake_rate(caller: Referrer, context: Context) -> Principal:
-    context.intake_limiter.check(caller.key_id)
+    await context.intake_limiter.check(caller.key_id)
     return caller
 
 
