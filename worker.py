@@ -53,12 +53,15 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox every worker and Replayer uses.
 
     Pure-Python validation libraries that pydantic loads lazily (EmailStr) pass through: loaded
-    once, outside the sandbox, instead of re-imported for every workflow run.
+    once, outside the sandbox, instead of re-imported for every workflow run. So do the ones
+    ``ClientDetails`` validates with (``models.client_numbers``): phonenumbers loads a
+    country's metadata on first use, and inside the sandbox that import would be refused
+    (its module-level ``threading.Lock``) and fail the workflow task.
     """
     _compile_workflow_modules()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "email_validator", "idna", "dns"
+            "email_validator", "idna", "dns", "phonenumbers", "nhs_number"
         )
     )
 

@@ -78,14 +78,16 @@ def free_port(host: str = HOST) -> int:
 def submission(n: int = 0) -> ReferralSubmission:
     """A routine referral the client may be written to (so every letter really goes out).
 
-    ``n`` makes the client's phone unique, so a re-entry message matches one referral only.
+    ``n`` makes the client's phone unique among 1 000 in a row, so a re-entry message matches
+    one referral only: Ofcom's drama range 07700 900000–900999, numbers that reach nobody (the
+    rest of 07700 9… is no valid number, and phone numbers are checked now).
     """
     return ReferralSubmission.model_validate(
         {
             "client": {
                 "name": "Alex Benchmark",
                 "email": f"client{n}@bench.example.org",
-                "phone": f"+447700{900000 + n % 100000:06d}",
+                "phone": f"+447700900{n % 1000:03d}",
             },
             "referrer": {
                 "organisation": "Benchmark GP",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from models.client_numbers import nhs_number_field, phone_field
+
+# Re-exported: readmodel/contacts.py and starter.py import it from here (its home is now
+# models/client_numbers.py; they can move their imports when next they change).
+from models.client_numbers import normalise_phone as normalise_phone
 from models.notifications import ContactChannel
 from models.policy import ServicePolicy
 
@@ -44,8 +48,14 @@ class ClientDetails(Strict):
 
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
-    phone: str | None = Field(default=None, max_length=32)
-    nhs_number: str | None = Field(default=None, pattern=r"^\d{10}$")
+    phone: str | None = Field(
+        default=None,
+        max_length=32,
+        description="a UK number (07700 900123) or + and the country code; stored as E.164",
+    )
+    nhs_number: str | None = Field(
+        default=None, pattern=r"^\d{10}$", description="10 digits; the check digit must be right"
+    )
     may_contact: bool = Field(
         default=True, description="the client agreed to be written to directly"
     )
@@ -65,7 +75,12 @@ class ClientDetails(Strict):
     @field_validator("phone")
     @classmethod
     def _normalise_phone(cls, value: str | None) -> str | None:
-        return None if value is None else normalise_phone(value)
+        return None if value is None else phone_field(value)
+
+    @field_validator("nhs_number")
+    @classmethod
+    def _nhs_check_digit(cls, value: str | None) -> str | None:
+        return None if value is None else nhs_number_field(value)
 
     @model_validator(mode="after")
     def _reachable(self) -> ClientDetails:
@@ -110,18 +125,6 @@ class ReferralSubmission(Strict):
         if not value:
             raise ValueError("the client's consent is required before a referral can be made")
         return value
-
-
-def normalise_phone(value: str) -> str:
-    """A UK-style phone number as digits with a leading +44 (07700 900123 -> +447700900123)."""
-    digits = re.sub(r"[^\d+]", "", value)
-    if digits.startswith("00"):
-        digits = "+" + digits[2:]
-    if digits.startswith("0"):
-        digits = "+44" + digits[1:]
-    if not re.fullmatch(r"\+\d{8,15}", digits):
-        raise ValueError("not a phone number")
-    return digits
 
 
 class TimelineEvent(BaseModel):

@@ -26,12 +26,12 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from models.client_numbers import normalise_phone
 from models.follow_up import CrisisAcknowledgement, FollowUpInput, FollowUpView
 from models.messages import Channel, ClientMessage, MessageReading, read_message
 from models.notifications import ContactChannel, Route
 from models.policy import ServicePolicy
 from models.records import StoredMessage
-from models.referral import normalise_phone
 from readmodel.contacts import contact_key
 from readmodel.inbox import flag_crisis, move_to_inbox, resolve_inbox_item, store_inbound_message
 from readmodel.unreachable_contacts import mark_reachable

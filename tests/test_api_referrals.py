@@ -253,6 +253,31 @@ async def test_intake_validation_never_echoes_input(api: Api) -> None:
     _problem(malformed, 422, "validation")
 
 
+async def test_nhs_and_phone_numbers_are_checked_at_intake(api: Api) -> None:
+    referrer = await api.key("referrer", organisation=ORG_A)
+    refused = [
+        (intake_body(client={"nhs_number": "9434765918"}), "nhs_number", "check digit is wrong"),
+        (intake_body(client={"phone": "07700 90012"}), "phone", "not a valid phone number"),
+        (intake_body(client={"phone": "+12345678"}), "phone", "not a valid phone number"),
+    ]
+    for body, field, message in refused:
+        response = await api.post("/v1/referrals", referrer, json=body)
+        problem = _problem(response, 422, "validation")
+        [error] = [e for e in problem["errors"] if e["loc"] == ["body", "client", field]]
+        assert message in error["msg"], error
+        typed = str(body["client"][field])
+        assert typed not in response.text and typed.replace(" ", "") not in response.text
+    assert api.started.ids == []
+    # A right check digit, and a phone number as people write it, are taken (and stored E.164).
+    accepted = await api.post(
+        "/v1/referrals",
+        referrer,
+        json=intake_body(client={"nhs_number": "4010232137", "phone": "+44 (0)7700-900461"}),
+    )
+    assert accepted.status_code == 202, accepted.text
+    assert len(api.started.ids) == 1
+
+
 async def test_actions_map_to_updates_and_reject_unknown_fields(api: Api) -> None:
     referrer = await api.key("referrer", organisation=ORG_A)
     coordinator = await api.key("coordinator")
