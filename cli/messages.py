@@ -97,7 +97,8 @@ def texts(
 
     async def body(runtime: Runtime) -> None:
         # The texts Harbour has sent to a number, as the phone would show them.
-        from models.referral import normalise_phone
+        from models.client_numbers import normalise_phone
+        from readmodel.contacts import normalise_contact
 
         folder = runtime.settings.data_dir / "sms"
         try:
@@ -108,7 +109,9 @@ def texts(
         for path in sorted(folder.glob("*.json")):
             record = json.loads(path.read_text())
             number = record.get("phone_number")
-            if wanted is None or (number and normalise_phone(number) == wanted):
+            # normalise_contact, not normalise_phone: a stored number it cannot read matches
+            # nobody rather than stopping the listing.
+            if wanted is None or (number and normalise_contact(number) == wanted):
                 shown.append({k: record.get(k) for k in ("created_at", "phone_number", "body")})
         print_json(shown)
 

@@ -8,10 +8,6 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from models.client_numbers import nhs_number_field, phone_field
-
-# Re-exported: readmodel/contacts.py and cli/messages.py import it from here (its home is now
-# models/client_numbers.py; they can move their imports when next they change).
-from models.client_numbers import normalise_phone as normalise_phone
 from models.notifications import ContactChannel
 from models.policy import ServicePolicy
 

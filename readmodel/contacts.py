@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from models.referral import normalise_phone
+from models.client_numbers import normalise_phone
 
 # Domain separation: the same key never yields the same hash for a contact and a ref.
 _CONTACT_PREFIX = b"harbour:contact:v1\x00"
