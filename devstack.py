@@ -224,7 +224,7 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
 
     from infra.database import migrate  # lazy: keeps `--help` light
 
-    await migrate(settings.database_url)
+    await migrate(settings.database_url, keyring=keyring)
     log.info("database migrated")
 
     from infra.smtp_sink import start_sink

@@ -77,16 +77,16 @@ def build_worker(
     keyring: KeyRing | None = None,
 ) -> Worker:
     """A worker with every workflow and activity, wired to the database, SMTP and Notify
-    settings. ``keyring`` seals letters kept in the outbox (default: the settings' keys)."""
+    settings. ``keyring`` seals letters kept in the outbox and free text in the read model
+    (default: the settings' keys)."""
     session_factory = make_session_factory(engine)
     queue = task_queue or settings.task_queue
-    records = RecordActivities(session_factory, pseudonym_key)
+    keyring = keyring or load_keyring(settings)
+    records = RecordActivities(session_factory, pseudonym_key, keyring)
     allocation = AllocationActivities(
         session_factory, client, queue, sweep_every=settings.allocator_sweep_every
     )
-    notifications = NotificationActivities(
-        settings, session_factory, pseudonym_key, keyring or load_keyring(settings)
-    )
+    notifications = NotificationActivities(settings, session_factory, pseudonym_key, keyring)
     return Worker(
         client,
         task_queue=queue,

@@ -2,7 +2,8 @@
 
 Every activity is idempotent, because Temporal retries them: upserts keyed by what the
 workflow computed (ref, sequence number, episode, session id), never by the attempt. Each
-activity is one transaction. Log lines carry refs, ids and counts only.
+activity is one transaction. Log lines carry refs, ids and counts only. Free text (a session's
+location, a ReQoL skip reason) is written sealed with the key ring (``readmodel.sealed_text``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from infra.database import as_utc, insert_for, write_transaction
+from infra.keys import KeyRing
 from models.allocation import URGENCY_RANK
 from models.follow_up import RECORD_CRISIS_ACKNOWLEDGEMENT, CrisisAcknowledgement
 from models.records import (
@@ -50,6 +52,7 @@ from models.tables import (
     TimelineEventRow,
 )
 from readmodel.contacts import contact_key, pseudonym
+from readmodel.sealed_text import seal_optional, seal_text
 from readmodel.waiting_list import wait_estimate
 
 log = structlog.get_logger(__name__)
@@ -60,14 +63,19 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
 
 
 class RecordActivities:
-    """The read-model activities, bound to a database and the pseudonym key."""
+    """The read-model activities, bound to a database, the pseudonym key and the key ring."""
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], pseudonym_key: bytes
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        pseudonym_key: bytes,
+        keyring: KeyRing,
     ) -> None:
-        """``pseudonym_key`` keys the contact hashes and the outcome pseudonyms."""
+        """``pseudonym_key`` keys the contact hashes and the outcome pseudonyms; ``keyring``
+        seals free text (the payload codec's keys)."""
         self._sessions = session_factory
         self._key = pseudonym_key
+        self._keyring = keyring
 
     @activity.defn(name=RECORD_TRANSITION)
     async def record_transition(self, record: TransitionRecord) -> None:
@@ -150,7 +158,10 @@ class RecordActivities:
         key = {"ref": record.ref, "episode": record.episode, "session_id": record.session_id}
         async with write_transaction(self._sessions) as session:
             upsert = insert_for(session, SessionRow).values(
-                **key, at=at, outcome=str(record.outcome), location=record.location
+                **key,
+                at=at,
+                outcome=str(record.outcome),
+                location=seal_text(self._keyring, record.location),
             )
             await session.execute(
                 upsert.on_conflict_do_update(
@@ -203,8 +214,8 @@ class RecordActivities:
             "sessions_attended": record.sessions_attended,
             "baseline_total": record.baseline_total,
             "end_total": record.end_total,
-            "baseline_skipped_reason": record.baseline_skipped_reason,
-            "end_skipped_reason": record.end_skipped_reason,
+            "baseline_skipped_reason": seal_optional(self._keyring, record.baseline_skipped_reason),
+            "end_skipped_reason": seal_optional(self._keyring, record.end_skipped_reason),
             "change": record.change,
             "recovered": record.recovered,
             "reliably_recovered": record.reliably_recovered,

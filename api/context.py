@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api.rate_limit import KeyRateLimit, rate_limit_storage
 from api.settings import ApiSettings
 from infra.clock import Clock, wall_clock
+from infra.keys import KeyRing, load_keyring
 from models.referral import ReferralView
 from models.settings import Settings
 from services import referrals
@@ -35,8 +36,12 @@ class ApiContext:
     limits_storage: Storage | None = None
     intake_limiter: KeyRateLimit = field(init=False)
     inbound_limiter: KeyRateLimit = field(init=False)
+    # Opens and seals the read model's free text (messages, notes, locations): the worker's
+    # key ring, loaded from the same settings as the worker loads it (bootstrap.load_keys).
+    keyring: KeyRing = field(init=False)
 
     def __post_init__(self) -> None:
+        self.keyring = load_keyring(self.settings)
         settings = self.api_settings
         if self.limits_storage is None:
             self.limits_storage = rate_limit_storage(settings.rate_limit_storage)

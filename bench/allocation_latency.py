@@ -52,7 +52,7 @@ from temporalio.client import Client
 
 from activities.allocation import AllocationActivities
 from activities.records import RecordActivities
-from bench.common import machine_line, percentile, run_main
+from bench.common import KEYRING, machine_line, percentile, run_main
 from infra.database import make_engine, make_session_factory, migrate
 from infra.logging import configure_logging
 from models.allocation import URGENCY_RANK
@@ -322,7 +322,7 @@ async def measure(
         fill_seconds = time.perf_counter() - started
         # The activity exactly as build_worker wires it; plan_allocations uses only the database.
         activities = AllocationActivities(sessions, client, f"bench-{uuid.uuid4().hex[:8]}")
-        records = RecordActivities(sessions, secrets.token_bytes(32))
+        records = RecordActivities(sessions, secrets.token_bytes(32), KEYRING)
         rng = random.Random(args.seed + 1)
         plan: list[float] = []
         allocations: list[int] = []

@@ -43,7 +43,7 @@ from temporalio.worker import (
 )
 
 from infra.database import make_engine, make_session_factory, migrate
-from infra.keys import KeyRing, generate_key
+from infra.keys import KeyRing, encode_key, generate_key
 from infra.logging import configure_logging
 from infra.smtp_sink import start_sink
 from infra.temporal import (
@@ -65,6 +65,8 @@ SinkKind = Literal["files", "memory"]
 
 # Fresh keys per run: nothing a benchmark writes is meant to be read again.
 KEYRING = KeyRing(active_key_id="bench", keys={"bench": generate_key()})
+# The same ring as a setting: the worker and the API load it from the settings.
+ENCRYPTION_KEYS = f"bench:{encode_key(KEYRING.active_key)}"
 PSEUDONYM_KEY = secrets.token_bytes(32)
 
 
@@ -175,6 +177,7 @@ async def harbour_stack(
             smtp_use_tls=False,
             log_level=log_level,
             log_format="console",
+            encryption_keys=ENCRYPTION_KEYS,
         )
         configure_logging(settings)
         await migrate(database_url)

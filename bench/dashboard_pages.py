@@ -41,6 +41,7 @@ from api.dashboard.settings import DashboardSettings
 from api.server import ApiServer
 from api.settings import ApiSettings
 from bench.common import (
+    KEYRING,
     PSEUDONYM_KEY,
     Stack,
     harbour_stack,
@@ -51,6 +52,7 @@ from bench.common import (
     submission,
 )
 from infra.database import make_engine, make_session_factory, migrate
+from infra.keys import KeyRing
 from models.tables import (
     CaseloadRow,
     InboundMessageRow,
@@ -60,6 +62,7 @@ from models.tables import (
     ReferralRow,
     TimelineEventRow,
 )
+from readmodel.sealed_text import seal_optional, seal_text
 from services import referrals
 from services.api_keys import create_api_key
 from worker import build_worker
@@ -248,8 +251,11 @@ def _outcome(rng: random.Random, ref: str, discharged_at: datetime) -> dict[str,
     }
 
 
-def _messages(now: datetime, count: int = 2000, seed: int = 5) -> list[dict[str, Any]]:
+def _messages(
+    now: datetime, keyring: KeyRing, count: int = 2000, seed: int = 5
+) -> list[dict[str, Any]]:
     rng = random.Random(seed)
+    body = seal_text(keyring, "Please can someone call me back about my appointment")
     found = []
     for n in range(count):
         open_item = n % 33 == 0
@@ -260,7 +266,7 @@ def _messages(now: datetime, count: int = 2000, seed: int = 5) -> list[dict[str,
                 "channel": "sms",
                 "sender_key": secrets.token_hex(32),
                 "received_at": now - timedelta(minutes=rng.randrange(0, 60 * 24 * 200)),
-                "body": "Please can someone call me back about my appointment",
+                "body": body,
                 "ref": None,
                 "status": "inbox" if open_item else "handled",
                 "intent": "other",
@@ -273,9 +279,13 @@ def _messages(now: datetime, count: int = 2000, seed: int = 5) -> list[dict[str,
     return found
 
 
-async def fill(session_factory: Any, count: int, now: datetime) -> None:
-    """Insert ``count`` referrals' rows (and practitioners, messages) and refresh statistics."""
+async def fill(session_factory: Any, count: int, now: datetime, keyring: KeyRing) -> None:
+    """Insert ``count`` referrals' rows (and practitioners, messages) and refresh statistics;
+    free text is sealed with ``keyring``, as Harbour writes it."""
     data = rows(count, now)
+    for outcome in data["outcomes"]:
+        for column in ("baseline_skipped_reason", "end_skipped_reason"):
+            outcome[column] = seal_optional(keyring, outcome[column])
     async with session_factory.begin() as session:
         await session.execute(
             insert(PractitionerRow),
@@ -300,7 +310,7 @@ async def fill(session_factory: Any, count: int, now: datetime) -> None:
             batch = data[key]
             for start in range(0, len(batch), 5000):
                 await session.execute(insert(table), batch[start : start + 5000])
-        await session.execute(insert(InboundMessageRow), _messages(now))
+        await session.execute(insert(InboundMessageRow), _messages(now, keyring))
     async with session_factory() as session:  # fresh statistics for the planner
         await session.execute(text("ANALYZE"))
         await session.commit()
@@ -358,7 +368,7 @@ async def _run(
     try:
         now = datetime.now(UTC)
         began = time.perf_counter()
-        await fill(session_factory, count, now)
+        await fill(session_factory, count, now, KEYRING)
         write_mailbox(stack.settings.mailbox_dir)
         print(f"  {label}: {count} referrals inserted in {time.perf_counter() - began:.1f} s")
         settings = stack.settings.model_copy(update={"database_url": database_url})

@@ -31,6 +31,7 @@ import uuid
 from datetime import timedelta
 
 from bench.common import (
+    KEYRING,
     PRACTITIONER_ID,
     PSEUDONYM_KEY,
     ActivityTimer,
@@ -149,6 +150,7 @@ class Lifecycle:
                 self.stack.client,
                 self.stack.session_factory,
                 PSEUDONYM_KEY,
+                KEYRING,
                 channel=Channel.SMS,
                 sender=submission(self.n).client.phone or "",
                 body="Hi, I'd like to come back please",

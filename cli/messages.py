@@ -42,6 +42,7 @@ def message(
             await runtime.client(),
             runtime.session_factory,
             runtime.pseudonym_key,
+            runtime.keyring,
             channel=Channel.CLI,
             sender=sender,
             body=text,
@@ -146,6 +147,6 @@ def inbox() -> None:
     async def body(runtime: Runtime) -> None:
         from readmodel.inbox import list_inbox
 
-        print_json(await list_inbox(runtime.session_factory))
+        print_json(await list_inbox(runtime.session_factory, runtime.keyring))
 
     run(body)

@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from infra.keys import KeyRing
+
 # How long a SQLite connection waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option naming how a SQLite transaction begins ("DEFERRED" or "IMMEDIATE").
@@ -161,24 +163,27 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def migrate(url: str) -> None:
+async def migrate(url: str, *, keyring: KeyRing | None = None) -> None:
     """Bring the database at ``url`` to the latest schema (``alembic upgrade head``).
 
     Safe to call from inside a running event loop: Alembic runs on one of our own async
     connections through ``run_sync`` (migrations/env.py picks the connection up from the
-    config's attributes) rather than starting a loop of its own.
+    config's attributes) rather than starting a loop of its own. ``keyring`` seals free text
+    that an older schema kept in clear (0006); without it a migration that needs one loads
+    it from the settings, as the worker does.
     """
     engine = make_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_upgrade_head, url)
+            await connection.run_sync(_upgrade_head, url, keyring)
     finally:
         await engine.dispose()
 
 
-def _upgrade_head(connection: Connection, url: str) -> None:
+def _upgrade_head(connection: Connection, url: str, keyring: KeyRing | None) -> None:
     config = alembic_config(url)
     config.attributes["connection"] = connection
+    config.attributes["keyring"] = keyring
     command.upgrade(config, "head")
 
 

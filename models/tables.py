@@ -1,8 +1,10 @@
 """SQLAlchemy tables of the read model. Imported by activities and services only.
 
-No client name, contact detail or free text is stored in the read model: referrals are
-known by their opaque reference; contacts only as keyed hashes (for message matching).
-Inbound message bodies are kept (nothing is ever dropped) in ``inbound_messages``.
+No client name or contact detail is stored in the read model: referrals are known by their
+opaque reference; contacts only as keyed hashes (for message matching). Free text that must be
+kept — inbound message bodies (nothing is ever dropped), session locations, coordinators'
+resolution notes, ReQoL skip reasons — is stored sealed with the payload codec's key ring
+(``readmodel/sealed_text.py``): columns marked *sealed* below hold ``<key id>:<base64>``.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class SessionRow(Base):
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTC_DT)
     outcome: Mapped[str] = mapped_column(String(32))
-    location: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str] = mapped_column(Text, doc="sealed")
 
 
 class LiaisonActionRow(Base):
@@ -124,8 +126,8 @@ class OutcomeRow(Base):
     sessions_attended: Mapped[int] = mapped_column(Integer)
     baseline_total: Mapped[int | None] = mapped_column(Integer)
     end_total: Mapped[int | None] = mapped_column(Integer)
-    baseline_skipped_reason: Mapped[str | None] = mapped_column(String(500))
-    end_skipped_reason: Mapped[str | None] = mapped_column(String(500))
+    baseline_skipped_reason: Mapped[str | None] = mapped_column(Text, doc="sealed")
+    end_skipped_reason: Mapped[str | None] = mapped_column(Text, doc="sealed")
     change: Mapped[str | None] = mapped_column(String(32))
     recovered: Mapped[bool | None] = mapped_column(Boolean)
     reliably_recovered: Mapped[bool | None] = mapped_column(Boolean)
@@ -183,14 +185,14 @@ class InboundMessageRow(Base):
     channel: Mapped[str] = mapped_column(String(16))
     sender_key: Mapped[str] = mapped_column(String(64), index=True)
     received_at: Mapped[datetime] = mapped_column(UTC_DT)
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, doc="sealed")
     ref: Mapped[str | None] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(32), index=True)
     intent: Mapped[str | None] = mapped_column(String(32))
     crisis: Mapped[bool] = mapped_column(Boolean, default=False)
     in_inbox: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTC_DT)
-    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolution_note: Mapped[str | None] = mapped_column(Text, doc="sealed")
     # A crisis alert stays raised (and is escalated) until a coordinator acknowledges it.
     crisis_acknowledged_at: Mapped[datetime | None] = mapped_column(UTC_DT)
     crisis_acknowledged_by: Mapped[str | None] = mapped_column(String(200))
@@ -248,6 +250,36 @@ class ApiKeyRow(Base):
     label: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTC_DT)
     revoked_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+
+
+class ReadAuditRow(Base):
+    """One look at a referral: who (an API key's id and its staff id or label, never the key;
+    the CLI's staff id), when, which referral, and through what (api, dashboard or cli)."""
+
+    __tablename__ = "read_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTC_DT)
+    through: Mapped[str] = mapped_column(String(16), doc="api | dashboard | cli")
+    actor: Mapped[str] = mapped_column(String(80), doc="staff id, label or key-<id>")
+    key_id: Mapped[str | None] = mapped_column(String(32), doc="None from the CLI")
+    role: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_read_audit_ref_at", "ref", "at", "id"),)
+
+
+class DashboardSessionRow(Base):
+    """A dashboard sign-in, kept on the server: the signed cookie carries only its id, so
+    signing out (or revoking the key) ends it for every copy of the cookie."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_DT)
+    expires_at: Mapped[datetime] = mapped_column(UTC_DT)
+    ended_at: Mapped[datetime | None] = mapped_column(UTC_DT)
 
 
 class IdempotencyKeyRow(Base):

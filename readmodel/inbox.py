@@ -1,7 +1,9 @@
 """Inbound client messages and the coordinators' inbox.
 
 Inbound messages are stored before anything else happens to them and are matched to
-a referral only through the keyed hash of a registered contact.
+a referral only through the keyed hash of a registered contact. Their bodies and the
+coordinators' resolution notes are kept sealed (``readmodel.sealed_text``) and opened here,
+for the coordinators who read the inbox.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.database import as_utc, insert_for, write_transaction
+from infra.keys import KeyRing
 from models.messages import Channel
 from models.records import InboxItem, StoredMessage
 from models.referral import Stage
@@ -23,6 +26,7 @@ from models.tables import (
     ReferralRow,
 )
 from readmodel.contacts import contact_key
+from readmodel.sealed_text import open_optional, open_text, seal_text
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +43,7 @@ SessionFactory = async_sessionmaker[AsyncSession]
 async def store_inbound_message(
     session_factory: SessionFactory,
     pseudonym_key: bytes,
+    keyring: KeyRing,
     *,
     channel: str,
     sender: str,
@@ -53,6 +58,7 @@ async def store_inbound_message(
     returns the first copy with ``duplicate=True``. The sender matches only through the keyed
     hash of a contact registered on a referral; of several, the most recently received
     referral that is not closed. No match: the message goes to the coordinators' inbox.
+    The body is stored sealed with ``keyring``.
     """
     sender_key = contact_key(pseudonym_key, sender)
     new_id = uuid.uuid4().hex
@@ -66,7 +72,7 @@ async def store_inbound_message(
                 channel=channel,
                 sender_key=sender_key,
                 received_at=as_utc(received_at),
-                body=body,
+                body=seal_text(keyring, body),
                 ref=None,
                 status=MESSAGE_RECEIVED,
                 intent=None,
@@ -160,7 +166,11 @@ _OPEN = InboundMessageRow.in_inbox.is_(True)
 
 
 async def list_inbox(
-    session_factory: SessionFactory, *, include_resolved: bool = False, limit: int = 200
+    session_factory: SessionFactory,
+    keyring: KeyRing,
+    *,
+    include_resolved: bool = False,
+    limit: int = 200,
 ) -> list[InboxItem]:
     """Messages waiting for a coordinator, crisis first, then oldest first.
 
@@ -171,11 +181,11 @@ async def list_inbox(
     query = select(InboundMessageRow).where(shown).order_by(*_INBOX_ORDER).limit(limit)
     async with session_factory() as session:
         rows = (await session.execute(query)).scalars().all()
-    return [_inbox_item(row) for row in rows]
+    return [_inbox_item(row, keyring) for row in rows]
 
 
 async def inbox_page(
-    session: AsyncSession, offset: int, limit: int
+    session: AsyncSession, keyring: KeyRing, offset: int, limit: int
 ) -> tuple[list[InboxItem], int, int]:
     """A page of the open inbox in the inbox's order, how many are open, how many of those
     are possible crises."""
@@ -190,10 +200,12 @@ async def inbox_page(
     ).all()
     crisis = func.coalesce(func.sum(case((InboundMessageRow.crisis.is_(True), 1), else_=0)), 0)
     counts = (await session.execute(select(func.count(), crisis).where(_OPEN))).one()
-    return [_inbox_item(r) for r in rows], int(counts[0]), int(counts[1])
+    return [_inbox_item(r, keyring) for r in rows], int(counts[0]), int(counts[1])
 
 
-async def recently_resolved(session: AsyncSession, limit: int = 10) -> list[InboxItem]:
+async def recently_resolved(
+    session: AsyncSession, keyring: KeyRing, limit: int = 10
+) -> list[InboxItem]:
     """The last messages coordinators resolved, newest first."""
     rows = (
         await session.scalars(
@@ -203,7 +215,7 @@ async def recently_resolved(session: AsyncSession, limit: int = 10) -> list[Inbo
             .limit(limit)
         )
     ).all()
-    return [_inbox_item(r) for r in rows]
+    return [_inbox_item(r, keyring) for r in rows]
 
 
 async def flag_crisis(session_factory: SessionFactory, message_id: str) -> None:
@@ -251,33 +263,49 @@ async def finished_texts(session_factory: SessionFactory, gateway_ids: list[str]
         }
 
 
-async def inbox_item(session_factory: SessionFactory, message_id: str) -> InboxItem | None:
+async def inbox_item(
+    session_factory: SessionFactory, keyring: KeyRing, message_id: str
+) -> InboxItem | None:
     """One stored message as the inbox shows it, or None when there is no such message."""
     async with session_factory() as session:
         row = await session.get(InboundMessageRow, message_id)
-    return None if row is None else _inbox_item(row)
+    return None if row is None else _inbox_item(row, keyring)
 
 
-def _inbox_item(row: InboundMessageRow) -> InboxItem:
+async def message_exists(session_factory: SessionFactory, message_id: str) -> bool:
+    """Whether an inbound message with this id is stored (nothing is opened)."""
+    async with session_factory() as session:
+        found = await session.scalar(
+            select(InboundMessageRow.id).where(InboundMessageRow.id == message_id)
+        )
+    return found is not None
+
+
+def _inbox_item(row: InboundMessageRow, keyring: KeyRing) -> InboxItem:
     return InboxItem(
         id=row.id,
         channel=row.channel,
         received_at=as_utc(row.received_at),
-        body=row.body,
+        body=open_text(keyring, row.body),
         ref=row.ref,
         status=row.status,
         intent=row.intent,
         crisis=row.crisis,
         in_inbox=row.in_inbox,
         resolved_at=None if row.resolved_at is None else as_utc(row.resolved_at),
-        resolution_note=row.resolution_note,
+        resolution_note=open_optional(keyring, row.resolution_note),
     )
 
 
 async def resolve_inbox_item(
-    session_factory: SessionFactory, id: str, note: str, *, at: datetime | None = None
+    session_factory: SessionFactory,
+    keyring: KeyRing,
+    id: str,
+    note: str,
+    *,
+    at: datetime | None = None,
 ) -> bool:
-    """Take a message out of the inbox with the coordinator's note.
+    """Take a message out of the inbox with the coordinator's note (stored sealed).
 
     Returns False when there is no such message. Resolving twice keeps the first resolution.
     """
@@ -295,7 +323,7 @@ async def resolve_inbox_item(
                 in_inbox=False,
                 status=MESSAGE_RESOLVED,
                 resolved_at=resolved_at,
-                resolution_note=note,
+                resolution_note=seal_text(keyring, note),
             )
         )
     log.info("inbox item resolved", message_id=id)

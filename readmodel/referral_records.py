@@ -1,4 +1,8 @@
-"""What happened to one referral besides its timeline: letters sent, sessions, liaison."""
+"""What happened to one referral besides its timeline: letters sent, sessions, liaison.
+
+A session's location is free text, kept sealed: ``sessions`` opens it for the coordinator
+who reads the referral.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.database import as_utc
+from infra.keys import KeyRing
 from models.tables import (
     LiaisonActionRow,
     OutboxRow,
     SessionRow,
 )
+from readmodel.sealed_text import open_text
 from readmodel.sql import (
     run,
 )
@@ -36,10 +42,13 @@ class SentLetter:
 
 @dataclass
 class SessionLine:
+    """A recorded session: when, how it went, and where (opened from its sealed form)."""
+
     episode: int
     session_id: str
     at: datetime
     outcome: str
+    location: str
 
 
 @dataclass
@@ -82,18 +91,30 @@ async def letters(session: AsyncSession, ref: str) -> list[SentLetter]:
     ]
 
 
-async def sessions(session: AsyncSession, ref: str) -> list[SessionLine]:
-    """Recorded sessions of every episode (where they happened is not shown: free text)."""
+async def sessions(session: AsyncSession, keyring: KeyRing, ref: str) -> list[SessionLine]:
+    """Recorded sessions of every episode, their locations opened with ``keyring``."""
     rows = (
         await run(
             session,
-            select(SessionRow.episode, SessionRow.session_id, SessionRow.at, SessionRow.outcome)
+            select(
+                SessionRow.episode,
+                SessionRow.session_id,
+                SessionRow.at,
+                SessionRow.outcome,
+                SessionRow.location,
+            )
             .where(SessionRow.ref == ref)
             .order_by(SessionRow.episode, SessionRow.at),
         )
     ).all()
     return [
-        SessionLine(episode=r.episode, session_id=r.session_id, at=as_utc(r.at), outcome=r.outcome)
+        SessionLine(
+            episode=r.episode,
+            session_id=r.session_id,
+            at=as_utc(r.at),
+            outcome=r.outcome,
+            location=open_text(keyring, r.location),
+        )
         for r in rows
     ]
 

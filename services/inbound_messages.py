@@ -26,6 +26,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from infra.keys import KeyRing
 from models.client_numbers import normalise_phone
 from models.follow_up import CrisisAcknowledgement, FollowUpInput, FollowUpView
 from models.messages import Channel, ClientMessage, MessageReading, read_message
@@ -45,6 +46,7 @@ async def receive(
     client: Client,
     session_factory: async_sessionmaker[AsyncSession],
     pseudonym_key: bytes,
+    keyring: KeyRing,
     *,
     channel: Channel,
     sender: str,
@@ -56,11 +58,13 @@ async def receive(
 ) -> StoredMessage:
     """Store an inbound message, read it, follow up what needs a person, and hand a registered
     contact's message to that referral's workflow. Returns what was stored (and whether it
-    was a duplicate). Safe to call again with the same gateway id: nothing is done twice."""
+    was a duplicate). Safe to call again with the same gateway id: nothing is done twice.
+    The body is kept sealed with ``keyring``; the workflow gets it in its (encrypted) signal."""
     received_at = received_at or datetime.now(UTC)
     stored = await store_inbound_message(
         session_factory,
         pseudonym_key,
+        keyring,
         channel=channel.value,
         sender=sender,
         body=body,
@@ -197,6 +201,7 @@ async def acknowledge_crisis(client: Client, message_id: str, coordinator: str) 
 async def resolve(
     client: Client,
     session_factory: async_sessionmaker[AsyncSession],
+    keyring: KeyRing,
     message_id: str,
     note: str,
     coordinator: str,
@@ -207,4 +212,4 @@ async def resolve(
     # rather than leaving it while its alert keeps escalating.
     with contextlib.suppress(NotACrisisAlert):
         await acknowledge_crisis(client, message_id, coordinator)
-    return await resolve_inbox_item(session_factory, message_id, note)
+    return await resolve_inbox_item(session_factory, keyring, message_id, note)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.notifications import notify_client
+from infra.keys import KeyRing, load_keyring
 from models.messages import Channel
 from models.settings import Settings
 from readmodel.inbox import finished_texts
@@ -30,6 +31,7 @@ async def poll_once(
     client: Client,
     session_factory: async_sessionmaker[AsyncSession],
     pseudonym_key: bytes,
+    keyring: KeyRing,
     notify: NotificationsAPIClient,
     settings: Settings,
 ) -> int:
@@ -52,6 +54,7 @@ async def poll_once(
             client,
             session_factory,
             pseudonym_key,
+            keyring,
             channel=Channel.SMS,
             sender="+" + str(text["user_number"]).lstrip("+"),
             body=str(text.get("content") or ""),
@@ -70,14 +73,18 @@ async def poll_forever(
     session_factory: async_sessionmaker[AsyncSession],
     pseudonym_key: bytes,
     settings: Settings,
+    *,
+    keyring: KeyRing | None = None,
 ) -> None:
-    """Poll at the settings' interval until cancelled; a failed poll is logged and retried."""
+    """Poll at the settings' interval until cancelled; a failed poll is logged and retried.
+    ``keyring`` seals the texts' bodies (default: the settings' keys, as the worker's)."""
     notify = notify_client(settings)
     if notify is None or settings.notify_poll_seconds <= 0:
         return
+    keyring = keyring or load_keyring(settings)
     while True:
         await asyncio.sleep(settings.notify_poll_seconds)
         try:
-            await poll_once(client, session_factory, pseudonym_key, notify, settings)
+            await poll_once(client, session_factory, pseudonym_key, keyring, notify, settings)
         except Exception as exc:  # a safety net must outlive any one failure
             log.warning("received texts poll failed", error=type(exc).__name__)

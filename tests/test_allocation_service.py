@@ -28,7 +28,7 @@ from models.tables import CaseloadRow, ReferralRow
 from services import inbound_messages
 from services.referrals import ActionRejected
 from tests.factories import REFERRER_EMAIL, save_practitioner, submission
-from tests.fixtures.temporal import TEST_PSEUDONYM_KEY, Harness
+from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness
 from tests.helpers import eventually, mails_for
 from workflows.referral import ReferralWorkflow, workflow_id
 
@@ -149,6 +149,7 @@ async def test_returning_client_goes_first_to_their_own_practitioner(auto: Harne
             h.client,
             h.session_factory,
             TEST_PSEUDONYM_KEY,
+            TEST_KEYRING,
             channel=Channel.SMS,
             sender="+447700900001",
             body="RETURN",

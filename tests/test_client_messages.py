@@ -69,6 +69,7 @@ async def text_in(h: Harness, text: str, sender: str) -> Any:
         h.client,
         h.session_factory,
         TEST_PSEUDONYM_KEY,
+        TEST_KEYRING,
         channel=Channel.SMS,
         sender=sender,
         body=text,
@@ -281,6 +282,7 @@ async def test_an_unknown_sender_gets_a_holding_reply_and_changes_nothing(
             h.client,
             h.session_factory,
             TEST_PSEUDONYM_KEY,
+            TEST_KEYRING,
             channel=Channel.SMS,
             sender=stranger,
             body="RETURN",
@@ -291,6 +293,7 @@ async def test_an_unknown_sender_gets_a_holding_reply_and_changes_nothing(
             h.client,
             h.session_factory,
             TEST_PSEUDONYM_KEY,
+            TEST_KEYRING,
             channel=Channel.SMS,
             sender=stranger,
             body="RETURN",
@@ -572,7 +575,7 @@ async def test_received_texts_are_polled_when_a_callback_never_came(
         assert notify is not None
         settings = h.settings.model_copy(update={"task_queue": h.task_queue})
         found = await received_texts.poll_once(
-            h.client, h.session_factory, TEST_PSEUDONYM_KEY, notify, settings
+            h.client, h.session_factory, TEST_PSEUDONYM_KEY, TEST_KEYRING, notify, settings
         )
         assert found >= 1
 
@@ -592,7 +595,7 @@ async def test_received_texts_are_polled_when_a_callback_never_came(
         await eventually(handled)
         # Handled: polling again finds nothing to do.
         again = await received_texts.poll_once(
-            h.client, h.session_factory, TEST_PSEUDONYM_KEY, notify, settings
+            h.client, h.session_factory, TEST_PSEUDONYM_KEY, TEST_KEYRING, notify, settings
         )
         assert again == 0
         async with h.session_factory() as session:

@@ -22,7 +22,7 @@ from readmodel.inbox import store_inbound_message
 from services.api_keys import revoke_api_key
 from tests.fixtures.api import ORG_A, Api
 from tests.fixtures.dashboard import dashboard_settings
-from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
+from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY
 
 PAGES = [
     "/dashboard",
@@ -115,6 +115,7 @@ async def test_every_post_needs_the_session_csrf_token(dash: Api) -> None:
     stored = await store_inbound_message(
         dash.h.session_factory,
         TEST_PSEUDONYM_KEY,
+        TEST_KEYRING,
         channel="sms",
         sender="+447700900999",
         body="hello?",

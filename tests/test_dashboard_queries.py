@@ -28,6 +28,7 @@ from models.reports import STILL_WAITING_STAGES, OutcomeSummary, ReferrerReport,
 from models.tables import OutcomeRow, ReferralRow
 from readmodel import overview, reports
 from readmodel.waiting_list import WaitingFilters, waiting_page
+from tests.fixtures.temporal import TEST_KEYRING
 
 NOW = datetime(2026, 3, 30, 10, 17, 5, 123456, tzinfo=UTC)  # a week with a clock change
 ZONE = ZoneInfo("Europe/London")
@@ -39,7 +40,7 @@ SessionFactory = async_sessionmaker[AsyncSession]
 @pytest.fixture
 async def filled(session_factory: SessionFactory) -> dict[str, list[dict[str, Any]]]:
     """COUNT referrals' rows, inserted, and the same rows for checking."""
-    await fill(session_factory, COUNT, NOW)
+    await fill(session_factory, COUNT, NOW, TEST_KEYRING)
     return rows(COUNT, NOW)
 
 

@@ -49,7 +49,9 @@ from models.waiting_list import estimate_wait_weeks
 from readmodel.contacts import contact_key, pseudonym
 from readmodel.inbox import list_inbox, resolve_inbox_item, store_inbound_message
 from readmodel.practitioners import add_practitioner, list_practitioners
+from readmodel.sealed_text import open_text
 from readmodel.timeline import get_timeline
+from tests.fixtures.temporal import TEST_KEYRING
 
 KEY = b"test pseudonym key for the read model"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -58,7 +60,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 @pytest.fixture
 def records(session_factory: Sessions) -> RecordActivities:
-    return RecordActivities(session_factory, KEY)
+    return RecordActivities(session_factory, KEY, TEST_KEYRING)
 
 
 def transition(
@@ -264,7 +266,9 @@ async def test_record_session_upserts_session_and_liaison(
     async with session_factory() as db:
         stored = (await db.execute(select(SessionRow))).scalar_one()
         kinds = (await db.execute(select(LiaisonActionRow.kind))).scalars().all()
-    assert (stored.location, stored.outcome) == ("beach", "attended")
+    # The location is kept sealed; opened, it is the corrected one.
+    assert "beach" not in stored.location
+    assert (open_text(TEST_KEYRING, stored.location), stored.outcome) == ("beach", "attended")
     assert kinds == ["community_group"]
 
 
@@ -440,6 +444,7 @@ async def test_inbound_messages_are_kept_deduplicated_and_matched(
     sms = await store_inbound_message(
         session_factory,
         KEY,
+        TEST_KEYRING,
         channel="sms",
         sender="+447700900123",
         body="I'd like to come back",
@@ -450,6 +455,7 @@ async def test_inbound_messages_are_kept_deduplicated_and_matched(
     again = await store_inbound_message(
         session_factory,
         KEY,
+        TEST_KEYRING,
         channel="sms",
         sender="+447700900123",
         body="I'd like to come back",
@@ -461,6 +467,7 @@ async def test_inbound_messages_are_kept_deduplicated_and_matched(
     email = await store_inbound_message(
         session_factory,
         KEY,
+        TEST_KEYRING,
         channel="email",
         sender=" SAM@example.ORG ",
         body="still waiting",
@@ -469,13 +476,31 @@ async def test_inbound_messages_are_kept_deduplicated_and_matched(
     assert email.ref == "R40000002"
 
     stranger = await store_inbound_message(
-        session_factory, KEY, channel="sms", sender="07700 900000", body="hello?", received_at=T0
+        session_factory,
+        KEY,
+        TEST_KEYRING,
+        channel="sms",
+        sender="07700 900000",
+        body="hello?",
+        received_at=T0,
     )
     closed_only = await store_inbound_message(
-        session_factory, KEY, channel="sms", sender="07700900999", body="hi", received_at=T0
+        session_factory,
+        KEY,
+        TEST_KEYRING,
+        channel="sms",
+        sender="07700900999",
+        body="hi",
+        received_at=T0,
     )
     odd_sender = await store_inbound_message(
-        session_factory, KEY, channel="cli", sender="not a contact", body="x", received_at=T0
+        session_factory,
+        KEY,
+        TEST_KEYRING,
+        channel="cli",
+        sender="not a contact",
+        body="x",
+        received_at=T0,
     )
     for message in (stranger, closed_only, odd_sender):
         assert (message.ref, message.status) == (None, "inbox")
@@ -486,19 +511,24 @@ async def test_inbound_messages_are_kept_deduplicated_and_matched(
     for row in stored:  # the sender is kept only as its keyed hash
         assert "7700" not in row.sender_key and "@" not in row.sender_key
 
-    inbox = await list_inbox(session_factory)
+    inbox = await list_inbox(session_factory, TEST_KEYRING)
     # Matched messages wait in the inbox too until their workflow has read them (none has
     # here): a message whose workflow never gets it still reaches a person.
     unread = {sms.id, email.id}
     assert {item.id for item in inbox} == {stranger.id, closed_only.id, odd_sender.id} | unread
     assert inbox[0].received_at == T0
 
-    assert await resolve_inbox_item(session_factory, stranger.id, "wrong number", at=T0)
-    assert await resolve_inbox_item(session_factory, stranger.id, "again", at=T0)
-    assert not await resolve_inbox_item(session_factory, "no-such-id", "x")
-    inbox = await list_inbox(session_factory)
+    assert await resolve_inbox_item(
+        session_factory, TEST_KEYRING, stranger.id, "wrong number", at=T0
+    )
+    assert await resolve_inbox_item(session_factory, TEST_KEYRING, stranger.id, "again", at=T0)
+    assert not await resolve_inbox_item(session_factory, TEST_KEYRING, "no-such-id", "x")
+    inbox = await list_inbox(session_factory, TEST_KEYRING)
     assert stranger.id not in {item.id for item in inbox}
-    history = {item.id: item for item in await list_inbox(session_factory, include_resolved=True)}
+    history = {
+        item.id: item
+        for item in await list_inbox(session_factory, TEST_KEYRING, include_resolved=True)
+    }
     assert (history[stranger.id].resolution_note, history[stranger.id].status) == (
         "wrong number",
         "resolved",
@@ -511,6 +541,7 @@ async def test_redelivery_finishes_a_message_whose_matching_never_ran(
     first = await store_inbound_message(
         session_factory,
         KEY,
+        TEST_KEYRING,
         channel="sms",
         sender="07700 900000",
         body="hi",
@@ -524,6 +555,7 @@ async def test_redelivery_finishes_a_message_whose_matching_never_ran(
     again = await store_inbound_message(
         session_factory,
         KEY,
+        TEST_KEYRING,
         channel="sms",
         sender="07700 900000",
         body="hi",
@@ -531,7 +563,7 @@ async def test_redelivery_finishes_a_message_whose_matching_never_ran(
         gateway_id="gw-9",
     )
     assert (again.id, again.duplicate, again.status) == (first.id, True, "inbox")
-    assert [item.id for item in await list_inbox(session_factory)] == [first.id]
+    assert [item.id for item in await list_inbox(session_factory, TEST_KEYRING)] == [first.id]
 
 
 async def test_record_message_handling(
@@ -539,7 +571,13 @@ async def test_record_message_handling(
 ) -> None:
     await records.record_transition(transition("R50000001", 1, contacts=["a@example.org"]))
     stored = await store_inbound_message(
-        session_factory, KEY, channel="email", sender="a@example.org", body="x", received_at=T0
+        session_factory,
+        KEY,
+        TEST_KEYRING,
+        channel="email",
+        sender="a@example.org",
+        body="x",
+        received_at=T0,
     )
     handling = MessageHandling(
         message_id=stored.id, ref="R50000001", intent=Intent.OTHER, crisis=True, to_inbox=True
@@ -555,7 +593,7 @@ async def test_record_message_handling(
         True,
         "handled",
     )
-    assert [item.id for item in await list_inbox(session_factory)] == [stored.id]
+    assert [item.id for item in await list_inbox(session_factory, TEST_KEYRING)] == [stored.id]
 
     with pytest.raises(ApplicationError) as unknown:
         await records.record_message_handling(handling.model_copy(update={"message_id": "nope"}))

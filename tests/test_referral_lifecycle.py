@@ -31,6 +31,7 @@ from models.messages import Channel
 from models.referral import LiaisonKind, SessionOutcome, Stage
 from models.tables import OutboxRow, OutcomeRow, ReferralRow, SessionRow, TimelineEventRow
 from readmodel.practitioners import add_practitioner
+from readmodel.sealed_text import open_optional
 from services import inbound_messages
 from tests.factories import (
     CLIENT_EMAIL,
@@ -41,7 +42,7 @@ from tests.factories import (
     reqol,
     submission,
 )
-from tests.fixtures.temporal import TEST_PSEUDONYM_KEY, Harness
+from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness
 from tests.helpers import body, eventually, mails_for, raw_history_text
 
 SUMMARY = f"{CLINICAL_MARKER} discharge summary: mood improved"
@@ -145,6 +146,7 @@ async def test_two_episodes_with_reentry_by_message(harness: Harness, smtp_serve
             h.client,
             h.session_factory,
             TEST_PSEUDONYM_KEY,
+            TEST_KEYRING,
             channel=Channel.SMS,
             sender="07700 900461",
             body="Hi, I'd like to come back please",
@@ -225,7 +227,7 @@ async def test_two_episodes_with_reentry_by_message(harness: Harness, smtp_serve
         outcomes = (await session.scalars(select(OutcomeRow).order_by(OutcomeRow.episode))).all()
         assert [o.change for o in outcomes] == ["reliable_improvement", None]
         assert outcomes[0].recovered is True
-        assert outcomes[1].baseline_skipped_reason == "unwell"
+        assert open_optional(TEST_KEYRING, outcomes[1].baseline_skipped_reason) == "unwell"
         assert all(ref not in o.pseudonym for o in outcomes)
         assert "housing" in outcomes[0].liaison and "benefits" in outcomes[0].liaison
         statuses = (await session.scalars(select(OutboxRow.status))).all()

@@ -22,9 +22,10 @@ from models.policy import ServicePolicy
 from models.referral import SessionOutcome, Stage
 from models.tables import InboundMessageRow
 from readmodel.practitioners import add_practitioner
+from readmodel.sealed_text import open_text
 from services import inbound_messages
 from tests.factories import CLIENT_EMAIL, CLIENT_PHONE, submission
-from tests.fixtures.temporal import TEST_PSEUDONYM_KEY, Harness
+from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness
 from tests.helpers import body, eventually, mails_for
 
 ACCEPT = TriageDecision(outcome=TriageOutcome.ACCEPT, coordinator="c-1")
@@ -45,6 +46,7 @@ async def message(h: Harness, text: str, sender: str = CLIENT_PHONE) -> Any:
         h.client,
         h.session_factory,
         TEST_PSEUDONYM_KEY,
+        TEST_KEYRING,
         channel=Channel.SMS,
         sender=sender,
         body=text,
@@ -172,7 +174,8 @@ async def test_crisis_message_alerts_at_once_and_replies_with_crisis_contacts(
             assert "suicide" not in body(m).lower()
         async with h.session_factory() as session:
             row = await session.get(InboundMessageRow, stored.id)
-            assert row is not None and row.crisis and row.in_inbox and row.body == text
+            assert row is not None and row.crisis and row.in_inbox
+            assert open_text(TEST_KEYRING, row.body) == text  # kept, sealed
         assert (await h.state(ref)).stage == Stage.WAITING
 
 

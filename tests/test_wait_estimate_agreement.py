@@ -21,7 +21,7 @@ from models.records import WaitingPositionRequest
 from models.settings import Settings
 from tests.fixtures.api import running_api
 from tests.fixtures.dashboard import dashboard_settings
-from tests.fixtures.temporal import Harness
+from tests.fixtures.temporal import TEST_KEYRING, Harness
 from tests.test_dashboard_auth import _sign_in
 
 NOW = datetime(2026, 3, 30, 10, 17, 5, tzinfo=UTC)
@@ -51,7 +51,7 @@ def _weeks_range(low: int | None, high: int | None) -> str:
 
 
 async def test_the_letter_the_api_and_the_dashboard_agree(harness: Harness) -> None:
-    await fill(harness.session_factory, COUNT, NOW)
+    await fill(harness.session_factory, COUNT, NOW, TEST_KEYRING)
     async with running_api(harness) as api:
         api.app.state.harbour.clock = _at_now
         configure(api.app, dashboard_settings(page_size=100), clock=_at_now)
@@ -87,7 +87,7 @@ async def test_the_letter_the_api_and_the_dashboard_agree(harness: Harness) -> N
             number += 1
 
     # The letters: the activity the workflow asks, rendered as the client's letter.
-    records = RecordActivities(harness.session_factory, KEY)
+    records = RecordActivities(harness.session_factory, KEY, TEST_KEYRING)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     known = 0
     assert len(from_api) == total > 100

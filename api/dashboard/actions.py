@@ -254,7 +254,12 @@ async def resolve(
         )
     context = get_context(request)
     resolved = await inbound_messages.resolve(
-        context.client, context.session_factory, message_id, note, user.staff_id
+        context.client,
+        context.session_factory,
+        context.keyring,
+        message_id,
+        note,
+        user.staff_id,
     )
     if not resolved:
         return redirect(request, back, Flash("error", "That message is no longer there."))

@@ -244,7 +244,7 @@ async def referral(
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
     async with context.session_factory() as session:
         sent = await referral_records.letters(session, ref)
-        recorded = await referral_records.sessions(session, ref)
+        recorded = await referral_records.sessions(session, context.keyring, ref)
         liaison = await referral_records.liaison(session, ref)
     actions = available_actions(view)
     returning_to = view.practitioner_id if view.returning else None
@@ -367,8 +367,10 @@ async def inbox(request: Request, user: User, page: PageNumber = 1) -> Response:
     context = get_context(request)
     size = get_state(request).settings.page_size
     async with context.session_factory() as session:
-        items, total, crisis = await inbox_queries.inbox_page(session, (page - 1) * size, size)
-        resolved = await inbox_queries.recently_resolved(session)
+        items, total, crisis = await inbox_queries.inbox_page(
+            session, context.keyring, (page - 1) * size, size
+        )
+        resolved = await inbox_queries.recently_resolved(session, context.keyring)
     return render(
         request,
         "inbox.html",

@@ -114,6 +114,7 @@ async def inbound(
             context.client,
             context.session_factory,
             context.pseudonym_key,
+            context.keyring,
             channel=Channel.SMS,
             sender=_notify_sender(message.source_number),
             body=message.message,
@@ -127,6 +128,7 @@ async def inbound(
             context.client,
             context.session_factory,
             context.pseudonym_key,
+            context.keyring,
             channel=Channel.EMAIL,
             sender=parseaddr(message.sender)[1] or message.sender,
             # A reply typed in the subject line alone still counts.

@@ -1,6 +1,7 @@
 """The coordinators' inbox: unmatched, other and crisis messages, and resolving them.
 
-Bodies are clients' own words: shown to coordinators here, never logged.
+Bodies are clients' own words, kept sealed in the database: opened for coordinators here,
+never logged.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from api.problems import ProblemError, not_found, responses
 from api.schemas import AcknowledgementBody, QueryBool, QueryInt, ResolutionBody
 from models.follow_up import FollowUpView
 from models.records import InboxItem
-from models.tables import InboundMessageRow
-from readmodel.inbox import inbox_item, list_inbox
+from readmodel.inbox import inbox_item, list_inbox, message_exists
 from services import inbound_messages
 from services.inbound_messages import NotACrisisAlert, acknowledge_crisis
 
@@ -43,7 +43,9 @@ async def inbox(
 ) -> list[InboxItem]:
     """Unmatched senders, messages a referral could not act on, and crisis messages:
     crisis first, then oldest first."""
-    return await list_inbox(context.session_factory, include_resolved=include_resolved, limit=limit)
+    return await list_inbox(
+        context.session_factory, context.keyring, include_resolved=include_resolved, limit=limit
+    )
 
 
 @router.post(
@@ -58,10 +60,15 @@ async def resolve(
     """Take the message out of the inbox with what was done. Resolving twice keeps the first
     resolution. Resolving a crisis message acknowledges its alert too."""
     if not await inbound_messages.resolve(
-        context.client, context.session_factory, message_id, body.note, caller.staff_id
+        context.client,
+        context.session_factory,
+        context.keyring,
+        message_id,
+        body.note,
+        caller.staff_id,
     ):
         raise not_found("message")
-    item = await inbox_item(context.session_factory, message_id)
+    item = await inbox_item(context.session_factory, context.keyring, message_id)
     if item is None:  # resolved a moment ago, so stored: only a broken database gets here
         raise not_found("message")
     return item
@@ -78,9 +85,7 @@ async def acknowledge(
 ) -> FollowUpView:
     """Say that a coordinator has read a possible crisis message and is acting on it. Until
     then its alert is sent again, and escalated to the duty lead, at the policy's interval."""
-    async with context.session_factory() as session:
-        row = await session.get(InboundMessageRow, message_id)
-    if row is None:
+    if not await message_exists(context.session_factory, message_id):
         raise not_found("message")
     try:
         return await acknowledge_crisis(context.client, message_id, caller.staff_id)
