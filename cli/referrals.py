@@ -1,5 +1,5 @@
 """Referrers, and anyone on staff: submit a referral, answer a triage question, read a
-referral's state and timeline."""
+referral's state and timeline (each read is recorded in the read audit, with the staff id)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.runner import Ref, act, print_json, run, warn_without_worker, with_worker
+from cli.runner import (
+    DEFAULT_COORDINATOR,
+    CliError,
+    Ref,
+    act,
+    print_json,
+    run,
+    warn_without_worker,
+    with_worker,
+)
 
 if TYPE_CHECKING:
     from bootstrap import Runtime
@@ -60,13 +69,26 @@ def answer(
     run(body)
 
 
+Staff = Annotated[
+    str, typer.Option("--staff", help="your staff id: recorded as who looked at the referral")
+]
+
+
 @app.command()
-def state(ref: Ref) -> None:
-    """anyone on staff: show a referral's state and timeline"""
+def state(ref: Ref, staff: Staff = DEFAULT_COORDINATOR) -> None:
+    """anyone on staff: show a referral's state and timeline (the view is recorded)"""
 
     async def body(runtime: Runtime) -> None:
-        from services import referrals
+        from models.read_audit import AccessChannel
+        from services import read_audit, referrals
 
-        print_json(await with_worker(runtime, lambda client: referrals.read(client, ref)))
+        try:
+            read_audit.check_staff_id(staff)
+        except read_audit.InvalidStaffId as invalid:
+            raise CliError(f"--staff: {invalid}") from None
+        view = await with_worker(runtime, lambda client: referrals.read(client, ref))
+        # Recorded before it is shown: a view that cannot be recorded is not shown.
+        await read_audit.record_access(runtime.session_factory, ref, AccessChannel.CLI, staff)
+        print_json(view)
 
     run(body)

@@ -25,6 +25,7 @@ def _bodies(at: str) -> dict[tuple[str, str], dict[str, Any] | None]:
         ("POST", "/v1/referrals"): intake_body(),
         ("GET", "/v1/referrals"): None,
         ("GET", "/v1/referrals/{ref}"): None,
+        ("GET", "/v1/referrals/{ref}/views"): None,
         ("POST", "/v1/referrals/{ref}/information"): {"answer": "an answer"},
         ("POST", "/v1/referrals/{ref}/triage"): {"outcome": "accept"},
         ("POST", "/v1/referrals/{ref}/allocation"): {"practitioner_id": "p-ben"},

@@ -36,10 +36,12 @@ from models.actions import (
     TriageOutcome,
 )
 from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
+from models.read_audit import AccessChannel
 from models.records import Practitioner
 from models.referral import REFERENCE_PATTERN, ReferralView, Stage, Urgency
 from readmodel import inbox as inbox_queries
 from readmodel import overview as overview_queries
+from readmodel import read_audit as read_audit_queries
 from readmodel import referral_records, reports
 from readmodel import referrals as referral_queries
 from readmodel.caseloads import caseload_lines
@@ -47,13 +49,15 @@ from readmodel.practitioners import list_practitioners
 from readmodel.referrals import ReferralFilters, count_referrals, referral_exists
 from readmodel.timeline import get_timeline
 from readmodel.waiting_list import WaitingFilters, waiting_page
-from services import referrals
+from services import read_audit, referrals
 
 router = APIRouter(route_class=DashboardRoute)
 
 User = Annotated[DashboardUser, Depends(current_user)]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 _STATIC_FILES = {"dashboard.css": "text/css; charset=utf-8"}
+# The referral page lists this many of the latest views (the API lists them all).
+VIEWS_SHOWN = 20
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -233,19 +237,24 @@ async def referral(
     user: User,
     ref: Annotated[str, PathParam(pattern=REFERENCE_PATTERN)],
 ) -> Response:
-    """One referral: the workflow's state, the whole timeline, letters, sessions, liaison and
-    the actions that fit its stage."""
+    """One referral: the workflow's state, the whole timeline, letters, sessions, liaison,
+    who has looked at it (this view included: it is recorded first) and the actions that fit
+    its stage."""
     context = get_context(request)
     try:
         async with asyncio.timeout(context.api_settings.query_timeout_seconds):
             view = await referrals.read(context.client, ref)
     except referrals.NotFound:
         raise PageError(404, "No such referral", f"There is no referral {ref}.") from None
+    await read_audit.record_access(
+        context.session_factory, ref, AccessChannel.DASHBOARD, user.principal
+    )
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
     async with context.session_factory() as session:
         sent = await referral_records.letters(session, ref)
         recorded = await referral_records.sessions(session, context.keyring, ref)
         liaison = await referral_records.liaison(session, ref)
+        views = await read_audit_queries.accesses(session, ref, limit=VIEWS_SHOWN)
     actions = available_actions(view)
     returning_to = view.practitioner_id if view.returning else None
     practitioners = (
@@ -266,6 +275,7 @@ async def referral(
         letters=sent,
         sessions=recorded,
         liaison=liaison,
+        views=views,
         actions=actions,
         practitioners=practitioners,
         temporal_url=temporal_url,

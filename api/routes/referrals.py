@@ -4,7 +4,8 @@ Each action is one of the referral workflow's updates (``services.referrals.act`
 workflow's validator decides whether it fits the referral now, and a rejection is a 409 with
 its reason. Who may act is decided here first: a referrer on its own organisation's referrals,
 a practitioner on their caseload, a coordinator on any. A referral the caller may not see is
-a 404, exactly like one that does not exist.
+a 404, exactly like one that does not exist. Every view of a referral is recorded
+(``services.read_audit``), and coordinators can list who has looked (``/{ref}/views``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from models.actions import (
     TriageDecision,
     WithdrawalConfirmation,
 )
+from models.read_audit import AccessChannel, ReferralAccessLog
 from models.referral import (
     REFERENCE_PATTERN,
     ClientDetails,
@@ -64,10 +66,11 @@ from models.referral import (
     Stage,
     TimelineEvent,
 )
-from readmodel.referrals import ReferralFilters, referral_list, referral_summary
+from readmodel.read_audit import accesses
+from readmodel.referrals import ReferralFilters, referral_exists, referral_list, referral_summary
 from readmodel.timeline import get_timeline
 from readmodel.waiting_list import InvalidCursor
-from services import referrals
+from services import read_audit, referrals
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
@@ -218,14 +221,36 @@ async def get_referral(
     ref: RefPath, context: Context, caller: Reader
 ) -> ReferralView | ReferrerReferral:
     """The workflow's state (its ``state`` query) with the whole timeline from the database.
-    A referrer gets the milestones only (``ReferrerReferral``)."""
+    A referrer gets the milestones only (``ReferrerReferral``). The view is recorded (who,
+    when, through the API) before it is answered."""
     view = await _state(context, ref)
     if not _may_see(caller, view.referrer_organisation, view.practitioner_id):
         raise not_found()
+    await read_audit.record_access(context.session_factory, ref, AccessChannel.API, caller)
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
     if caller.role == Role.REFERRER:
         return _for_referrer(view, timeline)
     return view.model_copy(update={"timeline": timeline})
+
+
+@router.get(
+    "/{ref}/views",
+    response_model=ReferralAccessLog,
+    summary="Who has looked at a referral, newest first (coordinators)",
+    responses=responses(401, 403, 404, 422),
+)
+async def referral_views(
+    ref: RefPath,
+    context: Context,
+    caller: Coordinator,
+    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> ReferralAccessLog:
+    """Every recorded view of the referral — through the API, the dashboard or the CLI — with
+    who (a staff id and API key id, never the key) and when; ``total`` counts them all."""
+    async with context.session_factory() as session:
+        if not await referral_exists(session, ref):
+            raise not_found()
+        return await accesses(session, ref, limit=limit)
 
 
 # ---------------------------------------------------------------------------- referrer
