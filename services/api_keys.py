@@ -28,6 +28,7 @@ from infra.database import as_utc, write_transaction
 from models.practitioner import ID_PATTERN
 from models.roles import Role
 from models.tables import ApiKeyRow
+from readmodel.dashboard_sessions import end_key_sessions
 
 KEY_PREFIX = "hbk"
 _KEY = re.compile(r"^hbk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
@@ -138,16 +139,19 @@ async def list_api_keys(session_factory: SessionFactory) -> list[ApiKeyInfo]:
 
 
 async def revoke_api_key(session_factory: SessionFactory, key_id: str) -> bool:
-    """Revoke a key at once (the first revocation time stays). False: no such key."""
+    """Revoke a key at once (the first revocation time stays), and end its dashboard sessions
+    in the same transaction. False: no such key."""
     async with write_transaction(session_factory) as session:
         row = await session.get(ApiKeyRow, key_id)
         if row is None:
             return False
+        now = datetime.now(UTC)
         await session.execute(
             update(ApiKeyRow)
             .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+            .values(revoked_at=now)
         )
+        await end_key_sessions(session, key_id=key_id, at=now)
     return True
 
 

@@ -1,7 +1,8 @@
 """The dashboard's doors, without a browser: through the ASGI app over the time-skipping
 server and SQLite. No session: the login page. Only coordinator keys sign in. Every post
 needs the session's CSRF token. A tampered or expired session, or a revoked key, is no
-session. The cookie holds a key id and an expiry, signed — never the key."""
+session. The cookie holds a key id, an expiry and a server-side session's id, signed — never
+the key (signing out and revocation: tests/test_dashboard_sessions.py)."""
 
 from __future__ import annotations
 
@@ -100,10 +101,11 @@ async def test_only_coordinator_keys_sign_in(dash: Api) -> None:
     )
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/dashboard" in cookie
     assert key not in cookie and key.split("_")[2] not in cookie
-    # Only the key's id and an expiry are in it.
+    # Only the key's id, an expiry and the server-side session's id (random, not the key's).
     body = cookie.split("=", 1)[1].split(";")[0].split(".")[0]
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    assert set(payload) == {"k", "e"} and payload["k"] == key.split("_")[1]
+    assert set(payload) == {"k", "e", "s"} and payload["k"] == key.split("_")[1]
+    assert len(payload["s"]) == 43 and payload["s"] not in key
     overview = await dash.http.get("/dashboard")
     assert overview.status_code == 200 and "Signed in as c-dana" in overview.text
 

@@ -1,8 +1,9 @@
 """Signing in with a coordinator's API key, and signing out.
 
 The key is posted once, from a form (never in a URL), checked like any API key
-(``api.auth.authenticate``), and forgotten: the session cookie holds only the key's id and
-an expiry, signed. Only coordinator keys may sign in.
+(``api.auth.authenticate``), and forgotten: the session cookie holds only the key's id, an
+expiry and the id of a session kept on the server, signed. Only coordinator keys may sign in.
+Signing out ends that session on the server, so the cookie is worthless afterwards.
 """
 
 from __future__ import annotations
@@ -83,10 +84,11 @@ async def login(request: Request) -> Response:
         log.info("dashboard sign-in refused", reason="role", key_id=principal.key_id)
         return _login_page(request, 403, _NOT_COORDINATOR)
     response = redirect(request, "/dashboard")
-    start_session(
+    await start_session(
         response,
         request,
         state.signer,
+        get_context(request).session_factory,
         principal.key_id,
         timedelta(hours=state.settings.session_hours),
         secure=state.settings.secure_cookie,
@@ -100,10 +102,16 @@ async def login(request: Request) -> Response:
 async def logout(
     request: Request, user: Annotated[DashboardUser, Depends(current_user)]
 ) -> Response:
-    """End the session."""
+    """End the session, on the server: its cookie, or any copy of it, opens nothing more."""
     await posted_form(request, user)
     state = get_state(request)
     response = redirect(request, "/dashboard/login", Flash("ok", "You have signed out."))
-    end_session(response, request, secure=state.settings.secure_cookie)
+    await end_session(
+        response,
+        request,
+        state.signer,
+        get_context(request).session_factory,
+        secure=state.settings.secure_cookie,
+    )
     log.info("dashboard sign-out", key_id=user.principal.key_id)
     return response

@@ -1,12 +1,16 @@
-"""Signed cookies: the session (an API key id and an expiry, nothing else), CSRF tokens, the
-login form's nonce and one-shot flash messages.
+"""Signed cookies: the session (an API key id, an expiry and the id of a session kept on the
+server, nothing else), CSRF tokens, the login form's nonce and one-shot flash messages.
 
 Signing is itsdangerous's: a cookie value is ``<base64url JSON>.<timestamp>.<signature>``
 (``URLSafeTimedSerializer``), HMAC-SHA256 under a key derived from the dashboard's secret and
 the cookie's purpose (the salt), so a value signed for one cookie is refused as another. The
-CSRF token is not stored: it is a signature of the session's key id and expiry, so it lives and
-dies with the session and a page can only be posted from a form this server rendered for that
+CSRF token is not stored: it is a signature of the session's key id, expiry and id, so it lives
+and dies with the session and a page can only be posted from a form this server rendered for that
 session.
+
+The session itself is kept on the server (``services.dashboard_sessions``): signing out, or
+revoking the key, ends it there, so the old cookie reads no page and posts no form afterwards,
+however long its signature would still be valid.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from fastapi import Request, Response
 from itsdangerous import BadData, Signer, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.auth import Principal, Role
+from api.auth import Principal
 from api.dashboard.settings import MAX_SESSION_HOURS
-from models.tables import ApiKeyRow
+from services.dashboard_sessions import close_session, open_session, session_principal
 
 COOKIE_PATH = "/dashboard"
 SESSION_COOKIE = "harbour_dashboard"
@@ -116,28 +120,55 @@ def _cookie_options(request: Request, secure: bool | None) -> dict[str, Any]:
     }
 
 
-def start_session(
+async def start_session(
     response: Response,
     request: Request,
     signer: CookieSigner,
+    session_factory: async_sessionmaker[AsyncSession],
     key_id: str,
     lifetime: timedelta,
     *,
     secure: bool | None,
 ) -> None:
-    """Set the session cookie: the key id and the expiry, signed."""
-    expires = int((datetime.now(UTC) + lifetime).timestamp())
+    """Open a session on the server and set its cookie: the key id, the expiry and the
+    session's id, signed."""
+    opened = await open_session(session_factory, key_id, lifetime)
+    payload = {"k": key_id, "e": int(opened.expires_at.timestamp()), "s": opened.id}
     response.set_cookie(
         SESSION_COOKIE,
-        signer.sign("session", {"k": key_id, "e": expires}),
+        signer.sign("session", payload),
         max_age=int(lifetime.total_seconds()),
         **_cookie_options(request, secure),
     )
 
 
-def end_session(response: Response, request: Request, *, secure: bool | None) -> None:
-    """Delete the session cookie."""
+async def end_session(
+    response: Response,
+    request: Request,
+    signer: CookieSigner,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    secure: bool | None,
+) -> None:
+    """End the request's session on the server (any copy of its cookie is refused from now on)
+    and delete the cookie."""
+    payload = _session_payload(signer, request)
+    if payload is not None:
+        await close_session(session_factory, payload["s"])
     response.delete_cookie(SESSION_COOKIE, **_cookie_options(request, secure))
+
+
+def _session_payload(signer: CookieSigner, request: Request) -> dict[str, Any] | None:
+    """The session cookie's payload if it is signed, of the right shape and not expired."""
+    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE), _SESSION_MAX_SECONDS)
+    if payload is None:
+        return None
+    key_id, expires, session_id = payload.get("k"), payload.get("e"), payload.get("s")
+    if not isinstance(key_id, str) or len(key_id) != _KEY_ID_LENGTH or not isinstance(expires, int):
+        return None
+    if not isinstance(session_id, str) or expires <= datetime.now(UTC).timestamp():
+        return None
+    return payload
 
 
 async def session_user(
@@ -145,35 +176,29 @@ async def session_user(
 ) -> DashboardUser | None:
     """The coordinator whose valid session cookie came with the request, else None.
 
-    The key is looked up on every request: a revoked key (or one whose role changed) ends the
-    session at once.
+    The session and its key are looked up on every request: a session signed out, or a key
+    revoked (or whose role changed), is no session at once.
     """
-    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE), _SESSION_MAX_SECONDS)
+    payload = _session_payload(signer, request)
     if payload is None:
         return None
-    key_id, expires = payload.get("k"), payload.get("e")
-    if not isinstance(key_id, str) or len(key_id) != _KEY_ID_LENGTH or not isinstance(expires, int):
+    key_id, expires, session_id = payload["k"], payload["e"], payload["s"]
+    principal: Principal | None = await session_principal(session_factory, session_id, key_id)
+    if principal is None:
         return None
-    if expires <= datetime.now(UTC).timestamp():
-        return None
-    async with session_factory() as session:
-        row = await session.get(ApiKeyRow, key_id)
-    if row is None or row.revoked_at is not None or row.role != Role.COORDINATOR.value:
-        return None
-    principal = Principal(key_id=row.id, role=Role.COORDINATOR, label=row.label)
     return DashboardUser(
         principal=principal,
         expires_at=datetime.fromtimestamp(expires, UTC),
-        csrf=signer.token("csrf", key_id, str(expires)),
+        csrf=signer.token("csrf", key_id, str(expires), session_id),
     )
 
 
 def csrf_valid(signer: CookieSigner, request: Request, presented: str | None) -> bool:
     """Whether a posted CSRF token belongs to the request's (valid-looking) session."""
-    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE), _SESSION_MAX_SECONDS)
+    payload = _session_payload(signer, request)
     if payload is None:
         return False
-    return signer.check("csrf", presented, str(payload.get("k")), str(payload.get("e")))
+    return signer.check("csrf", presented, payload["k"], str(payload["e"]), payload["s"])
 
 
 # ------------------------------------------------------------------------------- login nonce
