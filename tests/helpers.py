@@ -14,9 +14,14 @@ from temporalio.client import Client
 async def eventually(
     check: Callable[[], Awaitable[Any] | Any], timeout: float = 15.0, interval: float = 0.05
 ) -> Any:
-    """Retry ``check`` until it returns something truthy (awaiting it if needed)."""
+    """Retry ``check`` until it returns something truthy (awaiting it if needed).
+
+    Checks come quickly at first (most conditions hold within a few milliseconds), then
+    every ``interval`` seconds at most.
+    """
     deadline = time.monotonic() + timeout
     last: Any = None
+    pause = min(0.002, interval)
     while True:
         try:
             result = check()
@@ -29,7 +34,8 @@ async def eventually(
             last = error
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, interval)
 
 
 def mails_for(smtp_server: Any, address: str, subject_contains: str = "") -> list[EmailMessage]:
