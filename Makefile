@@ -24,13 +24,18 @@ run: $(STAMP) ## Start Temporal (dev server), SQLite, the SMTP sink, a worker an
 	$(BIN)/python -m devstack
 
 # PYTHONWARNINGS is deliberately not set here: pytest's filterwarnings in pyproject.toml decide.
+# PYTHONDONTWRITEBYTECODE is unset for pytest: it rewrites the asserts of every test module and
+# of hypothesis' and schemathesis' whole packages (they are pytest plugins) as it imports them,
+# and without the bytecode cache it does so again on every run (about 2 s of each).
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
+
 # The fast tier: unit, workflow (time-skipping), API with a modest schemathesis budget.
 test: $(STAMP) ## The fast tier: everything but the slow tests, schemathesis at 40 examples
-	HARBOUR_SCHEMATHESIS_EXAMPLES=$${HARBOUR_SCHEMATHESIS_EXAMPLES:-40} $(BIN)/python -m pytest -m "not slow"
+	HARBOUR_SCHEMATHESIS_EXAMPLES=$${HARBOUR_SCHEMATHESIS_EXAMPLES:-40} $(PYTEST) -m "not slow"
 
 check: $(STAMP) lint ## Everything, as CI runs it: lint, Compose, every test, 500 examples each
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 lint: $(STAMP) ## ruff check + ruff format --check + the layers' import contracts
 	$(BIN)/ruff check .
