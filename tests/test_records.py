@@ -15,6 +15,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
@@ -110,8 +111,8 @@ async def referral_row(session_factory: Sessions, ref: str) -> ReferralRow:
 # --- migrations -----------------------------------------------------------------------------
 
 
-async def test_migrations_create_exactly_the_tables_schema(db_url: str) -> None:
-    await migrate(db_url)  # a second run is a no-op
+async def _tables_and_differences(db_url: str) -> tuple[set[str], list[Any]]:
+    """The database's table names, and how its schema differs from models.tables."""
     engine = make_engine(db_url)
     try:
         async with engine.connect() as connection:
@@ -121,11 +122,42 @@ async def test_migrations_create_exactly_the_tables_schema(db_url: str) -> None:
                 context = MigrationContext.configure(sync, opts={"compare_type": True})
                 return names, compare_metadata(context, Base.metadata)
 
-            names, differences = await connection.run_sync(check)
+            return await connection.run_sync(check)
     finally:
         await engine.dispose()
+
+
+async def test_migrations_create_exactly_the_tables_schema(empty_db_url: str) -> None:
+    # An empty database, not the tests' migrated template: this test runs the migrations.
+    db_url = empty_db_url
+    await migrate(db_url)
+    await migrate(db_url)  # a second run is a no-op
+    names, differences = await _tables_and_differences(db_url)
     assert names == set(Base.metadata.tables) | {"alembic_version"}
     assert differences == []
+
+
+async def test_each_tests_database_is_the_migrated_schema(db_url: str) -> None:
+    # Tests get copies of a template migrated once (tests/fixtures/database.py): the copy
+    # must be the migrated schema, at the head revision, with no rows.
+    names, differences = await _tables_and_differences(db_url)
+    assert names == set(Base.metadata.tables) | {"alembic_version"}
+    assert differences == []
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            revision = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+            counts = {
+                name: (await connection.execute(select(func.count()).select_from(table))).scalar()
+                for name, table in Base.metadata.tables.items()
+            }
+    finally:
+        await engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
+    assert revision == head is not None
+    assert set(counts.values()) == {0}, counts
 
 
 async def test_alembic_command_works_inside_a_running_loop(tmp_path: Path) -> None:
