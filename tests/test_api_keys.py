@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.problems import ProblemError
 from api.rate_limit import KeyRateLimit, rate_limit_storage
-from infra.database import make_engine, make_session_factory, migrate
+from infra.database import make_engine, make_session_factory
 from models.tables import ApiKeyRow
 from services.api_keys import Role, authenticate, create_api_key, list_api_keys, revoke_api_key
 from tests.fixtures.api import api_settings
@@ -73,12 +73,14 @@ async def test_role_bindings_are_checked(session_factory: Sessions) -> None:
 
 
 def test_starter_apikey_commands(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import starter
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'harbour.db'}"
-    asyncio.run(migrate(url))
+    url = sqlite_url  # migrated (a copy of the session's template), at tmp_path / harbour.db
     monkeypatch.setenv("HARBOUR_CONFIG_FILE", str(tmp_path / "absent.env"))
     monkeypatch.setenv("HARBOUR_DATABASE_URL", url)
     monkeypatch.setenv("HARBOUR_DATA_DIR", str(tmp_path))

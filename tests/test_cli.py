@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import starter
 from cli import app
-from infra.database import make_engine, make_session_factory, migrate
+from infra.database import make_engine, make_session_factory
 from infra.keys import encode_key
 from infra.temporal import data_converter, ensure_search_attributes, temporal_binary
 from models import search_attributes
@@ -201,10 +201,9 @@ def test_no_arguments_shows_the_commands(cli: Cli) -> None:
 
 
 async def test_a_bad_practitioner_is_refused_naming_the_fields_and_nothing_is_stored(
-    cli: Cli, tmp_path: Path
+    cli: Cli, tmp_path: Path, sqlite_url: str
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'harbour.db'}"
-    await migrate(url)
+    url = sqlite_url  # migrated (a copy of the session's template), at tmp_path / harbour.db
     # Temporal is not even asked: a refusal comes first.
     cli.point_at(
         data_dir=tmp_path,
