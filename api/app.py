@@ -1,7 +1,12 @@
 """The FastAPI application: ``create_app`` wires the routes to a Temporal client and a database.
 
-OpenAPI is served at ``/openapi.json`` and browsable at ``/docs``. Every error is
-``application/problem+json`` (``api.problems``), and the published schema says so.
+OpenAPI is served at ``/openapi.json`` and browsable at ``/docs`` (``api.docs``, no CDN). Every
+error is ``application/problem+json`` (``api.problems``), and the published schema says so.
+
+Before any route, in this order: the catch-all for unexpected errors, the trusted hosts,
+the security headers (``api.security_headers``), the body cap (``api.body_limit``) and the
+bearer key (``api.auth.AuthenticateFirst``) — so a request without a valid key, or with a body
+over the cap, is answered before a byte of its body is held in memory.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from limits.aio.storage import Storage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from temporalio.client import Client
 
-from api import problems
+from api import docs, problems
+from api.auth import AuthenticateFirst
+from api.body_limit import BodyLimit
 from api.context import ApiContext
 from api.dashboard import router as dashboard_router
-from api.problems import FieldError, ProblemError
+from api.problems import CatchAll, FieldError, ProblemError
 from api.routes import (
     health,
     inbound_messages,
@@ -32,6 +40,7 @@ from api.routes import (
     reports,
     waiting_list,
 )
+from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
 from models.settings import Settings
 from services import received_texts
@@ -80,20 +89,32 @@ def create_app(
         title="Harbour API",
         version="1",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # api.docs serves it, from an installed package
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=docs.OPENAPI_PATH,
         dependencies=[Depends(_no_unknown_query_parameters)],
     )
+    api_settings = api_settings or ApiSettings()
     app.state.harbour = ApiContext(
         settings=settings,
-        api_settings=api_settings or ApiSettings(),
+        api_settings=api_settings,
         client=client,
         session_factory=session_factory,
         pseudonym_key=pseudonym_key,
         limits_storage=limits_storage,
     )
     problems.install(app)
+    # Added innermost first: the last one added sees a request first.
+    app.add_middleware(
+        AuthenticateFirst,
+        signed={"/v1/messages/inbound": inbound_messages.SIGNATURE_HEADER},
+    )
+    app.add_middleware(BodyLimit, max_bytes=api_settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=api_settings.allowed_hosts, www_redirect=False
+    )
+    app.add_middleware(CatchAll)
     for module in (
         health,
         referrals,
@@ -111,6 +132,7 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.include_router(docs.router)
     app.include_router(dashboard_router)
     return app
 

@@ -152,6 +152,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
     detail = {
         404: "no such resource",
         405: "this method is not allowed here",
+        413: "the request body is larger than this API accepts",
     }.get(status, http.HTTPStatus(status).phrase.lower())
     return problem_response(
         status, _STATUS_CODES.get(status, "http_error"), detail, headers=error.headers
@@ -200,7 +201,8 @@ async def _worker_unavailable(request: Request, error: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Answer every error of ``app`` as problem+json."""
+    """Answer every error of ``app``'s routes as problem+json (add ``CatchAll`` as the
+    outermost middleware for what escapes them)."""
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -210,7 +212,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RPCError, _temporal_unavailable)
     app.add_exception_handler(WorkerUnavailable, _worker_unavailable)
     app.add_exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError, _temporal_unavailable)
-    app.add_middleware(CatchAll)
 
 
 class CatchAll:

@@ -276,6 +276,11 @@ class ReferrerReferral(BaseModel):
     urgency: Urgency
     received_at: datetime
     awaiting_information: bool = Field(description="a coordinator asked the referrer a question")
+    question: str | None = Field(
+        default=None,
+        description="the coordinator's question, while it waits for the referrer's answer "
+        "(POST /v1/referrals/{ref}/information)",
+    )
     episode_number: int
     closed_reason: str | None
     timeline: list[TimelineEvent]

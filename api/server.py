@@ -4,6 +4,9 @@
 ``Server.serve()`` as a task on the running loop, its socket bound here (so a busy port is an
 ordinary ``OSError``, not uvicorn's ``sys.exit``), and no signal handling of its own — the host
 process decides when to stop, then ``stop()`` lets requests in flight finish.
+
+uvicorn's own access log is always off (it writes query strings verbatim): the access log is
+``api.access_log``'s, which logs route templates only.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Iterator
 
 import uvicorn
 from fastapi import FastAPI
+
+from api.access_log import AccessLog
 
 STOP_TIMEOUT_SECONDS = 10.0
 START_TIMEOUT_SECONDS = 10.0
@@ -54,9 +59,9 @@ class ApiServer:
         self.host = host
         self.port = int(self._socket.getsockname()[1])
         config = uvicorn.Config(
-            app,
+            AccessLog(app) if access_log else app,
             log_config=None,  # our logging (infra.logging) renders uvicorn's records too
-            access_log=access_log,
+            access_log=False,
             lifespan="off",
             server_header=False,
             timeout_graceful_shutdown=STOP_TIMEOUT_SECONDS,

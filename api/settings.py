@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.rate_limit import usable_storage_uri
 
@@ -38,6 +39,24 @@ class ApiSettings(BaseSettings):
     )
     # A workflow query that takes longer than this answers 503 (e.g. no worker is running).
     query_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The largest request body any route reads (413 beyond it). The biggest real body, a
+    # referral with a 5,000-character reason, is under 40 KB; the webhook keeps its own
+    # lower cap (api/routes/inbound_messages.py).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The Host names this API answers to (anything else is a 400): the trailing-slash
+    # redirect and any absolute URL are built from the Host header, so an arbitrary one
+    # must never be reflected. Comma-separated in the environment; "*" trusts any host
+    # (only behind a proxy that checks it).
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1"]
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
     @field_validator("rate_limit_storage")
     @classmethod

@@ -25,6 +25,21 @@ QUIETER_LOGGERS = {
 }
 
 
+class _WithoutQueryStrings(logging.Filter):
+    """uvicorn's access log (any uvicorn in the process, should one have it on) without query
+    strings: they carry typed search text, and would carry a key sent in a URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn's record: (client address, method, path with query, HTTP version, status).
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+        return True
+
+
+_WITHOUT_QUERY_STRINGS = _WithoutQueryStrings()
+
+
 class _LogSettings(Protocol):
     log_format: str
     log_level: str
@@ -100,6 +115,7 @@ def configure_logging(settings: _LogSettings) -> None:
     root.setLevel(level)
     for name, minimum in QUIETER_LOGGERS.items():
         logging.getLogger(name).setLevel(max(level, minimum))
+    logging.getLogger("uvicorn.access").addFilter(_WITHOUT_QUERY_STRINGS)
 
 
 def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.BoundLogger:

@@ -139,6 +139,25 @@ async def _status(client: Client, ref: str) -> WorkflowExecutionStatus | None:
     return description.status
 
 
+async def exists(client: Client, ref: str) -> bool:
+    """Whether Temporal has the referral's workflow: one server-side lookup, which no worker
+    takes part in (so it costs about the same whether the answer is yes or no)."""
+    return await _status(client, ref) is not None
+
+
+async def open_question(client: Client, ref: str) -> str | None:
+    """The question a coordinator asked the referrer at triage, while it waits for an answer
+    (free text: for the referrer's own view, never a log or a letter)."""
+    handle = client.get_workflow_handle(workflow_id(ref))
+    try:
+        question: str | None = await handle.query(ReferralWorkflow.open_question)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(ref) from None
+        raise
+    return question
+
+
 async def read(client: Client, ref: str) -> ReferralView:
     """The referral's state as its workflow reports it (works after it has closed, too)."""
     handle = client.get_workflow_handle(workflow_id(ref))

@@ -810,6 +810,12 @@ class ReferralWorkflow:
         timeline. No client name, contact or free text."""
         return self.view()
 
+    @workflow.query
+    def open_question(self) -> str | None:
+        """The question a coordinator asked the referrer at triage, while it waits for the
+        answer: free text, asked for the referrer's own view of their referral only."""
+        return self.s.open_question if self.s.stage == Stage.INFO_REQUESTED else None
+
     def view(self) -> ReferralView:
         episode = self.s.episode
         waiting = self.s.stage == Stage.WAITING

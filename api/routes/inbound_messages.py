@@ -8,10 +8,11 @@ Two shapes on one endpoint:
   ``X-Harbour-Signature: sha256=<hex>``, the HMAC-SHA256 of the raw body under
   ``HARBOUR_API_INBOUND_EMAIL_SECRET`` (a gateway key works for it too).
 
-Authentication comes first, before the body is even parsed: an unauthenticated call changes
-nothing (401). The message is then stored before anything else (``services.inbound_messages``)
-and matched to a referral only by the sender's registered contact. A redelivery (the same
-gateway id) is answered as a duplicate and changes nothing.
+Authentication comes first: a gateway key before the body is read at all
+(``api.auth.AuthenticateFirst``), a signature over a body read no further than 256 KB. An
+unauthenticated call changes nothing (401). The message is then stored before anything else
+(``services.inbound_messages``) and matched to a referral only by the sender's registered
+contact. A redelivery (the same gateway id) is answered as a duplicate and changes nothing.
 """
 
 from __future__ import annotations
@@ -93,20 +94,22 @@ async def inbound(
     """Store a client's message and hand it to their referral (if it comes from a registered
     contact); otherwise it waits in the coordinators' inbox. The answer says only that it was
     stored, and whether it had been already (the same gateway id)."""
-    raw = await request.body()
     if caller is not None:
+        # A gateway key (checked before the body was read, api.auth.AuthenticateFirst).
         if caller.role != Role.GATEWAY:
             raise ProblemError(403, "forbidden", "this needs an API key of role: gateway")
-        limit_key = caller.key_id
-    elif signed is not None and _signature_ok(
-        context.api_settings.inbound_email_secret, raw, signed
-    ):
-        limit_key = "signed-email"
+        await context.inbound_limiter.check(caller.key_id)
+        raw = await _read_body(request)
     else:
-        raise UNAUTHENTICATED
-    await context.inbound_limiter.check(limit_key)
-    if len(raw) > MAX_BODY_BYTES:
-        raise ProblemError(413, "too_large", "the message is too large")
+        # The signature covers the body: read it (no more than the cap), then check. With
+        # no secret configured the signed shape is off, and nothing is read.
+        secret = context.api_settings.inbound_email_secret
+        if signed is None or secret is None:
+            raise UNAUTHENTICATED
+        raw = await _read_body(request)
+        if not _signature_ok(secret, raw, signed):
+            raise UNAUTHENTICATED
+        await context.inbound_limiter.check("signed-email")
 
     message = _parse(raw)
     if isinstance(message, NotifyInboundSms):
@@ -171,9 +174,7 @@ async def delivery_receipt(
     if caller.role != Role.GATEWAY:
         raise ProblemError(403, "forbidden", "this needs an API key of role: gateway")
     await context.inbound_limiter.check(caller.key_id)
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ProblemError(413, "too_large", "the receipt is too large")
+    raw = await _read_body(request)
     receipt = _parse_as(NotifyDeliveryReceipt, raw)
     outcome = await delivery_receipts.record_receipt(
         context.client,
@@ -185,6 +186,18 @@ async def delivery_receipt(
         task_queue=context.settings.task_queue,
     )
     return ReceiptRecorded(outcome=outcome)  # type: ignore[arg-type]
+
+
+async def _read_body(request: Request) -> bytes:
+    """The raw body, read no further than ``MAX_BODY_BYTES`` (413 beyond)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ProblemError(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _signature_ok(secret: SecretStr | None, raw: bytes, presented: str) -> bool:

@@ -4,8 +4,9 @@ Each action is one of the referral workflow's updates (``services.referrals.act`
 workflow's validator decides whether it fits the referral now, and a rejection is a 409 with
 its reason. Who may act is decided here first: a referrer on its own organisation's referrals,
 a practitioner on their caseload, a coordinator on any. A referral the caller may not see is
-a 404, exactly like one that does not exist. Every view of a referral is recorded
-(``services.read_audit``), and coordinators can list who has looked (``/{ref}/views``).
+a 404, exactly like one that does not exist, after the same lookups (``_check_access``). Every
+view of a referral is recorded (``services.read_audit``), and coordinators can list who has
+looked (``/{ref}/views``).
 """
 
 from __future__ import annotations
@@ -221,15 +222,19 @@ async def get_referral(
     ref: RefPath, context: Context, caller: Reader
 ) -> ReferralView | ReferrerReferral:
     """The workflow's state (its ``state`` query) with the whole timeline from the database.
-    A referrer gets the milestones only (``ReferrerReferral``). The view is recorded (who,
-    when, through the API) before it is answered."""
-    view = await _state(context, ref)
+    A referrer gets the milestones only (``ReferrerReferral``), and the coordinator's
+    question while one waits for their answer. The view is recorded (who, when, through the
+    API) before it is answered."""
+    view = await _check_access(context, caller, ref) or await _state(context, ref)
     if not _may_see(caller, view.referrer_organisation, view.practitioner_id):
         raise not_found()
     await read_audit.record_access(context.session_factory, ref, AccessChannel.API, caller)
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
     if caller.role == Role.REFERRER:
-        return _for_referrer(view, timeline)
+        question = None
+        if view.stage == Stage.INFO_REQUESTED:
+            question = await _asked(context, ref)
+        return _for_referrer(view, timeline, question)
     return view.model_copy(update={"timeline": timeline})
 
 
@@ -502,34 +507,69 @@ async def _state(context: ApiContext, ref: str) -> ReferralView:
         ) from None
 
 
+async def _check_access(context: ApiContext, caller: Principal, ref: str) -> ReferralView | None:
+    """404 unless ``caller`` may see ``ref`` (a coordinator sees every referral).
+
+    For anyone else the answer takes the same two lookups whether the referral does not exist
+    or belongs to someone else: its read-model row, and whether Temporal has its workflow (a
+    server-side lookup no worker takes part in). The workflow itself — slower to answer, and
+    only for one that exists — is asked only once the caller may see the referral, or when
+    it is too new for the read model (its state is then returned, so as not to ask twice).
+    """
+    if caller.role == Role.COORDINATOR:
+        return None
+    async with context.session_factory() as session:
+        row = await referral_summary(session, ref)
+    exists = await referrals.exists(context.client, ref)
+    view: ReferralView | None = None
+    organisation: str | None = None
+    practitioner_id: str | None = None
+    if row is not None:
+        organisation, practitioner_id = row.referrer_organisation, row.practitioner_id
+    elif exists:
+        # Just submitted: the workflow has not recorded it in the read model yet.
+        try:
+            view = await _state(context, ref)
+        except referrals.NotFound:
+            raise not_found() from None
+        organisation, practitioner_id = view.referrer_organisation, view.practitioner_id
+    if not exists or not _may_see(caller, organisation, practitioner_id):
+        raise not_found()
+    return view
+
+
+async def _asked(context: ApiContext, ref: str) -> str | None:
+    """The triage question waiting for the referrer's answer (bounded like ``_state``)."""
+    try:
+        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
+            return await referrals.open_question(context.client, ref)
+    except TimeoutError:
+        raise ProblemError(
+            503,
+            "unavailable",
+            "the referral's state did not come back in time; try again shortly",
+            headers={"Retry-After": "5"},
+        ) from None
+
+
 async def _act(
     context: ApiContext, caller: Principal, ref: str, action: str, arg: object
 ) -> ReferralView:
     """Check the caller may act on ``ref``, then run the workflow update."""
-    if caller.role != Role.COORDINATOR:
-        async with context.session_factory() as session:
-            row = await referral_summary(session, ref)
-        if row is not None:
-            organisation, practitioner_id = row.referrer_organisation, row.practitioner_id
-        else:
-            # Not in the read model yet (just submitted): ask the workflow itself.
-            try:
-                view = await _state(context, ref)
-            except referrals.NotFound:
-                raise not_found() from None
-            organisation, practitioner_id = view.referrer_organisation, view.practitioner_id
-        if not _may_see(caller, organisation, practitioner_id):
-            raise not_found()
+    await _check_access(context, caller, ref)
     return await context.act(ref, action, arg)  # type: ignore[arg-type]
 
 
-def _for_referrer(view: ReferralView, timeline: list[TimelineEvent]) -> ReferrerReferral:
+def _for_referrer(
+    view: ReferralView, timeline: list[TimelineEvent], question: str | None = None
+) -> ReferrerReferral:
     return ReferrerReferral(
         ref=view.ref,
         stage=view.stage,
         urgency=view.urgency,
         received_at=view.received_at,
         awaiting_information=view.stage == Stage.INFO_REQUESTED,
+        question=question if view.stage == Stage.INFO_REQUESTED else None,
         episode_number=view.episode_number,
         closed_reason=view.closed_reason,
         timeline=[
