@@ -22,6 +22,8 @@ QUIETER_LOGGERS = {
     # Notify's client logs the gateway's error text at WARNING, which can echo a phone number;
     # Harbour logs the status code itself.
     "notifications_python_client": logging.CRITICAL,
+    # httpx logs every request's full URL, query string included, at INFO.
+    "httpx": logging.WARNING,
 }
 
 

@@ -24,6 +24,7 @@ from tests.factories import (
 )
 from tests.fixtures.api import ORG_A, ORG_B, Api, intake_body
 from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
+from tests.helpers import body as mail_body
 from tests.helpers import eventually, mails_for
 
 
@@ -418,3 +419,45 @@ async def test_an_action_with_no_worker_answers_503_and_is_never_applied_twice(
     # Either the first request went through once the worker came, and the repeat is refused,
     # or it did not, and the repeat did it.
     assert again.status_code in (200, 409), again.text
+
+
+async def test_the_referrer_sees_the_triage_question_and_the_email_says_where(
+    api: Api, smtp_server: Any
+) -> None:
+    smtp_server.clear()
+    referrer = await api.key("referrer", organisation=ORG_A)
+    other_referrer = await api.key("referrer", organisation=ORG_B)
+    coordinator = await api.key("coordinator")
+    question = f"{CLINICAL_MARKER} Is the client taking lithium?"
+    async with api.h.worker():
+        ref = await api.refer(referrer)
+        before = (await api.get(f"/v1/referrals/{ref}", referrer)).json()
+        assert before["question"] is None and before["awaiting_information"] is False
+        asked = await api.post(
+            f"/v1/referrals/{ref}/triage",
+            coordinator,
+            json={"outcome": "request_information", "question": question},
+        )
+        assert asked.status_code == 200, asked.text
+
+        # The referrer reads the question with their own referral; nobody else can.
+        mine = await api.get(f"/v1/referrals/{ref}", referrer)
+        assert mine.status_code == 200
+        assert mine.json()["awaiting_information"] is True
+        assert mine.json()["question"] == question
+        assert (await api.get(f"/v1/referrals/{ref}", other_referrer)).status_code == 404
+
+        # The email says a question waits, and where; never the question itself.
+        [letter] = await eventually(lambda: mails_for(smtp_server, REFERRER_EMAIL, "more info"))
+        text = mail_body(letter)
+        assert "question is waiting" in text
+        assert f"GET /v1/referrals/{ref}" in text and f"/v1/referrals/{ref}/information" in text
+        assert CLINICAL_MARKER not in text + str(letter["Subject"]) and "lithium" not in text
+
+        # Answered: the question is no longer shown.
+        answered = await api.post(
+            f"/v1/referrals/{ref}/information", referrer, json={"answer": "Yes, 400 mg"}
+        )
+        assert answered.status_code == 200 and answered.json()["question"] is None
+        after = (await api.get(f"/v1/referrals/{ref}", referrer)).json()
+        assert after["question"] is None and after["stage"] == "triage"
