@@ -42,7 +42,7 @@ from models.practitioner import ID_PATTERN as ID_PATTERN
 from models.practitioner import PractitionerDetails, PractitionerId
 from models.referral import (
     REFERENCE_PATTERN,
-    ClientDetails,
+    ClientEntry,
     LiaisonKind,
     SessionOutcome,
     Stage,
@@ -50,6 +50,8 @@ from models.referral import (
     TimelineEvent,
     Urgency,
 )
+from models.reqol import ReqolSkipReason
+from models.text import FreeText, OneLine
 from readmodel.referrals import ReferralSummary
 from readmodel.waiting_list import WaitingListEntry
 
@@ -102,18 +104,18 @@ Reference = Annotated[
 class IntakeReferrer(Strict):
     """Who referred. The organisation is the API key's; giving another one is an error."""
 
-    organisation: str | None = Field(
+    organisation: OneLine | None = Field(
         default=None,
         min_length=1,
         max_length=200,
         description="optional; when given it must be the API key's organisation",
     )
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     email: EmailStr
 
 
-class IntakeClient(ClientDetails):
-    """Who the referral is for (``models.referral.ClientDetails``, with a strict boolean)."""
+class IntakeClient(ClientEntry):
+    """Who the referral is for (``models.referral.ClientEntry``, with a strict boolean)."""
 
     may_contact: StrictBool = Field(
         default=True, description="the client agreed to be written to directly"
@@ -128,7 +130,7 @@ class ReferralIntake(Strict):
     referrer: IntakeReferrer
     consent: StrictBool = Field(description="the client consented to this referral (must be true)")
     urgency: Urgency = Urgency.ROUTINE
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: FreeText = Field(min_length=1, max_length=5000)
 
     @field_validator("consent")
     @classmethod
@@ -154,7 +156,7 @@ class ReferralAccepted(BaseModel):
 class InformationBody(Strict):
     """The referrer's answer to a triage question (free text, kept encrypted)."""
 
-    answer: str = Field(min_length=1, max_length=5000)
+    answer: FreeText = Field(min_length=1, max_length=5000)
 
 
 class TriageBody(Strict):
@@ -162,8 +164,8 @@ class TriageBody(Strict):
 
     outcome: TriageOutcome
     decline_reason: DeclineReason | None = None
-    signposting: str | None = Field(default=None, max_length=500)
-    question: str | None = Field(default=None, max_length=2000)
+    signposting: FreeText | None = Field(default=None, max_length=500)
+    question: FreeText | None = Field(default=None, max_length=2000)
 
 
 class AllocationBody(Strict):
@@ -211,7 +213,7 @@ class BookingBody(Strict):
     """Book a session; the client is reminded before it."""
 
     at: JsonDatetime = Field(description="with a timezone, in the future, within a year")
-    location: str = Field(min_length=1, max_length=200, description="e.g. café, home, beach")
+    location: OneLine = Field(min_length=1, max_length=200, description="e.g. café, home, beach")
 
     @field_validator("at")
     @classmethod
@@ -224,12 +226,12 @@ class BookingBody(Strict):
 class SessionRecordBody(Strict):
     """Record a session: attended / did not attend / cancelled, where, and liaison done."""
 
-    session_id: str | None = Field(
+    session_id: OneLine | None = Field(
         default=None, max_length=64, description="a booked session's id, or none"
     )
     at: JsonDatetime | None = Field(default=None, description="when it happened (with timezone)")
     outcome: SessionOutcome
-    location: str = Field(default="not recorded", min_length=1, max_length=200)
+    location: OneLine = Field(default="not recorded", min_length=1, max_length=200)
     liaison: list[LiaisonKind] = Field(default_factory=list, max_length=6)
 
     @field_validator("at")
@@ -241,15 +243,31 @@ class SessionRecordBody(Strict):
 
 
 class ReqolBody(Strict):
-    """ReQoL-10 responses by item number (1–10), each 0–4 as answered, or a reason to skip.
-    Item numbers and scores only: the licensed item wording is never stored."""
+    """ReQoL-10 responses by item number (1–10), each 0–4 as answered, or a coded reason to
+    skip it (with a note if need be). Item numbers and scores only: the licensed item wording
+    is never stored. The anonymised outcomes keep the code; the note stays in the referral's
+    encrypted state."""
 
     when: ReqolWhen
     responses: (
         dict[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=0, le=4)]] | None
     ) = None
     physical_health: int | None = Field(default=None, ge=0, le=4)
-    skipped_reason: str | None = Field(default=None, min_length=1, max_length=500)
+    skipped_reason: ReqolSkipReason | None = Field(
+        default=None, description="why the measure was not taken (a code)"
+    )
+    note: FreeText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="about a skip, if need be: kept encrypted, never in the outcomes",
+    )
+
+    @model_validator(mode="after")
+    def _note_with_a_skip(self) -> ReqolBody:
+        if self.note is not None and self.skipped_reason is None:
+            raise ValueError("a note goes with a skipped measure only")
+        return self
 
 
 class ExtensionBody(Strict):
@@ -262,7 +280,7 @@ class DischargeBody(Strict):
     """Discharge: a coded reason and a summary that stays in encrypted storage."""
 
     reason: DischargeReason
-    summary: str = Field(min_length=1, max_length=5000)
+    summary: FreeText = Field(min_length=1, max_length=5000)
 
 
 # ------------------------------------------------------------------------------ reading
@@ -310,7 +328,7 @@ PractitionerBody = PractitionerDetails
 class ResolutionBody(Strict):
     """Take a message out of the inbox, with a note of what was done."""
 
-    note: str = Field(min_length=1, max_length=2000)
+    note: FreeText = Field(min_length=1, max_length=2000)
 
 
 class AcknowledgementBody(Strict):
@@ -344,11 +362,11 @@ class GatewayModel(BaseModel):
 class NotifyInboundSms(GatewayModel):
     """GOV.UK Notify's inbound-SMS callback (``Authorization: Bearer <gateway key>``)."""
 
-    id: str = Field(min_length=1, max_length=128, description="Notify's id: deduplicates")
-    source_number: str = Field(
+    id: OneLine = Field(min_length=1, max_length=128, description="Notify's id: deduplicates")
+    source_number: OneLine = Field(
         min_length=3, max_length=32, description="the sender, e.g. 447700900123"
     )
-    destination_number: str = Field(max_length=32)
+    destination_number: OneLine = Field(max_length=32)
     message: str = Field(max_length=10000)
     date_received: Annotated[datetime, BeforeValidator(_text_datetime)]
 
@@ -356,9 +374,9 @@ class NotifyInboundSms(GatewayModel):
 class NotifyDeliveryReceipt(GatewayModel):
     """GOV.UK Notify's delivery-receipt callback (``Authorization: Bearer <gateway key>``)."""
 
-    id: str = Field(min_length=1, max_length=64, description="Notify's id of the text")
-    reference: str | None = Field(default=None, max_length=200, description="our outbox key")
-    to: str = Field(default="", max_length=64)
+    id: OneLine = Field(min_length=1, max_length=64, description="Notify's id of the text")
+    reference: OneLine | None = Field(default=None, max_length=200, description="our outbox key")
+    to: OneLine = Field(default="", max_length=64)
     status: Literal[
         "delivered",
         "permanent-failure",
@@ -370,7 +388,7 @@ class NotifyDeliveryReceipt(GatewayModel):
     created_at: Annotated[datetime, BeforeValidator(_text_datetime)] | None = None
     completed_at: Annotated[datetime, BeforeValidator(_text_datetime)] | None = None
     sent_at: Annotated[datetime, BeforeValidator(_text_datetime)] | None = None
-    notification_type: str = Field(default="sms", max_length=16)
+    notification_type: OneLine = Field(default="sms", max_length=16)
 
 
 class ReceiptRecorded(BaseModel):
@@ -383,8 +401,8 @@ class InboundEmail(GatewayModel):
     """A generic inbound email, signed: ``X-Harbour-Signature: sha256=<hex HMAC-SHA256 of the
     raw body under HARBOUR_API_INBOUND_EMAIL_SECRET>``."""
 
-    sender: str = Field(alias="from", min_length=3, max_length=400)
-    to: str = Field(default="", max_length=400)
-    subject: str = Field(default="", max_length=1000)
+    sender: OneLine = Field(alias="from", min_length=3, max_length=400)
+    to: OneLine = Field(default="", max_length=400)
+    subject: OneLine = Field(default="", max_length=1000)
     body: str = Field(max_length=10000)
-    message_id: str = Field(min_length=1, max_length=128, description="deduplicates")
+    message_id: OneLine = Field(min_length=1, max_length=128, description="deduplicates")

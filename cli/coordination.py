@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.runner import DEFAULT_COORDINATOR, Coordinator, Ref, act, run
+from cli.runner import (
+    DEFAULT_COORDINATOR,
+    Coordinator,
+    Ref,
+    act,
+    free_text,
+    one_line_text,
+    run,
+)
 from models.actions import (
     Allocation,
     Closure,
@@ -48,9 +56,11 @@ def triage(
         DeclineReason | None, typer.Option(help="why it is declined (decline)")
     ] = None,
     signposting: Annotated[
-        str | None, typer.Option(help="other services suggested (decline)")
+        str | None, typer.Option(help="other services suggested (decline)", callback=free_text)
     ] = None,
-    question: Annotated[str | None, typer.Option(help="what to ask the referrer (ask)")] = None,
+    question: Annotated[
+        str | None, typer.Option(help="what to ask the referrer (ask)", callback=free_text)
+    ] = None,
     coordinator: Coordinator = DEFAULT_COORDINATOR,
 ) -> None:
     """coordinator: accept, decline or ask the referrer"""
@@ -76,7 +86,9 @@ def triage(
 @app.command()
 def allocate(
     ref: Ref,
-    practitioner: Annotated[str, typer.Argument(help="the practitioner's id, e.g. p-ana")],
+    practitioner: Annotated[
+        str, typer.Argument(help="the practitioner's id, e.g. p-ana", callback=one_line_text)
+    ],
     coordinator: Coordinator = DEFAULT_COORDINATOR,
 ) -> None:
     """coordinator: allocate to a practitioner"""

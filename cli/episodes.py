@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.runner import CliError, Ref, act, run
+from cli.runner import CliError, Ref, act, free_text, one_line_text, run
 from models.actions import (
     Discharge,
     DischargeReason,
@@ -19,6 +19,7 @@ from models.actions import (
     SessionRecord,
 )
 from models.referral import LiaisonKind, SessionOutcome
+from models.reqol import ReqolSkipReason
 
 if TYPE_CHECKING:
     from bootstrap import Runtime
@@ -62,7 +63,9 @@ def book(
     in_days: Annotated[
         float | None, typer.Option(help=f"days from now (default {DEFAULT_IN_DAYS:g})")
     ] = None,
-    where: Annotated[str, typer.Option(help="where the session is held")] = "café",
+    where: Annotated[
+        str, typer.Option(help="where the session is held", callback=one_line_text)
+    ] = "café",
 ) -> None:
     """practitioner: book a session"""
     booking_at = _when(at, in_days)
@@ -78,8 +81,12 @@ def book(
 def session(
     ref: Ref,
     outcome: Annotated[SessionOutcome, typer.Argument(help="what happened")],
-    session_id: Annotated[str | None, typer.Option(help="a booked session's id")] = None,
-    where: Annotated[str | None, typer.Option(help="where it was held")] = None,
+    session_id: Annotated[
+        str | None, typer.Option(help="a booked session's id", callback=one_line_text)
+    ] = None,
+    where: Annotated[
+        str | None, typer.Option(help="where it was held", callback=one_line_text)
+    ] = None,
     liaison: Annotated[
         list[LiaisonKind] | None,
         typer.Option(help="liaison done in the session (repeat for more than one)"),
@@ -108,7 +115,12 @@ def reqol(
         typer.Option(help="ten responses 0–4 in item order, as answered (or --skip)"),
     ] = None,
     skip: Annotated[
-        str | None, typer.Option(help="why the measure was not asked (or --responses)")
+        ReqolSkipReason | None,
+        typer.Option(help="why the measure was not taken (or --responses)"),
+    ] = None,
+    note: Annotated[
+        str | None,
+        typer.Option(help="a note about the skip (kept encrypted)", callback=free_text),
     ] = None,
     physical_health: Annotated[
         int | None, typer.Option(help="the physical health item, 0–4 (optional)")
@@ -117,6 +129,8 @@ def reqol(
     """practitioner: record ReQoL-10 (or skip it with a reason)"""
     if (responses is None) == (skip is None):
         raise typer.BadParameter("give --responses or --skip (one of them)")
+    if note is not None and skip is None:
+        raise typer.BadParameter("--note goes with --skip")
 
     async def body(runtime: Runtime) -> None:
         submission = ReqolSubmission(
@@ -124,6 +138,7 @@ def reqol(
             responses=_responses(responses) if responses else None,
             physical_health=physical_health,
             skipped_reason=skip,
+            skip_note=note,
         )
         await act(runtime, ref, "record_reqol", submission)
 
@@ -147,7 +162,7 @@ def extend(
 def discharge(
     ref: Ref,
     reason: Annotated[DischargeReason, typer.Argument(help="why the episode ends")],
-    summary: Annotated[str, typer.Option(help="a short discharge summary")],
+    summary: Annotated[str, typer.Option(help="a short discharge summary", callback=free_text)],
 ) -> None:
     """practitioner: discharge"""
 

@@ -12,6 +12,8 @@ from cli.runner import (
     DEFAULT_COORDINATOR,
     CliError,
     Coordinator,
+    free_text,
+    one_line_text,
     print_json,
     run,
     warn_without_worker,
@@ -23,13 +25,16 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 
-Sender = Annotated[str, typer.Option("--from", help="the client's email or phone number")]
+Sender = Annotated[
+    str,
+    typer.Option("--from", help="the client's email or phone number", callback=one_line_text),
+]
 
 
 @app.command()
 def message(
     sender: Sender,
-    text: Annotated[str, typer.Argument(help="what the client wrote")],
+    text: Annotated[str, typer.Argument(help="what the client wrote", callback=free_text)],
 ) -> None:
     """client: send a message as SMS/email would"""
 
@@ -57,8 +62,8 @@ def message(
 
 @app.command()
 def text(
-    sender: Annotated[str, typer.Option("--from", help="the phone number")],
-    text: Annotated[str, typer.Argument(help="what the client texted")],
+    sender: Annotated[str, typer.Option("--from", help="the phone number", callback=one_line_text)],
+    text: Annotated[str, typer.Argument(help="what the client texted", callback=free_text)],
 ) -> None:
     """client: text Harbour from a phone (through the local Notify stand-in)"""
 

@@ -15,6 +15,7 @@ from cli.runner import (
     CliError,
     Ref,
     act,
+    free_text,
     print_json,
     run,
     warn_without_worker,
@@ -34,11 +35,11 @@ def refer(
     """referrer: submit a referral from a JSON file (prints its reference)"""
 
     async def body(runtime: Runtime) -> None:
-        from models.referral import ReferralSubmission
+        from models.referral import ReferralEntry
         from services import referrals
 
         # Checked before Temporal is asked anything: a bad file changes nothing.
-        submission = ReferralSubmission.model_validate(
+        submission = ReferralEntry.model_validate(
             json.loads(await asyncio.to_thread(file.read_text))
         )
         settings = runtime.settings
@@ -57,7 +58,10 @@ def refer(
 @app.command()
 def answer(
     ref: Ref,
-    text: Annotated[str, typer.Argument(help="the referrer's answer to the triage question")],
+    text: Annotated[
+        str,
+        typer.Argument(help="the referrer's answer to the triage question", callback=free_text),
+    ],
 ) -> None:
     """referrer: answer a triage question"""
 

@@ -29,9 +29,48 @@ T = TypeVar("T")
 USAGE = 2
 UNAVAILABLE = 1
 
+
+def _text_rule(rule: Callable[[str], str]) -> Callable[[Any], Any]:
+    """A typer callback that holds an option's or argument's text to ``rule`` (``models.text``):
+    a usage error (exit status 2) naming the option and the rule, never the value."""
+
+    def callback(value: Any) -> Any:
+        from pydantic_core import PydanticCustomError
+
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                try:
+                    rule(text)
+                except PydanticCustomError as refused:
+                    raise typer.BadParameter(refused.message()) from None
+        return value
+
+    return callback
+
+
+def _one_line(value: str) -> str:
+    from models.text import one_line
+
+    return one_line(value)
+
+
+def _free_text(value: str) -> str:
+    from models.text import free_text
+
+    return free_text(value)
+
+
+# Typer callbacks for typed text: names, ids, places (one line), and notes (free text).
+one_line_text = _text_rule(_one_line)
+free_text = _text_rule(_free_text)
+
 # Arguments and options that many commands share.
-Ref = Annotated[str, typer.Argument(help="the referral reference, e.g. R7K2M9QX4PT")]
-Coordinator = Annotated[str, typer.Option(help="the coordinator's staff id")]
+Ref = Annotated[
+    str, typer.Argument(help="the referral reference, e.g. R7K2M9QX4PT", callback=one_line_text)
+]
+Coordinator = Annotated[
+    str, typer.Option(help="the coordinator's staff id", callback=one_line_text)
+]
 DEFAULT_COORDINATOR = "c-cli"
 
 

@@ -77,12 +77,21 @@ class ReqolWhen(StrEnum):
 
 
 class ReqolSubmission(Strict):
-    """ReQoL-10 responses by item number (1–10), 0–4 as answered, or a reason to skip."""
+    """ReQoL-10 responses by item number (1–10), 0–4 as answered, or a reason to skip.
+
+    ``skipped_reason`` is a ``ReqolSkipReason`` code: the API and the CLI take nothing else.
+    It stays ``str`` here because histories written before the codes hold free text, and a
+    workflow must still read them back (``skip_code`` turns that text into ``other``)."""
 
     when: ReqolWhen
     responses: dict[int, int] | None = None
     physical_health: int | None = Field(default=None, ge=0, le=4)
     skipped_reason: str | None = Field(default=None, max_length=500)
+    skip_note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="free text about the skip: kept in the referral's encrypted state only",
+    )
 
 
 class Extension(Strict):

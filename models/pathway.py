@@ -390,7 +390,11 @@ def record_reqol(state: ReferralState, submission: ReqolSubmission, now: datetim
         measure = ReqolRecord(total=result.total, recorded_at=now)
         urgent = result.alert
     else:
-        measure = ReqolRecord(skipped_reason=submission.skipped_reason, recorded_at=now)
+        measure = ReqolRecord(
+            skipped_reason=submission.skipped_reason,
+            skip_note=submission.skip_note,
+            recorded_at=now,
+        )
     if submission.when == ReqolWhen.BASELINE:
         episode.baseline = measure
     else:

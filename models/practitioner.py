@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import EmailStr, Field, StrictBool, StrictInt
 
 from models.referral import Strict
+from models.text import OneLine
 
 # Opaque ids chosen by people (practitioner ids, staff labels): short, printable, no spaces.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -19,7 +20,7 @@ PractitionerId = Annotated[str, Field(pattern=ID_PATTERN, description="a practit
 class PractitionerDetails(Strict):
     """Add or update a practitioner."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     email: EmailStr
     capacity: StrictInt = Field(ge=0, le=1000, description="active episodes at most")
     active: StrictBool = Field(default=True, description="false while on leave")

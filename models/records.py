@@ -7,12 +7,14 @@ SQLAlchemy into the workflow sandbox.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from models.actions import DischargeReason
 from models.messages import Intent
 from models.referral import LiaisonKind, SessionOutcome, Stage, TimelineEvent, Urgency
+from models.reqol import ReqolSkipReason, skip_code
 
 RECORD_TRANSITION = "record_transition"
 RECORD_SESSION = "record_session"
@@ -74,6 +76,10 @@ class SessionWrite(BaseModel):
     liaison: list[LiaisonKind] = Field(default_factory=list)
 
 
+# A skip reason as the outcomes keep it: a code, whatever text an old history carried.
+SkipCode = Annotated[ReqolSkipReason, BeforeValidator(skip_code)]
+
+
 class OutcomeRecord(BaseModel):
     """An episode's outcome. The activity stores it under a keyed pseudonym of the ref."""
 
@@ -84,8 +90,9 @@ class OutcomeRecord(BaseModel):
     sessions_attended: int
     baseline_total: int | None = None
     end_total: int | None = None
-    baseline_skipped_reason: str | None = None
-    end_skipped_reason: str | None = None
+    # Codes only (the outcomes are anonymised): free text from before the codes is "other".
+    baseline_skipped_reason: SkipCode | None = None
+    end_skipped_reason: SkipCode | None = None
     change: str | None = None
     recovered: bool | None = None
     reliably_recovered: bool | None = None

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 from models.client_numbers import nhs_number_field, phone_field
 from models.notifications import ContactChannel
 from models.policy import ServicePolicy
+from models.text import FreeText, OneLine
 
 REFERENCE_PATTERN = r"^R[0-9A-HJKMNP-TV-Z]{8,26}$"
 
@@ -123,6 +124,33 @@ class ReferralSubmission(Strict):
         return value
 
 
+# What comes in: the same models, with the text rules of the door (``models.text``). The
+# workflow's own models above stay plain ``str``, so that every stored history replays.
+
+
+class ClientEntry(ClientDetails):
+    """``ClientDetails`` as a referrer sends them: one-line name and phone."""
+
+    name: OneLine = Field(min_length=1, max_length=200)
+    phone: OneLine | None = Field(default=None, max_length=32)
+
+
+class ReferrerEntry(ReferrerDetails):
+    """``ReferrerDetails`` as a referrer sends them: one-line organisation and name."""
+
+    organisation: OneLine = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
+
+
+class ReferralEntry(ReferralSubmission):
+    """A referral as it comes in (the CLI's ``refer``): ``ReferralSubmission`` with the text
+    rules of the door. It is handed on as the ``ReferralSubmission`` it is."""
+
+    client: ClientEntry
+    referrer: ReferrerEntry
+    reason: FreeText = Field(min_length=1, max_length=5000)
+
+
 class TimelineEvent(BaseModel):
     """One thing that happened to a referral. ``detail`` holds codes, never free text."""
 
@@ -164,10 +192,13 @@ class RecordedSession(BaseModel):
 
 
 class ReqolRecord(BaseModel):
-    """A measure as the workflow keeps it: scores or the reason it was skipped."""
+    """A measure as the workflow keeps it: scores, or the reason it was skipped (a
+    ``ReqolSkipReason`` code; free text in referrals recorded before the codes) and any note
+    about it. Only the code ever leaves the workflow's encrypted state."""
 
     total: int | None = None
     skipped_reason: str | None = None
+    skip_note: str | None = None
     recorded_at: datetime
 
 

@@ -14,6 +14,31 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 ITEMS = range(1, 11)
+
+
+class ReqolSkipReason(StrEnum):
+    """Why a ReQoL-10 measure was not taken. A code, never typed text: it is what the
+    anonymised outcomes keep (a note, if any, stays with the referral's encrypted state)."""
+
+    DECLINED = "declined"  # the client chose not to answer
+    UNWELL = "unwell"  # too unwell or distressed to answer
+    ACCESS_NEEDS = "access_needs"  # language, literacy, sight or another access need
+    NOT_SEEN = "not_seen"  # no session to ask it in (ended early, did not attend)
+    NOT_APPROPRIATE = "not_appropriate"  # the practitioner judged it not right at the time
+    OTHER = "other"
+
+
+def skip_code(reason: str | None) -> ReqolSkipReason | None:
+    """The code of a stored skip reason: the code itself, or ``OTHER`` for the free text that
+    referrals recorded before reasons were codes (their histories still hold it)."""
+    if reason is None:
+        return None
+    try:
+        return ReqolSkipReason(reason)
+    except ValueError:
+        return ReqolSkipReason.OTHER
+
+
 NEGATIVELY_WORDED = frozenset({1, 3, 6, 9})
 # The item that alerts the practitioner at once when answered at its two worst levels.
 ALERT_ITEM = 6

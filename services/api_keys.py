@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,6 +29,7 @@ from infra.database import as_utc, write_transaction
 from models.practitioner import ID_PATTERN
 from models.roles import Role
 from models.tables import ApiKeyRow
+from models.text import one_line
 from readmodel.dashboard_sessions import end_key_sessions
 
 KEY_PREFIX = "hbk"
@@ -89,6 +91,10 @@ def _check_binding(role: Role, organisation: str | None, practitioner_id: str | 
             raise ValueError("a referrer key needs --organisation")
         if len(organisation) > _ORGANISATION_MAX:
             raise ValueError(f"an organisation is at most {_ORGANISATION_MAX} characters")
+        try:
+            one_line(organisation)
+        except PydanticCustomError as refused:
+            raise ValueError(f"an organisation {refused.message()}") from None
     elif organisation is not None:
         raise ValueError("only a referrer key is bound to an organisation")
     if role == Role.PRACTITIONER:

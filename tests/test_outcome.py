@@ -9,6 +9,7 @@ from models.outcome import episode_outcome
 from models.policy import ServicePolicy
 from models.records import OutcomeRecord
 from models.referral import LiaisonKind, RecordedSession, ReqolRecord, SessionOutcome, Stage
+from models.reqol import ReqolSkipReason
 from tests.factories import RULES_NOW, referral_state
 
 NOW = RULES_NOW
@@ -63,11 +64,31 @@ def test_change_and_recovery_are_claimed_only_with_both_scores() -> None:
 def test_a_skipped_measure_keeps_its_reason_and_claims_no_change() -> None:
     outcome = _discharging(
         ReqolRecord(total=18, recorded_at=NOW),
-        ReqolRecord(skipped_reason="client declined", recorded_at=NOW),
+        ReqolRecord(skipped_reason=ReqolSkipReason.DECLINED, recorded_at=NOW),
     )
     assert (outcome.baseline_total, outcome.end_total) == (18, None)
-    assert outcome.end_skipped_reason == "client declined"
+    assert outcome.end_skipped_reason == "declined"
     assert outcome.change is None and outcome.recovered is None
+
+
+def test_an_outcome_keeps_the_skip_code_and_never_typed_text() -> None:
+    # A note, and free text from a history recorded before the codes: neither reaches the
+    # anonymised outcome, which keeps a code ("other" for the old free text).
+    outcome = _discharging(
+        ReqolRecord(
+            skipped_reason="Robin Quill-Ashdown 07700 900461 was too anxious",
+            recorded_at=NOW,
+        ),
+        ReqolRecord(
+            skipped_reason=ReqolSkipReason.UNWELL,
+            skip_note="Robin in hospital, call 07700 900461",
+            recorded_at=NOW,
+        ),
+    )
+    assert outcome.baseline_skipped_reason == ReqolSkipReason.OTHER
+    assert outcome.end_skipped_reason == ReqolSkipReason.UNWELL
+    stored = outcome.model_dump_json()
+    assert "Robin" not in stored and "900461" not in stored
 
 
 def test_the_policy_sets_the_cut_off_and_the_reliable_change() -> None:

@@ -22,6 +22,7 @@ from api.context import get_context
 from api.dashboard.formatting import label
 from api.dashboard.session import DashboardUser, Flash
 from api.dashboard.web import DashboardRoute, Form, current_user, posted_form, redirect
+from api.schemas import AllocationBody, ResolutionBody, TriageBody
 from models.actions import (
     Allocation,
     Closure,
@@ -64,11 +65,15 @@ async def _act(
     build: type[BaseModel] | None,
     fields: dict[str, object],
     done: str,
+    entry: type[BaseModel] | None = None,
 ) -> Response:
-    """Validate the form into the action's model, run the update, and go back with a
-    message: what happened, or why it could not."""
+    """Validate the form (with ``entry``, the API's body for the same action, when there is
+    one: the same rules for typed text as the API's) into the action's model, run the update,
+    and go back with a message: what happened, or why it could not."""
     back = _back(form, f"/dashboard/referrals/{ref}")
     try:
+        if entry is not None:
+            entry.model_validate({k: v for k, v in fields.items() if v is not None})
         argument: BaseModel | str = (
             build.model_validate({**fields, "coordinator": user.staff_id})
             if build is not None
@@ -109,7 +114,9 @@ async def triage(request: Request, user: User, ref: Ref) -> Response:
         "decline": "declined; the referrer is told why.",
         "request_information": "the referrer has been asked.",
     }.get(outcome, "triaged.")
-    return await _act(request, user, form, ref, "triage", TriageDecision, fields, done)
+    return await _act(
+        request, user, form, ref, "triage", TriageDecision, fields, done, entry=TriageBody
+    )
 
 
 @router.post("/referrals/{ref}/allocate")
@@ -126,6 +133,7 @@ async def allocate(request: Request, user: User, ref: Ref) -> Response:
         Allocation,
         {"practitioner_id": practitioner},
         f"allocated to {practitioner}.",
+        entry=AllocationBody,
     )
 
 
@@ -252,6 +260,11 @@ async def resolve(
         return redirect(
             request, back, Flash("error", "Write a short note (up to 2 000 characters) first.")
         )
+    try:
+        ResolutionBody(note=note)
+    except ValidationError as error:
+        message = str(error.errors()[0].get("msg", "not valid"))
+        return redirect(request, back, Flash("error", f"note: {message}"))
     context = get_context(request)
     resolved = await inbound_messages.resolve(
         context.client,

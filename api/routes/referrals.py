@@ -437,12 +437,14 @@ async def record_session(
 async def record_reqol(
     ref: RefPath, body: ReqolBody, context: Context, caller: Practitioner
 ) -> ReferralView:
-    """Baseline or end of the episode: ten responses by item number, or why it was skipped."""
+    """Baseline or end of the episode: ten responses by item number, or why it was skipped (a
+    code; a note about it stays encrypted with the referral, out of the anonymised outcomes)."""
     submission = ReqolSubmission(
         when=body.when,
         responses=body.responses,
         physical_health=body.physical_health,
         skipped_reason=body.skipped_reason,
+        skip_note=body.note,
     )
     return await _act(context, caller, ref, "record_reqol", submission)
 
