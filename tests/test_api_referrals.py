@@ -12,7 +12,7 @@ from sqlalchemy import select
 from api.idempotency import fingerprint
 from infra.database import write_transaction
 from models.referral import ReferralSubmission
-from models.tables import IdempotencyKeyRow
+from models.tables import IdempotencyKeyRow, OutcomeRow
 from readmodel.practitioners import add_practitioner
 from tests.factories import (
     CLIENT_EMAIL,
@@ -461,3 +461,48 @@ async def test_the_referrer_sees_the_triage_question_and_the_email_says_where(
         assert answered.status_code == 200 and answered.json()["question"] is None
         after = (await api.get(f"/v1/referrals/{ref}", referrer)).json()
         assert after["question"] is None and after["stage"] == "triage"
+
+
+async def test_a_skipped_measure_reaches_the_outcomes_as_a_code_only(api: Api) -> None:
+    referrer = await api.key("referrer", organisation=ORG_A)
+    coordinator = await api.key("coordinator")
+    practitioner = await api.key("practitioner", practitioner="p-ana")
+    await add_practitioner(api.h.session_factory, "p-ana", "Ana Lowry", "a@h.example", capacity=3)
+    typed = f"{CLIENT_NAME} on 07700 900461 was too anxious"
+    async with api.h.worker():
+        ref = await api.refer(referrer)
+        await api.post(f"/v1/referrals/{ref}/triage", coordinator, json={"outcome": "accept"})
+        await api.post(
+            f"/v1/referrals/{ref}/allocation", coordinator, json={"practitioner_id": "p-ana"}
+        )
+        # Free text as the reason is refused (422 naming the field), and changes nothing.
+        free = await api.post(
+            f"/v1/referrals/{ref}/reqol",
+            practitioner,
+            json={"when": "baseline", "skipped_reason": typed},
+        )
+        assert free.status_code == 422
+        assert [["body", "skipped_reason"]] == [e["loc"] for e in free.json()["errors"]]
+        assert CLIENT_NAME not in free.text
+        # A code, with a note that stays with the referral's encrypted state.
+        skipped = await api.post(
+            f"/v1/referrals/{ref}/reqol",
+            practitioner,
+            json={"when": "baseline", "skipped_reason": "unwell", "note": typed},
+        )
+        assert skipped.status_code == 200, skipped.text
+        discharged = await api.post(
+            f"/v1/referrals/{ref}/discharge",
+            practitioner,
+            json={"reason": "not_engaged", "summary": "ended"},
+        )
+        assert discharged.json()["stage"] == "discharged"
+
+        async def outcome_rows() -> list[Any]:
+            async with api.h.session_factory() as session:
+                return list((await session.scalars(select(OutcomeRow))).all())
+
+        [row] = await eventually(outcome_rows)
+        assert row.baseline_skipped_reason == "unwell" and row.end_skipped_reason is None
+        stored = " ".join(str(getattr(row, c.key)) for c in OutcomeRow.__table__.columns)
+        assert CLIENT_NAME not in stored and "900461" not in stored and "anxious" not in stored
