@@ -39,6 +39,7 @@ __all__ = [
     "load_settings",
     "make_runtime",
     "open_runtime",
+    "private_by_default",
 ]
 
 
@@ -63,8 +64,19 @@ class DevstackSettings(BaseSettings):
 
 def load_settings() -> Settings:
     """The ``HARBOUR_*`` settings (environment, then ``harbour.env``); pydantic's
-    ``ValidationError`` names a malformed one."""
+    ``ValidationError`` names a malformed one.
+
+    Every entry point starts here, so this is also where the process's files become private:
+    from now on whatever it creates — and whatever the Temporal dev server it starts creates
+    (``temporal.db``, its log) — is readable by its own user only (umask 077)."""
+    private_by_default()
     return Settings()
+
+
+def private_by_default() -> None:
+    """Files and folders this process creates from now on are its user's only (umask 077):
+    the data folder holds personal data and the keys to it."""
+    os.umask(0o077)
 
 
 def load_keys(settings: Settings) -> tuple[KeyRing, bytes]:

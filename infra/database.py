@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from infra.keys import KeyRing
+from infra.private_files import private_dir, private_file, tighten
 
 # How long a SQLite connection waits for another writer before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -51,7 +52,8 @@ def _split_search_path(url: URL) -> tuple[URL, str | None]:
 def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """An async engine for ``url``, configured for this project's databases.
 
-    SQLite: the parent folder of a file database is created; every connection uses WAL
+    SQLite: the file database and its folder are created owner-only (0600 and 0700, as are
+    the ``-wal`` and ``-shm`` files SQLite makes beside it); every connection uses WAL
     (readers never block the writer; ``synchronous`` stays FULL so a committed inbound message
     survives a power cut), a busy timeout (writers queue rather than fail),
     enforced foreign keys, and SQLAlchemy-controlled ``BEGIN`` so a transaction can ask for
@@ -75,7 +77,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
 
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_files(Path(database).expanduser())
     engine = create_async_engine(parsed, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -100,6 +102,16 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _private_sqlite_files(path: Path) -> None:
+    """The database file owner-only before SQLite opens it: SQLite creates the ``-wal`` and
+    ``-shm`` files with the database file's own mode, so they are owner-only too (older ones
+    are tightened)."""
+    private_dir(path.parent)
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten(path.with_name(path.name + suffix))
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

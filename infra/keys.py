@@ -1,7 +1,8 @@
 """Key material: the payload encryption key ring and the outcome pseudonym key.
 
 Keys come from settings (``HARBOUR_ENCRYPTION_KEYS``, ``HARBOUR_PSEUDONYM_KEY``) in production.
-For the embedded demo they are generated on first run into ``<data_dir>/keys.json`` (mode 0600),
+For the embedded demo they are generated on first run into ``<data_dir>/keys.json`` (mode 0600,
+its folder 0700 when this creates it),
 so a laptop works out of the box and keeps decrypting its own history across restarts.
 
 Errors name key ids and positions only: key material never appears in a message, a log line or
@@ -23,6 +24,8 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from infra.private_files import private_dir, tighten
 
 KEY_BYTES = 32  # AES-256
 PSEUDONYM_KEY_MIN_BYTES = 32
@@ -196,7 +199,7 @@ def _load_or_create(path: Path) -> dict[str, Any]:
     process won the race, and then its file is read instead.
     """
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -209,6 +212,7 @@ def _load_or_create(path: Path) -> dict[str, Any]:
                 os.link(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+    tighten(path)  # one an older version left readable
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError:

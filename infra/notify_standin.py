@@ -58,6 +58,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from infra.logging import get_logger
+from infra.private_files import private_dir
 
 # Logs carry notification ids and status codes only, never a number or a message.
 log = get_logger("harbour.notify_standin")
@@ -365,8 +366,8 @@ class NotifyStandin:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: httpx.AsyncClient | None = None
 
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.received_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.folder)
+        private_dir(self.received_folder)
         self._load()
 
         notify = self._notify_endpoint

@@ -1,7 +1,8 @@
 """A local SMTP sink for the dev stack: every letter Harbour sends becomes a ``.eml`` file.
 
 Real SMTP (aiosmtpd), real files: open ``data/mailbox/*.eml`` in any mail client or text
-editor to read exactly what a client, referrer or coordinator would receive.
+editor to read exactly what a client, referrer or coordinator would receive. The folder and
+the files are owner-only (0700, 0600).
 
 Run on its own with ``python -m infra.smtp_sink [host] [port] [folder]``; the dev-stack
 command starts it with :func:`start_sink`.
@@ -20,13 +21,15 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from infra.private_files import private_dir, write_private
+
 
 class MailboxSink:
     """aiosmtpd handler writing each message to ``<UTC timestamp>-<short id>.eml``."""
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Store the message exactly as received and accept it."""
@@ -42,8 +45,9 @@ class MailboxSink:
         name = f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         final = self.folder / name
         partial = self.folder / f".{name}.part"
-        # Write then rename: a reader never sees half a message.
-        partial.write_bytes(content)
+        # Write then rename: a reader never sees half a message. Owner-only: letters hold
+        # names and contacts.
+        write_private(partial, content)
         os.replace(partial, final)
         return final
 
