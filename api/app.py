@@ -112,7 +112,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
-        TrustedHostMiddleware, allowed_hosts=api_settings.allowed_hosts, www_redirect=False
+        TrustedHostMiddleware, allowed_hosts=api_settings.trusted_hosts(), www_redirect=False
     )
     app.add_middleware(CatchAll)
     for module in (

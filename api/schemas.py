@@ -19,13 +19,12 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    EmailStr,
     Field,
     StrictBool,
-    StrictInt,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from models.actions import (
     ClosureReason,
@@ -36,6 +35,7 @@ from models.actions import (
     ReqolWhen,
     TriageOutcome,
 )
+from models.numbers import json_int
 
 # ID_PATTERN is re-exported: the routes check ids in paths and queries with it.
 from models.practitioner import ID_PATTERN as ID_PATTERN
@@ -51,7 +51,7 @@ from models.referral import (
     Urgency,
 )
 from models.reqol import ReqolSkipReason
-from models.text import FreeText, OneLine
+from models.text import NOT_BLANK, EmailAddress, FreeText, OneLine
 from readmodel.referrals import ReferralSummary
 from readmodel.waiting_list import WaitingListEntry
 
@@ -93,6 +93,14 @@ QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 QueryInt = Annotated[int, BeforeValidator(_query_int)]
 QueryDate = Annotated[date, BeforeValidator(_query_date)]
 
+
+def query_int(minimum: int, maximum: int) -> Any:
+    """An integer query parameter within bounds. The bounds come before the text check in
+    the chain, so the schema states them as JSON Schema's ``minimum``/``maximum`` (after it,
+    pydantic would publish ``ge``/``le``, which JSON Schema ignores)."""
+    return Annotated[int, Field(ge=minimum, le=maximum), BeforeValidator(_query_int)]
+
+
 Reference = Annotated[
     str, Field(pattern=REFERENCE_PATTERN, description="an opaque referral reference")
 ]
@@ -104,14 +112,14 @@ Reference = Annotated[
 class IntakeReferrer(Strict):
     """Who referred. The organisation is the API key's; giving another one is an error."""
 
-    organisation: OneLine | None = Field(
+    organisation: Annotated[OneLine, NOT_BLANK] | None = Field(
         default=None,
         min_length=1,
         max_length=200,
         description="optional; when given it must be the API key's organisation",
     )
-    name: OneLine = Field(min_length=1, max_length=200)
-    email: EmailStr
+    name: Annotated[OneLine, NOT_BLANK] = Field(min_length=1, max_length=200)
+    email: EmailAddress
 
 
 class IntakeClient(ClientEntry):
@@ -128,9 +136,12 @@ class ReferralIntake(Strict):
 
     client: IntakeClient
     referrer: IntakeReferrer
-    consent: StrictBool = Field(description="the client consented to this referral (must be true)")
+    consent: StrictBool = Field(
+        description="the client consented to this referral (must be true)",
+        json_schema_extra={"const": True},
+    )
     urgency: Urgency = Urgency.ROUTINE
-    reason: FreeText = Field(min_length=1, max_length=5000)
+    reason: Annotated[FreeText, NOT_BLANK] = Field(min_length=1, max_length=5000)
 
     @field_validator("consent")
     @classmethod
@@ -156,7 +167,7 @@ class ReferralAccepted(BaseModel):
 class InformationBody(Strict):
     """The referrer's answer to a triage question (free text, kept encrypted)."""
 
-    answer: FreeText = Field(min_length=1, max_length=5000)
+    answer: Annotated[FreeText, NOT_BLANK] = Field(min_length=1, max_length=5000)
 
 
 class TriageBody(Strict):
@@ -182,6 +193,21 @@ class ValidationDecision(StrEnum):
 class ValidationBody(Strict):
     """A coordinator's decision on a referral in the validation queue (a silent client): keep
     them on the list, or remove them with a reason (the referrer and client are told why)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"decision": {"const": "keep"}, "reason": {"type": "null"}}},
+                {
+                    "properties": {
+                        "decision": {"const": "remove"},
+                        "reason": {"enum": [r.value for r in RemovalReason]},
+                    },
+                    "required": ["reason"],
+                },
+            ]
+        }
+    )
 
     decision: ValidationDecision
     reason: RemovalReason | None = Field(default=None, description="required to remove")
@@ -213,13 +239,18 @@ class BookingBody(Strict):
     """Book a session; the client is reminded before it."""
 
     at: JsonDatetime = Field(description="with a timezone, in the future, within a year")
-    location: OneLine = Field(min_length=1, max_length=200, description="e.g. café, home, beach")
+    location: Annotated[OneLine, NOT_BLANK] = Field(
+        min_length=1, max_length=200, description="e.g. café, home, beach"
+    )
 
     @field_validator("at")
     @classmethod
     def _within_a_year(cls, value: datetime) -> datetime:
+        # A rule about now, which JSON Schema cannot state: its own error type says so.
         if value - datetime.now(value.tzinfo) > BOOKING_HORIZON:
-            raise ValueError("a session can be booked at most a year ahead")
+            raise PydanticCustomError(
+                "booking_horizon", "a session can be booked at most a year ahead"
+            )
         return value
 
 
@@ -229,17 +260,37 @@ class SessionRecordBody(Strict):
     session_id: OneLine | None = Field(
         default=None, max_length=64, description="a booked session's id, or none"
     )
-    at: JsonDatetime | None = Field(default=None, description="when it happened (with timezone)")
+    at: JsonDatetime | None = Field(
+        default=None, description="when it happened (with timezone), at most five years ago"
+    )
     outcome: SessionOutcome
-    location: OneLine = Field(default="not recorded", min_length=1, max_length=200)
+    location: Annotated[OneLine, NOT_BLANK] = Field(
+        default="not recorded", min_length=1, max_length=200
+    )
     liaison: list[LiaisonKind] = Field(default_factory=list, max_length=6)
 
     @field_validator("at")
     @classmethod
     def _not_long_ago(cls, value: datetime | None) -> datetime | None:
+        # A rule about now, which JSON Schema cannot state: its own error type says so.
         if value is not None and datetime.now(value.tzinfo) - value > RECORDING_LOOKBACK:
-            raise ValueError("a session more than five years ago cannot be recorded")
+            raise PydanticCustomError(
+                "recording_lookback", "a session more than five years ago cannot be recorded"
+            )
         return value
+
+
+ITEM_NUMBER_PATTERN = "^(10|[1-9])$"
+
+
+def _item_number(value: Any) -> Any:
+    # JSON object keys are text: "1" to "10", exactly (not "01", not " 1").
+    if isinstance(value, str) and not re.fullmatch(ITEM_NUMBER_PATTERN, value):
+        raise ValueError("an item number, 1 to 10")
+    return value
+
+
+ItemNumber = Annotated[int, BeforeValidator(_item_number)]
 
 
 class ReqolBody(Strict):
@@ -248,15 +299,29 @@ class ReqolBody(Strict):
     is never stored. The anonymised outcomes keep the code; the note stays in the referral's
     encrypted state."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"note": {"type": "null"}}},
+                {
+                    "properties": {"skipped_reason": {"enum": [r.value for r in ReqolSkipReason]}},
+                    "required": ["skipped_reason"],
+                },
+            ]
+        }
+    )
+
     when: ReqolWhen
-    responses: (
-        dict[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=0, le=4)]] | None
-    ) = None
-    physical_health: int | None = Field(default=None, ge=0, le=4)
+    responses: dict[ItemNumber, json_int(0, 4)] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        json_schema_extra={"propertyNames": {"pattern": ITEM_NUMBER_PATTERN}},
+        description='responses by item number, e.g. {"1": 3, "2": 0, …, "10": 4}',
+    )
+    physical_health: json_int(0, 4) | None = None  # type: ignore[valid-type]
     skipped_reason: ReqolSkipReason | None = Field(
         default=None, description="why the measure was not taken (a code)"
     )
-    note: FreeText | None = Field(
+    note: Annotated[FreeText, NOT_BLANK] | None = Field(
         default=None,
         min_length=1,
         max_length=500,
@@ -273,14 +338,14 @@ class ReqolBody(Strict):
 class ExtensionBody(Strict):
     """Extend the plan of sessions (never beyond the service's maximum)."""
 
-    planned_sessions: StrictInt = Field(ge=1, le=100)
+    planned_sessions: json_int(1, 100)  # type: ignore[valid-type]
 
 
 class DischargeBody(Strict):
     """Discharge: a coded reason and a summary that stays in encrypted storage."""
 
     reason: DischargeReason
-    summary: FreeText = Field(min_length=1, max_length=5000)
+    summary: Annotated[FreeText, NOT_BLANK] = Field(min_length=1, max_length=5000)
 
 
 # ------------------------------------------------------------------------------ reading
@@ -328,7 +393,7 @@ PractitionerBody = PractitionerDetails
 class ResolutionBody(Strict):
     """Take a message out of the inbox, with a note of what was done."""
 
-    note: FreeText = Field(min_length=1, max_length=2000)
+    note: Annotated[FreeText, NOT_BLANK] = Field(min_length=1, max_length=2000)
 
 
 class AcknowledgementBody(Strict):

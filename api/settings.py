@@ -48,7 +48,7 @@ class ApiSettings(BaseSettings):
     # must never be reflected. Comma-separated in the environment; "*" trusts any host
     # (only behind a proxy that checks it).
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["localhost", "127.0.0.1"]
+        default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"]
     )
 
     @field_validator("allowed_hosts", mode="before")
@@ -68,6 +68,14 @@ class ApiSettings(BaseSettings):
                 "memcached://host:port"
             )
         return value
+
+    def trusted_hosts(self) -> list[str]:
+        """``allowed_hosts``, and the address the API listens on when it names one host (the
+        dev stack's Notify stand-in calls the API there)."""
+        own = f"[{self.host}]" if ":" in self.host else self.host
+        if self.host in ("0.0.0.0", "::") or own in self.allowed_hosts:
+            return list(self.allowed_hosts)
+        return [*self.allowed_hosts, own]
 
     @field_validator("inbound_email_secret")
     @classmethod

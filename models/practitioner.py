@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import EmailStr, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool
 
+from models.numbers import json_int
 from models.referral import Strict
-from models.text import OneLine
+from models.text import NOT_BLANK, EmailAddress, OneLine
 
 # Opaque ids chosen by people (practitioner ids, staff labels): short, printable, no spaces.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -20,9 +21,11 @@ PractitionerId = Annotated[str, Field(pattern=ID_PATTERN, description="a practit
 class PractitionerDetails(Strict):
     """Add or update a practitioner."""
 
-    name: OneLine = Field(min_length=1, max_length=200)
-    email: EmailStr
-    capacity: StrictInt = Field(ge=0, le=1000, description="active episodes at most")
+    name: Annotated[OneLine, NOT_BLANK] = Field(min_length=1, max_length=200)
+    email: EmailAddress
+    capacity: json_int(0, 1000) = Field(  # type: ignore[valid-type]
+        description="active episodes at most"
+    )
     active: StrictBool = Field(default=True, description="false while on leave")
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from models.client_numbers import nhs_number_field, phone_field
 from models.notifications import ContactChannel
 from models.policy import ServicePolicy
-from models.text import FreeText, OneLine
+from models.text import NOT_BLANK, EmailAddress, FreeText, OneLine, one_line
 
 REFERENCE_PATTERN = r"^R[0-9A-HJKMNP-TV-Z]{8,26}$"
 
@@ -127,19 +136,94 @@ class ReferralSubmission(Strict):
 # What comes in: the same models, with the text rules of the door (``models.text``). The
 # workflow's own models above stay plain ``str``, so that every stored history replays.
 
+# A phone number as ``normalise_phone`` reads it: +<8–15 digits>, 00<8–15 digits> or a UK
+# 0<6–13 digits>, the digits optionally separated by single spaces, dots, dashes or brackets.
+_SEP = "[ .()-]?"
+PHONE_PATTERN = (
+    f"^(?:\\+[0-9](?:{_SEP}[0-9]){{7,14}}"
+    f"|0{_SEP}0(?:{_SEP}[0-9]){{8,15}}"
+    f"|0{_SEP}[1-9](?:{_SEP}[0-9]){{5,12}})$"
+)
+_CONTACT = {"type": "string"}
+_ONLY_EMAIL = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"const": "email"}}]}
+_ONLY_SMS = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"const": "sms"}}]}
+# ClientDetails' own rules, as JSON Schema: reachable, every channel agreed has a contact on
+# it, and the preferred channel is one of those agreed.
+CLIENT_RULES: dict[str, Any] = {
+    "allOf": [
+        {
+            "anyOf": [
+                {"required": ["email"], "properties": {"email": _CONTACT}},
+                {"required": ["phone"], "properties": {"phone": _CONTACT}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"channels": _ONLY_EMAIL}},
+                {"required": ["phone"], "properties": {"phone": _CONTACT}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"channels": _ONLY_SMS}},
+                {"required": ["email"], "properties": {"email": _CONTACT}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"preferred_channel": {"enum": ["email", None]}}},
+                {"required": ["phone"], "properties": {"phone": _CONTACT}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"preferred_channel": {"enum": ["sms", None]}}},
+                {"required": ["email"], "properties": {"email": _CONTACT}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"preferred_channel": {"type": "null"}}},
+                {"properties": {"channels": {"type": "null"}}},
+                {
+                    "properties": {
+                        "preferred_channel": {"const": "sms"},
+                        "channels": {"contains": {"const": "sms"}},
+                    }
+                },
+                {
+                    "properties": {
+                        "preferred_channel": {"const": "email"},
+                        "channels": {"contains": {"const": "email"}},
+                    }
+                },
+            ]
+        },
+    ]
+}
+
 
 class ClientEntry(ClientDetails):
-    """``ClientDetails`` as a referrer sends them: one-line name and phone."""
+    """``ClientDetails`` as a referrer sends them: one-line name, a phone number in a form
+    ``normalise_phone`` reads, and the model's rules stated in its JSON Schema."""
 
-    name: OneLine = Field(min_length=1, max_length=200)
-    phone: OneLine | None = Field(default=None, max_length=32)
+    model_config = ConfigDict(json_schema_extra=CLIENT_RULES)
+
+    name: Annotated[OneLine, NOT_BLANK] = Field(min_length=1, max_length=200)
+    email: EmailAddress | None = None
+    # The pattern allows no control character; one_line refuses them before stripping too.
+    phone: (
+        Annotated[str, Field(max_length=32, pattern=PHONE_PATTERN), BeforeValidator(one_line)]
+        | None
+    ) = None
 
 
 class ReferrerEntry(ReferrerDetails):
     """``ReferrerDetails`` as a referrer sends them: one-line organisation and name."""
 
-    organisation: OneLine = Field(min_length=1, max_length=200)
-    name: OneLine = Field(min_length=1, max_length=200)
+    organisation: Annotated[OneLine, NOT_BLANK] = Field(min_length=1, max_length=200)
+    name: Annotated[OneLine, NOT_BLANK] = Field(min_length=1, max_length=200)
+    email: EmailAddress
 
 
 class ReferralEntry(ReferralSubmission):
@@ -148,7 +232,7 @@ class ReferralEntry(ReferralSubmission):
 
     client: ClientEntry
     referrer: ReferrerEntry
-    reason: FreeText = Field(min_length=1, max_length=5000)
+    reason: Annotated[FreeText, NOT_BLANK] = Field(min_length=1, max_length=5000)
 
 
 class TimelineEvent(BaseModel):

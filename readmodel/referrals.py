@@ -5,9 +5,6 @@ Codes, dates and flags only: no client's name, contact or free text.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from infra.database import as_utc
 from models.referral import Stage, Urgency
 from models.tables import ReferralRow
-from readmodel.waiting_list import InvalidCursor
+from readmodel.cursors import read_referral_cursor, referral_cursor
 
 
 class ReferralSummary(BaseModel):
@@ -146,14 +143,8 @@ def _summary(row: ReferralRow) -> ReferralSummary:
 
 
 def _encode_cursor(received_at: datetime, ref: str) -> str:
-    raw = json.dumps([received_at.isoformat(), ref]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return referral_cursor(received_at, ref)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, ref = json.loads(raw)
-        return as_utc(datetime.fromisoformat(at)), str(ref)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor("the cursor is not one this service gave out") from None
+    return read_referral_cursor(cursor)

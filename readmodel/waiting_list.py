@@ -15,10 +15,7 @@ referral's place on the whole list, whatever the filters.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +29,7 @@ from infra.database import as_utc
 from models.allocation import URGENCY_RANK, PractitionerRoom, WaitingReferral
 from models.referral import Stage, Urgency
 from models.tables import CaseloadRow, ReferralRow
+from readmodel.cursors import read_waiting_cursor, waiting_cursor
 from readmodel.estimates import EstimateInputs, estimate_inputs
 from readmodel.sql import WAITING
 
@@ -134,10 +132,6 @@ class WaitingPage:
     total_waiting: int
     estimates: EstimateInputs
     next_cursor: str | None
-
-
-class InvalidCursor(ValueError):
-    """A cursor this service did not give out."""
 
 
 @dataclass(frozen=True)
@@ -435,24 +429,17 @@ def _entry(position: int, row: Row[Any], inputs: EstimateInputs, now: datetime) 
     )
 
 
-# The cursor: the section of the last row shown ("r" returning, "n" new) and its sort key.
+# The cursor: the section of the last row shown ("r" returning, "n" new) and its sort key
+# (readmodel.cursors writes and reads it).
 
 
 def _encode_cursor(placed: tuple[int, Row[Any], _Section]) -> str:
     _, row, section = placed
-    key = [v.isoformat() if isinstance(v, datetime) else v for v in _row_key(row, section)]
-    return base64.urlsafe_b64encode(json.dumps([section.name, *key]).encode()).decode().rstrip("=")
+    return waiting_cursor(section.name, tuple(_row_key(row, section)))
 
 
 def decode_cursor(cursor: str) -> tuple[str, Key]:
     """(section, sort key) of the last row of the previous page; ``InvalidCursor`` if the
     cursor is not one this service gave out."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if data[0] == "r" and len(data) == 3:
-            return "r", (as_utc(datetime.fromisoformat(data[1])), str(data[2]))
-        if data[0] == "n" and len(data) == 4 and type(data[1]) is int:
-            return "n", (data[1], as_utc(datetime.fromisoformat(data[2])), str(data[3]))
-    except (ValueError, TypeError, IndexError, KeyError, binascii.Error, UnicodeDecodeError):
-        pass
-    raise InvalidCursor("the cursor is not one this service gave out")
+    section, key = read_waiting_cursor(cursor)
+    return section, key  # type: ignore[return-value]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.problems import ProblemError, not_found, responses
-from api.schemas import AcknowledgementBody, QueryBool, QueryInt, ResolutionBody
+from api.schemas import AcknowledgementBody, QueryBool, ResolutionBody, query_int
 from models.follow_up import FollowUpView
 from models.records import InboxItem
 from readmodel.inbox import inbox_item, list_inbox, message_exists
@@ -39,7 +39,7 @@ async def inbox(
     include_resolved: Annotated[
         QueryBool, Query(description="also those already dealt with, after the open ones")
     ] = False,
-    limit: Annotated[QueryInt, Query(ge=1, le=500)] = 200,
+    limit: Annotated[query_int(1, 500), Query()] = 200,  # type: ignore[valid-type]
 ) -> list[InboxItem]:
     """Unmatched senders, messages a referral could not act on, and crisis messages:
     crisis first, then oldest first."""

@@ -31,7 +31,6 @@ from api.schemas import (
     HoldBody,
     InformationBody,
     QueryBool,
-    QueryInt,
     ReferralAccepted,
     ReferralIntake,
     ReferralPage,
@@ -41,6 +40,7 @@ from api.schemas import (
     TriageBody,
     ValidationBody,
     ValidationDecision,
+    query_int,
 )
 from models.actions import (
     Allocation,
@@ -67,10 +67,10 @@ from models.referral import (
     Stage,
     TimelineEvent,
 )
+from readmodel.cursors import REFERRAL_CURSOR, InvalidCursor
 from readmodel.read_audit import accesses
 from readmodel.referrals import ReferralFilters, referral_exists, referral_list, referral_summary
 from readmodel.timeline import get_timeline
-from readmodel.waiting_list import InvalidCursor
 from services import read_audit, referrals
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
@@ -133,7 +133,8 @@ async def submit(
         Header(
             alias="Idempotency-Key",
             pattern=r"^[\x21-\x7e]{1,200}$",
-            description="makes a retried submission return the same referral",
+            description="makes a retried submission return the same referral (the same key "
+            "with a different referral is a 422)",
         ),
     ] = None,
 ) -> ReferralAccepted:
@@ -186,8 +187,10 @@ async def list_referrals(
     practitioner: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     breach: QueryBool | None = None,
     referrer_organisation: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200, description="from next_cursor")] = None,
+    limit: Annotated[query_int(1, MAX_PAGE), Query()] = 50,  # type: ignore[valid-type]
+    cursor: Annotated[
+        str | None, Query(pattern=REFERRAL_CURSOR, description="a next_cursor from a page")
+    ] = None,
 ) -> ReferralPage:
     """Referrals newest first, filtered by stage, practitioner, breach and referrer
     organisation; keyset-paginated. Coordinators see every referral, a referrer its own
@@ -248,7 +251,7 @@ async def referral_views(
     ref: RefPath,
     context: Context,
     caller: Coordinator,
-    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE)] = 100,
+    limit: Annotated[query_int(1, MAX_PAGE), Query()] = 100,  # type: ignore[valid-type]
 ) -> ReferralAccessLog:
     """Every recorded view of the referral — through the API, the dashboard or the CLI — with
     who (a staff id and API key id, never the key) and when; ``total`` counts them all."""

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Query
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.problems import invalid_cursor, responses
-from api.schemas import QueryBool, QueryInt, WaitingListPage
+from api.schemas import QueryBool, WaitingListPage, query_int
 from models.referral import Urgency
-from readmodel.waiting_list import InvalidCursor, WaitingFilters, waiting_page
+from readmodel.cursors import WAITING_CURSOR, InvalidCursor
+from readmodel.waiting_list import WaitingFilters, waiting_page
 
 router = APIRouter(prefix="/v1/waiting-list", tags=["waiting list"])
 
@@ -36,8 +37,10 @@ async def waiting_list(
         QueryBool | None, Query(description="only held (or not held) referrals")
     ] = None,
     urgency: Urgency | None = None,
-    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300, description="from next_cursor")] = None,
+    limit: Annotated[query_int(1, MAX_PAGE), Query()] = 50,  # type: ignore[valid-type]
+    cursor: Annotated[
+        str | None, Query(pattern=WAITING_CURSOR, description="a next_cursor from a page")
+    ] = None,
 ) -> WaitingListPage:
     """Waiting referrals in the order they will be allocated: position on the whole list,
     days waited since the referral (the waiting standard's clock), an estimated wait as a
