@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -149,14 +150,36 @@ async def _http_error(request: Request, error: Exception) -> Response:
                 FieldError(loc=["body"], msg="the body could not be read as JSON", type="body")
             ],
         )
+    headers = dict(error.headers or {})
+    if status == 405:
+        # Starlette names the methods of the first route that matched the path only: every
+        # route of the path counts (GET and POST /v1/referrals, POST and DELETE …/hold).
+        headers["Allow"] = _allowed_methods(request)
     detail = {
         404: "no such resource",
         405: "this method is not allowed here",
         413: "the request body is larger than this API accepts",
     }.get(status, http.HTTPStatus(status).phrase.lower())
     return problem_response(
-        status, _STATUS_CODES.get(status, "http_error"), detail, headers=error.headers
+        status, _STATUS_CODES.get(status, "http_error"), detail, headers=headers
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of the request's path answers, for a 405's ``Allow``: each
+    method is tried against the routes (included routers match for their own routes)."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:

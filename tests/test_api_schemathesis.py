@@ -247,6 +247,21 @@ async def test_openapi_schema_holds_for_every_operation(harness: Harness) -> Non
     assert len(positive) >= len(_operations_of(api)), positive
 
 
+async def test_a_method_a_path_does_not_take_is_a_405_naming_every_one_it_does(
+    api: Api,
+) -> None:
+    coordinator = await api.key("coordinator")
+    schema = (await api.get("/openapi.json")).json()
+    for template, item in schema["paths"].items():
+        path = template.format(ref="R0000000000", practitioner_id="p-ana", message_id="0" * 32)
+        documented = {method.upper() for method in item}
+        for method in {"GET", "POST", "PUT", "DELETE", "PATCH"} - documented:
+            response = await api.request(method, path, coordinator)
+            assert response.status_code == 405, (method, template)
+            allowed = {m.strip() for m in response.headers["allow"].split(",")}
+            assert documented <= allowed, (method, template, allowed)
+
+
 def _operations_of(api: Api) -> list[tuple[str, str]]:
     schema = api.app.openapi()
     return [(m.upper(), p) for p, item in schema["paths"].items() for m in item]
