@@ -136,14 +136,11 @@ class ReferralSubmission(Strict):
 # What comes in: the same models, with the text rules of the door (``models.text``). The
 # workflow's own models above stay plain ``str``, so that every stored history replays.
 
-# A phone number as ``normalise_phone`` reads it: +<8–15 digits>, 00<8–15 digits> or a UK
-# 0<6–13 digits>, the digits optionally separated by single spaces, dots, dashes or brackets.
-_SEP = "[ .()-]?"
-PHONE_PATTERN = (
-    f"^(?:\\+[0-9](?:{_SEP}[0-9]){{7,14}}"
-    f"|0{_SEP}0(?:{_SEP}[0-9]){{8,15}}"
-    f"|0{_SEP}[1-9](?:{_SEP}[0-9]){{5,12}})$"
-)
+# How a phone number is written: digits, an optional leading +, and spaces, dots, dashes,
+# slashes or brackets between them. Whether it is a number a phone could have (the numbering
+# plan of its country, models/client_numbers.py) no pattern can say: that refusal has its own
+# error type, ``phone_number``.
+PHONE_PATTERN = "^\\+?[0-9 ()./-]+$"
 _CONTACT = {"type": "string"}
 _ONLY_EMAIL = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"const": "email"}}]}
 _ONLY_SMS = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"const": "sms"}}]}
@@ -204,8 +201,8 @@ CLIENT_RULES: dict[str, Any] = {
 
 
 class ClientEntry(ClientDetails):
-    """``ClientDetails`` as a referrer sends them: one-line name, a phone number in a form
-    ``normalise_phone`` reads, and the model's rules stated in its JSON Schema."""
+    """``ClientDetails`` as a referrer sends them: one-line name, a phone number written as
+    ``PHONE_PATTERN`` says, and the model's rules stated in its JSON Schema."""
 
     model_config = ConfigDict(json_schema_extra=CLIENT_RULES)
 

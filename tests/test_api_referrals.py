@@ -14,6 +14,7 @@ from infra.database import write_transaction
 from models.referral import ReferralSubmission
 from models.tables import IdempotencyKeyRow, OutcomeRow
 from readmodel.practitioners import add_practitioner
+from readmodel.sealed_text import open_optional
 from tests.factories import (
     CLIENT_EMAIL,
     CLIENT_NAME,
@@ -23,7 +24,7 @@ from tests.factories import (
     submission,
 )
 from tests.fixtures.api import ORG_A, ORG_B, Api, intake_body
-from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
+from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY
 from tests.helpers import body as mail_body
 from tests.helpers import eventually, mails_for
 
@@ -503,6 +504,8 @@ async def test_a_skipped_measure_reaches_the_outcomes_as_a_code_only(api: Api) -
                 return list((await session.scalars(select(OutcomeRow))).all())
 
         [row] = await eventually(outcome_rows)
-        assert row.baseline_skipped_reason == "unwell" and row.end_skipped_reason is None
+        # The code alone (sealed at rest like every text column of the read model).
+        assert open_optional(TEST_KEYRING, row.baseline_skipped_reason) == "unwell"
+        assert row.end_skipped_reason is None
         stored = " ".join(str(getattr(row, c.key)) for c in OutcomeRow.__table__.columns)
         assert CLIENT_NAME not in stored and "900461" not in stored and "anxious" not in stored
