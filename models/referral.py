@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -15,11 +16,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from models.client_numbers import nhs_number_field, phone_field
 from models.notifications import ContactChannel
 from models.policy import ServicePolicy
-from models.text import NOT_BLANK, EmailAddress, FreeText, OneLine, one_line
+from models.text import NOT_BLANK, EmailAddress, FreeText, OneLine
 
 REFERENCE_PATTERN = r"^R[0-9A-HJKMNP-TV-Z]{8,26}$"
 
@@ -140,7 +142,25 @@ class ReferralSubmission(Strict):
 # slashes or brackets between them. Whether it is a number a phone could have (the numbering
 # plan of its country, models/client_numbers.py) no pattern can say: that refusal has its own
 # error type, ``phone_number``.
-PHONE_PATTERN = "^\\+?[0-9 ()./-]+$"
+PHONE_PATTERN = "^\\+?[ ()./-]*[0-9][0-9 ()./-]*$"
+_PHONE_WRITTEN = re.compile(PHONE_PATTERN)
+PHONE_MAX_LENGTH = 32
+
+
+def _phone_as_written(value: Any) -> Any:
+    # Checked as sent, before surrounding spaces are stripped: what the schema's pattern and
+    # length say is exactly what is refused.
+    if isinstance(value, str) and (
+        len(value) > PHONE_MAX_LENGTH or not _PHONE_WRITTEN.fullmatch(value)
+    ):
+        raise PydanticCustomError(
+            "phone_format",
+            "a phone number is digits, with an optional leading + and spaces, dots, dashes, "
+            "slashes or brackets between them, at most 32 characters",
+        )
+    return value
+
+
 _CONTACT = {"type": "string"}
 _ONLY_EMAIL = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"const": "email"}}]}
 _ONLY_SMS = {"anyOf": [{"type": "null"}, {"type": "array", "items": {"const": "sms"}}]}
@@ -208,9 +228,13 @@ class ClientEntry(ClientDetails):
 
     name: Annotated[OneLine, NOT_BLANK] = Field(min_length=1, max_length=200)
     email: EmailAddress | None = None
-    # The pattern allows no control character; one_line refuses them before stripping too.
+    # The pattern allows no control character, and is checked before stripping.
     phone: (
-        Annotated[str, Field(max_length=32, pattern=PHONE_PATTERN), BeforeValidator(one_line)]
+        Annotated[
+            str,
+            Field(max_length=PHONE_MAX_LENGTH, pattern=PHONE_PATTERN),
+            BeforeValidator(_phone_as_written),
+        ]
         | None
     ) = None
 
