@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from temporalio.client import Client
 
-from api import docs, problems
+from api import docs, links, problems
 from api.auth import AuthenticateFirst
 from api.body_limit import BodyLimit
 from api.context import ApiContext
@@ -170,7 +170,8 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema, with errors as problem+json and the webhook's two body shapes."""
+    """FastAPI's schema, with errors as problem+json, the webhook's two body shapes and the
+    pathway's links (``api.links``)."""
     schema = get_openapi(
         title=app.title,
         version=app.version,
@@ -192,4 +193,5 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
                 if status.isdigit() and int(status) >= 400 and ref.endswith("/Problem"):
                     content[problems.PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    links.add_links(schema)
     return schema
