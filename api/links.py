@@ -2,10 +2,10 @@
 go next.
 
 A link is a promise to every client: the ``ref`` in this answer is the ``ref`` of that
-operation, and the callers that operation is for can see the referral (no 404): its
-referrer's organisation, every coordinator, its practitioner once it is on their caseload.
-It does not promise the stage: whether the action fits the referral *now* is the
-workflow's to say (409, with the reason). So intake links to the reads, the referrer's answer and every coordinator
+operation, and the callers that operation is for can see the referral (no 404): its referrer's
+organisation, every coordinator, its practitioner once it is on their caseload. It does not
+promise the stage: whether the action fits the referral *now* is the workflow's to say (409,
+with the reason). So intake links to the reads, the referrer's answer and every coordinator
 action, but not to the practitioners' actions: nobody's caseload holds a referral that has not
 been allocated, and a practitioner would get 404. Allocation links to those.
 
