@@ -530,7 +530,8 @@ class NotificationActivities:
         reference, so a retry never sends it twice.
 
         Failures: an SMTP, Notify or database outage, or Notify's 429, raises a retryable
-        error (Temporal retries; the outbox skips what was already sent); more texts to one
+        error (Temporal retries; the outbox skips what was already sent) — the texts of a batch
+        are still sent when the mail server is down; more texts to one
         number in an hour than the policy allows wait for the hour to pass. A notification that
         can never be delivered (no address, unreachable, a template problem, recipient refused)
         is recorded in the outbox, the rest of the batch is still sent, and then a
@@ -563,7 +564,14 @@ class NotificationActivities:
         # Record every attempt before sending: if we crash after sending, the retry resends
         # with the same Message-ID (or finds the text at Notify) rather than losing the letter.
         await self._record(attempts)
-        sent, refused = await self._smtp_send_all(emails)
+        try:
+            sent, refused = await self._smtp_send_all(emails)
+        except ApplicationError as mail_failure:
+            # A mail outage must not hold back the batch's texts (the question that confirms a
+            # withdrawal goes to the client by text, the coordinators' alert by email, in one
+            # batch): send them, then retry the emails.
+            await self._notify_send_all(texts, statuses)
+            raise mail_failure from None
         texted, text_refused, suppressed = await self._notify_send_all(texts, statuses)
         refused |= text_refused
         problems += [f"{key}: {reason}" for key, reason in refused.items()]

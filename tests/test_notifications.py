@@ -38,7 +38,14 @@ from activities.notifications import (
 from infra.notify_standin import NotifyStandinServer
 from infra.smtp_sink import start_sink
 from models.actions import DeclineReason
-from models.notifications import AlertKind, LetterKind, Notification, Recipient
+from models.notifications import (
+    AlertKind,
+    ContactChannel,
+    LetterKind,
+    Notification,
+    Recipient,
+    Route,
+)
 from models.settings import Settings
 from models.tables import OutboxRow, PractitionerRow
 from tests.fixtures.smtp import SmtpServer, free_port
@@ -562,6 +569,57 @@ async def test_smtp_outage_is_retryable_and_names_no_one(
     assert CLIENT_EMAIL not in str(caught.value)
     row = await outbox(db, letter.key)
     assert row is not None and row.status == "sending"
+
+
+async def test_an_smtp_outage_does_not_hold_back_the_texts_of_the_batch(
+    smtp_settings: Settings,
+    smtp_server: SmtpServer,
+    db: async_sessionmaker[AsyncSession],
+    notify_standin: NotifyStandinServer,
+) -> None:
+    """A client who texted to leave is asked, by text, to confirm; the coordinators are told
+    by email; the referral sends both in one batch (as it sends a waiting-list text with the
+    referrer's email). Issue 10's fault injection: with the mail server down, the client's text
+    waited for it. The text goes at once; the retry sends the email and not the text again."""
+    ref = new_ref()
+    question = Notification(
+        key=f"{ref}:5:withdrawal_confirmation_request:client",
+        ref=ref,
+        kind=LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST,
+        recipient=Recipient.CLIENT,
+        routes=[Route(channel=ContactChannel.SMS, address=CLIENT_PHONE)],
+        context={"ref": ref, "client_first_name": "Sam"},
+    )
+    alert = notification(
+        LetterKind.COORDINATOR_ALERT,
+        Recipient.COORDINATORS,
+        ref,
+        context={"ref": ref, "alert_kind": AlertKind.WITHDRAWAL_REQUESTED.value},
+    )
+    mail_down = smtp_settings.model_copy(update={"smtp_port": free_port()})
+
+    with pytest.raises(ApplicationError) as caught:
+        await NotificationActivities(
+            mail_down, db, TEST_PSEUDONYM_KEY, TEST_KEYRING
+        ).send_notifications([question, alert])
+
+    assert not caught.value.non_retryable
+    texts = [t for t in notify_standin.sent_texts(CLIENT_PHONE) if t["reference"] == question.key]
+    assert len(texts) == 1 and "CONFIRM" in texts[0]["body"]
+    question_row, alert_row = await outbox(db, question.key), await outbox(db, alert.key)
+    assert question_row is not None and question_row.status == "sent"
+    assert alert_row is not None and alert_row.status == "sending"
+
+    smtp_server.clear()
+    results = await NotificationActivities(
+        smtp_settings, db, TEST_PSEUDONYM_KEY, TEST_KEYRING
+    ).send_notifications([question, alert])
+
+    assert [r.status for r in results] == ["already_sent", "sent"]
+    [message] = await smtp_server.wait_for(1)
+    assert message["Message-ID"] == message_id_for(alert.key)
+    again = [t for t in notify_standin.sent_texts(CLIENT_PHONE) if t["reference"] == question.key]
+    assert [t["id"] for t in again] == [texts[0]["id"]]
 
 
 class _Refusing:
