@@ -8,12 +8,14 @@ location, a ReQoL skip reason) is written sealed with the key ring (``readmodel.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -57,6 +59,28 @@ from readmodel.waiting_list import wait_estimate
 
 log = structlog.get_logger(__name__)
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _database_errors_by_type(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """A database error leaves the activity as a retryable ``ReadModelUnavailable`` that names
+    its type only: SQLAlchemy's message quotes the statement and its parameters (a session's
+    location, a skip reason), and an activity's failure is stored in Temporal unencrypted and
+    logged by the worker."""
+
+    @functools.wraps(fn)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            log.warning("read model unavailable", error=type(exc).__name__)
+            raise ApplicationError(
+                f"read model unavailable ({type(exc).__name__})", type="ReadModelUnavailable"
+            ) from None
+
+    return guarded
+
 
 def _utc_or_none(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
@@ -78,6 +102,7 @@ class RecordActivities:
         self._keyring = keyring
 
     @activity.defn(name=RECORD_TRANSITION)
+    @_database_errors_by_type
     async def record_transition(self, record: TransitionRecord) -> None:
         """Upsert the referral's row, add the timeline event, index registered contacts.
 
@@ -151,6 +176,7 @@ class RecordActivities:
         log.info("transition recorded", ref=snapshot.ref, seq=event.seq, stage=str(event.stage))
 
     @activity.defn(name=RECORD_SESSION)
+    @_database_errors_by_type
     async def record_session(self, record: SessionWrite) -> None:
         """Upsert a session and make its liaison actions exactly those given."""
         at = as_utc(record.at)
@@ -200,6 +226,7 @@ class RecordActivities:
         log.info("session recorded", ref=record.ref, episode=record.episode, liaison=len(kinds))
 
     @activity.defn(name=RECORD_OUTCOME)
+    @_database_errors_by_type
     async def record_outcome(self, record: OutcomeRecord) -> None:
         """Upsert an episode's anonymised outcome under the keyed pseudonym of its ref.
 
@@ -237,6 +264,7 @@ class RecordActivities:
         log.info("outcome recorded", episode=record.episode)
 
     @activity.defn(name=RESERVE_CASELOAD)
+    @_database_errors_by_type
     async def reserve_caseload(self, request: CaseloadRequest) -> CaseloadResult:
         """Put the episode on the practitioner's caseload if they exist, are active and have
         room — atomically, so concurrent reservations never exceed capacity.
@@ -319,6 +347,7 @@ class RecordActivities:
         return CaseloadResult(reserved=True)
 
     @activity.defn(name=RELEASE_CASELOAD)
+    @_database_errors_by_type
     async def release_caseload(self, release: CaseloadRelease) -> None:
         """Take the episode off its practitioner's caseload (once: the first end time stays)."""
         async with write_transaction(self._sessions) as session:
@@ -339,6 +368,7 @@ class RecordActivities:
         log.info("caseload released", ref=release.ref, episode=release.episode)
 
     @activity.defn(name=WAITING_POSITION)
+    @_database_errors_by_type
     async def waiting_position(self, request: WaitingPositionRequest) -> WaitingPosition:
         """Where the referral stands on the waiting list, with an honest wait range: the
         figures of ``readmodel.waiting_list.wait_estimate``, as the API and dashboard show."""
@@ -353,6 +383,7 @@ class RecordActivities:
         )
 
     @activity.defn(name=RECORD_MESSAGE_HANDLING)
+    @_database_errors_by_type
     async def record_message_handling(self, handling: MessageHandling) -> None:
         """Record how the workflow read a stored inbound message (intent, crisis, inbox).
 
@@ -395,6 +426,7 @@ class RecordActivities:
         )
 
     @activity.defn(name=RECORD_CRISIS_ACKNOWLEDGEMENT)
+    @_database_errors_by_type
     async def record_crisis_acknowledgement(self, acknowledgement: CrisisAcknowledgement) -> None:
         """Record who acknowledged a crisis alert, and when (the first acknowledgement stays)."""
         async with write_transaction(self._sessions) as session:

@@ -304,6 +304,36 @@ async def test_record_session_upserts_session_and_liaison(
     assert kinds == ["community_group"]
 
 
+async def test_a_database_outage_fails_the_activity_without_quoting_what_it_wrote(
+    tmp_path: Path,
+) -> None:
+    """Issue 10's fault injection (PostgreSQL restarted mid-transition): SQLAlchemy's error
+    quotes the statement's parameters, and an activity's failure message is stored in Temporal
+    unencrypted and logged. The failure names the error's type only, and stays retryable."""
+    marker = "LOCATION-MARKER-5521 the crisis house"
+    # A database the worker cannot write: its tables were never created.
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'unmigrated.db'}")
+    try:
+        records = RecordActivities(async_sessionmaker(engine), KEY)
+        write = SessionWrite(
+            ref="R00000009",
+            episode=1,
+            session_id="s-1",
+            at=T0,
+            outcome=SessionOutcome.ATTENDED,
+            location=marker,
+        )
+        with pytest.raises(ApplicationError) as caught:
+            await records.record_session(write)
+    finally:
+        await engine.dispose()
+    failure = caught.value
+    assert not failure.non_retryable
+    assert failure.type == "ReadModelUnavailable" and "OperationalError" in failure.message
+    assert marker not in str(failure) and "INSERT" not in str(failure)
+    assert failure.__cause__ is None and failure.__suppress_context__
+
+
 # --- record_outcome -------------------------------------------------------------------------
 
 
