@@ -90,6 +90,7 @@ class Figures:
     staff_retries: int = 0
     timers: int = 0
     max_timer_lateness: float = 0.0
+    latest_timer: str = ""  # which timer was latest (its kind)
     recovery_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -98,10 +99,11 @@ class Figures:
         return (
             f"{self.scenario} [{self.database}]: {self.referrals} referrals, "
             f"{self.emails + self.texts} letters ({self.emails} emails, {self.texts} texts), "
-            f"faults: {faults} ({self.fault_seconds:.0f}s in force); "
+            f"faults: {faults} ({self.fault_seconds:.1f}s in force); "
             f"duplicates (same id) {self.duplicates}; {self.activity_failures} activity "
             f"attempts failed and retried, staff retries {self.staff_retries}; "
-            f"{self.timers} timers, latest {self.max_timer_lateness:.1f}s after due; "
+            f"{self.timers} timers, latest {self.max_timer_lateness:.1f}s after due"
+            f"{f' ({self.latest_timer})' if self.latest_timer else ''}; "
             f"recovered {self.recovery_seconds:.1f}s after the last fault; "
             f"{self.wall_seconds:.0f}s in all"
         )
@@ -147,10 +149,13 @@ def expected_letters(referral: Referral, view: ReferralView) -> list[ExpectedLet
     return letters
 
 
-def timer_lateness(referral: Referral, view: ReferralView, timers: Timers) -> list[float]:
-    """Seconds between each timer's due time and its firing (the event's workflow time)."""
+def timer_lateness(
+    referral: Referral, view: ReferralView, timers: Timers
+) -> list[tuple[float, str]]:
+    """Seconds between each timer's due time and its firing (the event's workflow time), with
+    the timer's kind."""
     policy = timers.policy(referral.journey)
-    late: list[float] = []
+    late: list[tuple[float, str]] = []
     anchor: datetime | None = None  # when the current stage's clock started
     fired = 0
     for event in view.timeline:
@@ -161,11 +166,11 @@ def timer_lateness(referral: Referral, view: ReferralView, timers: Timers) -> li
         elif event.kind == "triage_reminder":
             assert anchor is not None
             due = anchor + policy.triage_deadline + fired * policy.triage_reminder_every
-            late.append((event.at - due).total_seconds())
+            late.append(((event.at - due).total_seconds(), "triage reminder"))
             fired += 1
         elif event.kind == "checkin":
             assert anchor is not None
-            late.append((event.at - (anchor + policy.checkin_every)).total_seconds())
+            late.append(((event.at - (anchor + policy.checkin_every)).total_seconds(), "check-in"))
             anchor = event.at
     return late
 
@@ -303,9 +308,9 @@ async def settle_and_check(
         for late in timer_lateness(by_ref[ref], view, staff.timers)
     ]
     for ref, view in views.items():
-        for late in timer_lateness(by_ref[ref], view, staff.timers):
+        for late, kind in timer_lateness(by_ref[ref], view, staff.timers):
             if late > TIMER_GRACE.total_seconds():
-                problems.append(f"{ref}: a timer fired {late:.1f}s after it was due")
+                problems.append(f"{ref}: a {kind} fired {late:.1f}s after it was due")
         due = view.next_deadline
         if due is not None and due.at < snapshot_at - TIMER_GRACE:
             problems.append(f"{ref}: its {due.kind} timer is overdue since {due.at.isoformat()}")
@@ -336,7 +341,8 @@ async def settle_and_check(
     figures.staff_retries = staff.retries
     figures.activity_failures = stack.activity_failures()
     figures.timers = len(lateness)
-    figures.max_timer_lateness = max(lateness, default=0.0)
+    if lateness:
+        figures.max_timer_lateness, figures.latest_timer = max(lateness)
     return figures
 
 

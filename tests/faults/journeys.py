@@ -23,7 +23,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -263,7 +263,3 @@ async def bounded(limit: int, jobs: Iterable[Callable[[], Awaitable[T]]]) -> lis
             return await job()
 
     return await asyncio.gather(*(one(job) for job in jobs))
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -7,9 +7,10 @@ answered: accepted on even kills (the server took it, the worker never heard: th
 resend it under the same Message-ID), refused on odd ones (the retry must send it).
 
 What the dead worker was doing is taken over only when its activities time out (30 s, the
-workflow's ``ACTIVITY_TIMEOUT``). The next kill waits until that has happened, so that no
-referral loses two of those half-minutes in a row — which would make its next timer later
-than the minute the final check allows, for a reason that is the test's, not Harbour's.
+workflow's ``ACTIVITY_TIMEOUT``). The next kill waits until that has happened and the
+workflows concerned have moved on (no workflow task pending), so that no referral loses two of
+those half-minutes in a row — which would make its next timer later than the minute the final
+check allows, for a reason that is the test's, not Harbour's.
 """
 
 from __future__ import annotations
@@ -106,9 +107,16 @@ async def _kill_mid_batch(stack: Stack, referrals: list[Referral], *, accept_hel
     stack.smtp.release(accept=accept_held)
     stack.worker.start()
 
+    concerned = {key[0].split("/")[0] for key in orphaned}  # their workflow ids
+
     async def taken_over() -> None:
         pending = orphaned & await _pending(stack, referrals)
         assert not pending, f"{len(pending)} activities of the dead worker not finished yet"
+        for wid in concerned:
+            described = await stack.client.get_workflow_handle(wid).describe()
+            assert not described.raw_description.HasField("pending_workflow_task"), (
+                f"{wid} has not moved on yet"
+            )
 
     await eventually(taken_over, TAKEOVER_TIMEOUT, "the dead worker's work taken over", stack)
     return killed_at
