@@ -65,9 +65,9 @@ T = TypeVar("T")
 
 def _database_errors_by_type(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """A database error leaves the activity as a retryable ``ReadModelUnavailable`` that names
-    its type only: SQLAlchemy's message quotes the statement and its parameters (a session's
-    location, a skip reason), and an activity's failure is stored in Temporal unencrypted and
-    logged by the worker."""
+    its type only: SQLAlchemy's message quotes the statement and its parameters (typed text
+    such as the referrer's organisation, contact hashes, sealed text), and an activity's failure
+    is stored in Temporal unencrypted and logged by the worker."""
 
     @functools.wraps(fn)
     async def guarded(*args: P.args, **kwargs: P.kwargs) -> T:

@@ -308,23 +308,18 @@ async def test_a_database_outage_fails_the_activity_without_quoting_what_it_wrot
     tmp_path: Path,
 ) -> None:
     """Issue 10's fault injection (PostgreSQL restarted mid-transition): SQLAlchemy's error
-    quotes the statement's parameters, and an activity's failure message is stored in Temporal
-    unencrypted and logged. The failure names the error's type only, and stays retryable."""
-    marker = "LOCATION-MARKER-5521 the crisis house"
+    quotes the statement and its parameters — typed text such as the referrer's organisation,
+    contact hashes — and an activity's failure is stored in Temporal unencrypted and logged by
+    the worker. The failure names the error's type only, and stays retryable."""
+    marker = "ORGANISATION-MARKER-5521"
     # A database the worker cannot write: its tables were never created.
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'unmigrated.db'}")
+    record = transition("R00000009", 1, contacts=["a@b.example"])
+    record.snapshot = record.snapshot.model_copy(update={"referrer_organisation": marker})
     try:
-        records = RecordActivities(async_sessionmaker(engine), KEY)
-        write = SessionWrite(
-            ref="R00000009",
-            episode=1,
-            session_id="s-1",
-            at=T0,
-            outcome=SessionOutcome.ATTENDED,
-            location=marker,
-        )
+        records = RecordActivities(async_sessionmaker(engine), KEY, TEST_KEYRING)
         with pytest.raises(ApplicationError) as caught:
-            await records.record_session(write)
+            await records.record_transition(record)
     finally:
         await engine.dispose()
     failure = caught.value
