@@ -12,8 +12,9 @@ looked (``/{ref}/views``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
@@ -72,6 +73,8 @@ from readmodel.read_audit import accesses
 from readmodel.referrals import ReferralFilters, referral_exists, referral_list, referral_summary
 from readmodel.timeline import get_timeline
 from services import read_audit, referrals
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
@@ -497,12 +500,11 @@ def _may_see(caller: Principal, organisation: str | None, practitioner_id: str |
     return False
 
 
-async def _state(context: ApiContext, ref: str) -> ReferralView:
-    """The workflow's ``state`` query; 404 when there is no such referral, 503 when it does
-    not answer in time (e.g. no worker is running)."""
+async def _in_time(context: ApiContext, query: Awaitable[T]) -> T:
+    """A workflow query, bounded: 503 when it does not answer in time (e.g. no worker)."""
     try:
         async with asyncio.timeout(context.api_settings.query_timeout_seconds):
-            return await referrals.read(context.client, ref)
+            return await query
     except TimeoutError:
         raise ProblemError(
             503,
@@ -510,6 +512,12 @@ async def _state(context: ApiContext, ref: str) -> ReferralView:
             "the referral's state did not come back in time; try again shortly",
             headers={"Retry-After": "5"},
         ) from None
+
+
+async def _state(context: ApiContext, ref: str) -> ReferralView:
+    """The workflow's ``state`` query; 404 when there is no such referral, 503 when it does
+    not answer in time (e.g. no worker is running)."""
+    return await _in_time(context, referrals.read(context.client, ref))
 
 
 async def _check_access(context: ApiContext, caller: Principal, ref: str) -> ReferralView | None:
@@ -545,16 +553,7 @@ async def _check_access(context: ApiContext, caller: Principal, ref: str) -> Ref
 
 async def _asked(context: ApiContext, ref: str) -> str | None:
     """The triage question waiting for the referrer's answer (bounded like ``_state``)."""
-    try:
-        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
-            return await referrals.open_question(context.client, ref)
-    except TimeoutError:
-        raise ProblemError(
-            503,
-            "unavailable",
-            "the referral's state did not come back in time; try again shortly",
-            headers={"Retry-After": "5"},
-        ) from None
+    return await _in_time(context, referrals.open_question(context.client, ref))
 
 
 async def _act(
