@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # Received texts are also fetched from Notify this often: a safety net for callbacks
     # that never came (0 turns the poll off).
     notify_poll_seconds: float = Field(default=300.0, ge=0)
+    # The licensed ReQoL-10 item wording, supplied by the service under its licence (JSON or
+    # CSV of item number -> text, docs/practice.md); unset: "Item 1" ... placeholders.
+    reqol_wording_file: Path | None = None
     service_name: str = "Harbour Recovery Service"
     service_phone: str = "01234 567890"
     # "kid:base64key,kid:base64key" — the first key encrypts, all decrypt (rotation).

@@ -30,6 +30,10 @@ SessionFactory = async_sessionmaker[AsyncSession]
 SESSION_ID_LENGTH = 43
 
 
+# The roles that may sign in to the dashboard: coordinators, and practitioners (their workspace).
+DASHBOARD_ROLES = frozenset({Role.COORDINATOR, Role.PRACTITIONER})
+
+
 @dataclass(frozen=True)
 class OpenedSession:
     """A session just opened: its id (for the cookie only) and when it expires."""
@@ -60,17 +64,27 @@ async def open_session(
 async def session_principal(
     session_factory: SessionFactory, session_id: str, key_id: str
 ) -> Principal | None:
-    """The coordinator whose open session this is, else None: the session ended (signed out,
-    key revoked), expired, belongs to another key, or the key is no coordinator's."""
+    """The coordinator or practitioner whose open session this is, else None: the session
+    ended (signed out, key revoked), expired, belongs to another key, or the key is neither a
+    coordinator's nor a practitioner's (with their practitioner id)."""
     if len(session_id) != SESSION_ID_LENGTH:
         return None
     async with session_factory() as session:
         row = await active_session_key(
             session, id_hash=_hash(session_id), key_id=key_id, now=datetime.now(UTC)
         )
-    if row is None or row.role != Role.COORDINATOR.value:
+    if row is None:
         return None
-    return Principal(key_id=row.id, role=Role.COORDINATOR, label=row.label)
+    if row.role == Role.COORDINATOR.value:
+        return Principal(key_id=row.id, role=Role.COORDINATOR, label=row.label)
+    if row.role == Role.PRACTITIONER.value and row.practitioner_id:
+        return Principal(
+            key_id=row.id,
+            role=Role.PRACTITIONER,
+            practitioner_id=row.practitioner_id,
+            label=row.label,
+        )
+    return None
 
 
 async def close_session(session_factory: SessionFactory, session_id: str) -> bool:

@@ -1,6 +1,7 @@
 """The dashboard's doors, without a browser: through the ASGI app over the time-skipping
-server and SQLite. No session: the login page. Only coordinator keys sign in. Every post
-needs the session's CSRF token. A tampered or expired session, or a revoked key, is no
+server and SQLite. No session: the login page. Only coordinator keys (and practitioners', to
+their own workspace: tests/test_practice_pages.py) sign in. Every post needs the session's
+CSRF token. A tampered or expired session, or a revoked key, is no
 session. The cookie holds a key id, an expiry and a server-side session's id, signed — never
 the key (signing out and revocation: tests/test_dashboard_sessions.py)."""
 
@@ -76,16 +77,16 @@ async def test_no_session_goes_to_the_login_page(dash: Api) -> None:
     assert login.headers["cache-control"] == "no-store"
 
 
-async def test_only_coordinator_keys_sign_in(dash: Api) -> None:
+async def test_only_coordinator_and_practitioner_keys_sign_in(dash: Api) -> None:
+    # Practitioners sign in to their own workspace: tests/test_practice_pages.py.
     refused = {
         "referrer": await dash.key("referrer", organisation=ORG_A),
-        "practitioner": await dash.key("practitioner", practitioner="p-ana"),
         "gateway": await dash.key("gateway"),
     }
     for role, key in refused.items():
         response = await _sign_in(dash.http, key)
         assert response.status_code == 403, role
-        assert "Only coordinator keys" in response.text
+        assert "Only coordinator and practitioner keys" in response.text
         assert SESSION_COOKIE not in response.cookies
         assert (await dash.http.get("/dashboard")).status_code == 303
     wrong = await _sign_in(dash.http, "hbk_0123456789abcdef_" + "x" * 43)

@@ -816,6 +816,13 @@ class ReferralWorkflow:
         answer: free text, asked for the referrer's own view of their referral only."""
         return self.s.open_question if self.s.stage == Stage.INFO_REQUESTED else None
 
+    @workflow.query
+    def person(self) -> ReferralSubmission:
+        """Who the referral is for and why: the client's name, contacts and preferences, the
+        referrer and the reason. Personal data (encrypted in transit by the payload codec): for
+        ``services.person_display`` only, which audits every look before it asks."""
+        return self.s.submission
+
     def view(self) -> ReferralView:
         episode = self.s.episode
         waiting = self.s.stage == Stage.WAITING

@@ -1,7 +1,8 @@
 """The coordinators' dashboard: server-rendered pages under ``/dashboard`` (issue 5).
 
 Served by the API application itself (``create_app`` includes ``router``), behind a
-coordinator's API key: a sign-in form sets a signed session cookie. Pages are Jinja2
+coordinator's API key: a sign-in form sets a signed session cookie. A practitioner's key opens
+their own workspace (``practice``, ``practice_forms``; docs/practice.md). Pages are Jinja2
 templates (autoescaped) with charts as inline SVG — no front-end build, nothing fetched from
 elsewhere. See docs/dashboard.md.
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.dashboard import actions, login, pages
+from api.dashboard import actions, login, pages, practice, practice_forms
 from api.dashboard.state import configure
 from api.dashboard.web import DashboardRoute
 
 router = APIRouter(route_class=DashboardRoute)
-for _module in (login, actions, pages):
+for _module in (login, actions, pages, practice, practice_forms):
     router.include_router(_module.router, prefix="/dashboard", include_in_schema=False)
 
 __all__ = ["configure", "router"]

@@ -1,8 +1,10 @@
-"""Signing in with a coordinator's API key, and signing out.
+"""Signing in with a coordinator's or a practitioner's API key, and signing out.
 
 The key is posted once, from a form (never in a URL), checked like any API key
 (``api.auth.authenticate``), and forgotten: the session cookie holds only the key's id, an
-expiry and the id of a session kept on the server, signed. Only coordinator keys may sign in.
+expiry and the id of a session kept on the server, signed. Coordinator keys open the
+coordinators' pages; practitioner keys open that practitioner's own workspace
+(``/dashboard/practice``, docs/practice.md). Referrer and gateway keys cannot sign in.
 Signing out ends that session on the server, so the cookie is worthless afterwards.
 """
 
@@ -17,6 +19,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from api.auth import Role, authenticate
 from api.context import get_context
 from api.dashboard.session import (
+    COORDINATOR_HOME,
+    PRACTICE_HOME,
     DashboardUser,
     Flash,
     end_session,
@@ -31,19 +35,20 @@ from api.dashboard.state import get_state
 from api.dashboard.web import (
     DashboardRoute,
     PageError,
-    current_user,
     posted_form,
     read_form,
     redirect,
     render,
     same_origin,
+    signed_in_user,
 )
+from services.dashboard_sessions import DASHBOARD_ROLES
 
 router = APIRouter(route_class=DashboardRoute)
 log = structlog.get_logger("harbour.dashboard")
 
 _NOT_VALID = "That key was not recognised. Check it and try again, or ask for a new one."
-_NOT_COORDINATOR = "Only coordinator keys can sign in to the dashboard."
+_NOT_STAFF = "Only coordinator and practitioner keys can sign in to the dashboard."
 
 
 def _login_page(request: Request, status: int = 200, error: str | None = None) -> Response:
@@ -60,16 +65,17 @@ def _login_page(request: Request, status: int = 200, error: str | None = None) -
 
 @router.get("/login")
 async def login_form(request: Request) -> Response:
-    """The sign-in form (already signed in: the overview)."""
+    """The sign-in form (already signed in: the overview, or a practitioner's workspace)."""
     state = get_state(request)
-    if await session_user(request, state.signer, get_context(request).session_factory):
-        return redirect(request, "/dashboard")
+    user = await session_user(request, state.signer, get_context(request).session_factory)
+    if user is not None:
+        return redirect(request, user.home)
     return _login_page(request)
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the posted key; a coordinator's starts a session."""
+    """Check the posted key; a coordinator's or a practitioner's starts a session."""
     state = get_state(request)
     form = await read_form(request)
     if not same_origin(request) or not login_token_valid(request, state.signer, form.get("csrf")):
@@ -80,10 +86,13 @@ async def login(request: Request) -> Response:
     if principal is None:
         log.info("dashboard sign-in refused", reason="invalid key")
         return _login_page(request, 401, _NOT_VALID)
-    if principal.role != Role.COORDINATOR:
+    if principal.role not in DASHBOARD_ROLES or (
+        principal.role == Role.PRACTITIONER and not principal.practitioner_id
+    ):
         log.info("dashboard sign-in refused", reason="role", key_id=principal.key_id)
-        return _login_page(request, 403, _NOT_COORDINATOR)
-    response = redirect(request, "/dashboard")
+        return _login_page(request, 403, _NOT_STAFF)
+    home = PRACTICE_HOME if principal.role == Role.PRACTITIONER else COORDINATOR_HOME
+    response = redirect(request, home)
     await start_session(
         response,
         request,
@@ -94,13 +103,13 @@ async def login(request: Request) -> Response:
         secure=state.settings.secure_cookie,
     )
     forget_login_nonce(response, request, state.settings.secure_cookie)
-    log.info("dashboard sign-in", key_id=principal.key_id)
+    log.info("dashboard sign-in", key_id=principal.key_id, role=principal.role.value)
     return response
 
 
 @router.post("/logout")
 async def logout(
-    request: Request, user: Annotated[DashboardUser, Depends(current_user)]
+    request: Request, user: Annotated[DashboardUser, Depends(signed_in_user)]
 ) -> Response:
     """End the session, on the server: its cookie, or any copy of it, opens nothing more."""
     await posted_form(request, user)

@@ -25,11 +25,13 @@ from fastapi import Request, Response
 from itsdangerous import BadData, Signer, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.auth import Principal
+from api.auth import Principal, Role
 from api.dashboard.settings import MAX_SESSION_HOURS
 from services.dashboard_sessions import close_session, open_session, session_principal
 
 COOKIE_PATH = "/dashboard"
+COORDINATOR_HOME = "/dashboard"
+PRACTICE_HOME = "/dashboard/practice"
 SESSION_COOKIE = "harbour_dashboard"
 LOGIN_COOKIE = "harbour_dashboard_login"
 FLASH_COOKIE = "harbour_dashboard_flash"
@@ -99,7 +101,8 @@ class CookieSigner:
 
 @dataclass(frozen=True)
 class DashboardUser:
-    """A signed-in coordinator: their API key's principal and the session's CSRF token."""
+    """A signed-in coordinator or practitioner: their API key's principal and the session's
+    CSRF token."""
 
     principal: Principal
     expires_at: datetime
@@ -109,6 +112,20 @@ class DashboardUser:
     def staff_id(self) -> str:
         """Recorded as the actor of the actions they take (the key's label or id)."""
         return self.principal.staff_id
+
+    @property
+    def practitioner_id(self) -> str | None:
+        """The practitioner's id when a practitioner is signed in, else None."""
+        return self.principal.practitioner_id if self.is_practitioner else None
+
+    @property
+    def is_practitioner(self) -> bool:
+        return self.principal.role == Role.PRACTITIONER
+
+    @property
+    def home(self) -> str:
+        """Where this user starts: a practitioner's workspace, or the coordinators' overview."""
+        return PRACTICE_HOME if self.is_practitioner else COORDINATOR_HOME
 
 
 def _cookie_options(request: Request, secure: bool | None) -> dict[str, Any]:
@@ -174,7 +191,8 @@ def _session_payload(signer: CookieSigner, request: Request) -> dict[str, Any] |
 async def session_user(
     request: Request, signer: CookieSigner, session_factory: async_sessionmaker[AsyncSession]
 ) -> DashboardUser | None:
-    """The coordinator whose valid session cookie came with the request, else None.
+    """The coordinator or practitioner whose valid session cookie came with the request, else
+    None.
 
     The session and its key are looked up on every request: a session signed out, or a key
     revoked (or whose role changed), is no session at once.

@@ -1,5 +1,6 @@
 """The plumbing every dashboard page shares: the route class that turns errors into HTML
-pages and adds security headers, rendering, the signed-in coordinator, and posted forms.
+pages and adds security headers, rendering, the signed-in user (a coordinator, or a
+practitioner in their workspace), and posted forms.
 
 Errors on dashboard pages are pages, not problem+json: ``DashboardRoute`` catches them in
 the route itself (an ``APIRouter`` cannot install exception handlers), so the rest of the API
@@ -22,8 +23,11 @@ from fastapi.routing import APIRoute
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from api.auth import Role
 from api.context import get_context
 from api.dashboard.session import (
+    COORDINATOR_HOME,
+    PRACTICE_HOME,
     DashboardUser,
     Flash,
     clear_flash,
@@ -54,17 +58,21 @@ SECURITY_HEADERS: Mapping[str, str] = {
 
 
 class LoginRequired(Exception):
-    """No valid coordinator session: go to the login page."""
+    """No valid dashboard session: go to the login page."""
 
 
 class PageError(Exception):
-    """Answer with an error page: ``status``, a title and a plain explanation."""
+    """Answer with an error page: ``status``, a title, a plain explanation and, optionally,
+    the page to go back to (``home``: a link and its words)."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(
+        self, status: int, title: str, message: str, home: tuple[str, str] | None = None
+    ) -> None:
         super().__init__(title)
         self.status = status
         self.title = title
         self.message = message
+        self.home = home
 
 
 class DashboardRoute(APIRoute):
@@ -81,7 +89,9 @@ class DashboardRoute(APIRoute):
             except LoginRequired:
                 response = RedirectResponse(LOGIN_PATH, status_code=303)
             except PageError as error:
-                response = error_page(request, error.status, error.title, error.message)
+                response = error_page(
+                    request, error.status, error.title, error.message, home=error.home
+                )
             except RequestValidationError:
                 response = error_page(
                     request, 404, "Not found", "There is no such page, or the link is not valid."
@@ -117,13 +127,23 @@ class DashboardRoute(APIRoute):
         return route
 
 
-def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
-    """A plain error page (it works signed in or not)."""
+def error_page(
+    request: Request,
+    status: int,
+    title: str,
+    message: str,
+    home: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    """A plain error page (it works signed in or not); ``home`` is the link it offers (by
+    default the overview)."""
     state = get_state(request)
+    home_url, home_text = home or (COORDINATOR_HOME, "Go to the overview")
     html = state.templates.get_template("error.html").render(
         title=title,
         message=message,
         status=status,
+        home_url=home_url,
+        home_text=home_text,
         user=None,
         nav=None,
         flash=None,
@@ -133,12 +153,42 @@ def error_page(request: Request, status: int, title: str, message: str) -> HTMLR
     return HTMLResponse(html, status_code=status)
 
 
-async def current_user(request: Request) -> DashboardUser:
-    """A FastAPI dependency: the signed-in coordinator, else ``LoginRequired``."""
+async def signed_in_user(request: Request) -> DashboardUser:
+    """A FastAPI dependency: the signed-in coordinator or practitioner, else
+    ``LoginRequired``."""
     state = get_state(request)
     user = await session_user(request, state.signer, get_context(request).session_factory)
     if user is None:
         raise LoginRequired
+    return user
+
+
+async def current_user(request: Request) -> DashboardUser:
+    """A FastAPI dependency: the signed-in coordinator (the coordinators' pages and forms).
+    A practitioner is refused with a 403 page that leads back to their own workspace."""
+    user = await signed_in_user(request)
+    if user.principal.role != Role.COORDINATOR:
+        raise PageError(
+            403,
+            "Not for practitioners",
+            "This page is for coordinators. Your own caseload and diary are in your workspace.",
+            home=(PRACTICE_HOME, "Go to your workspace"),
+        )
+    return user
+
+
+async def current_practitioner(request: Request) -> DashboardUser:
+    """A FastAPI dependency: the signed-in practitioner (their workspace). A coordinator is
+    refused with a 403 page: a practitioner's workspace shows only their own clients."""
+    user = await signed_in_user(request)
+    if not user.is_practitioner or user.practitioner_id is None:
+        raise PageError(
+            403,
+            "Only for practitioners",
+            "This is a practitioner's own workspace. Coordinators see every practitioner's "
+            "caseload on the Caseloads page.",
+            home=("/dashboard/caseloads", "Go to Caseloads"),
+        )
     return user
 
 
