@@ -99,6 +99,22 @@ async def _person(
     )
 
 
+async def _state_or_none(client: Client, ref: str) -> ReferralView | None:
+    try:
+        return await referrals.read(client, ref)
+    except referrals.NotFound:
+        return None
+
+
+async def _person_or_none(
+    client: Client, session_factory: SessionFactory, view: ReferralView, principal: Principal
+) -> ReferralSubmission | None:
+    try:
+        return await _person(client, session_factory, view, principal)
+    except referrals.NotFound:
+        return None
+
+
 async def workspace(
     client: Client, session_factory: SessionFactory, principal: Principal
 ) -> Workspace:
@@ -106,15 +122,17 @@ async def workspace(
     assert principal.practitioner_id is not None
     async with session_factory() as session:
         entries = await caseload_entries(session, principal.practitioner_id)
-    views = await asyncio.gather(*(referrals.read(client, e.ref) for e in entries))
-    # A referral moved to someone else since the read model saw it is not shown.
-    mine = [view for view in views if _mine(principal, view)]
+    views = await asyncio.gather(*(_state_or_none(client, e.ref) for e in entries))
+    # A referral moved to someone else since the read model saw it (or gone from Temporal) is
+    # not shown.
+    mine = [view for view in views if view is not None and _mine(principal, view)]
     people = await asyncio.gather(
-        *(_person(client, session_factory, view, principal) for view in mine)
+        *(_person_or_none(client, session_factory, view, principal) for view in mine)
     )
     clients = [
         CaseloadClient(view=view, name=person.client.name)
         for view, person in zip(mine, people, strict=True)
+        if person is not None
     ]
     diary = [
         DiaryEntry(
