@@ -2,7 +2,8 @@
 Playwright), by KEYBOARD ONLY — Tab, arrows, Space, Enter and typing; nothing is clicked —
 against the app on a real uvicorn, the time-skipping server with Harbour's worker, real SMTP
 and SQLite: sign in, find the client on the caseload, book a session (after an error), record
-it, ReQoL-10 at the start (after an error), five more sessions, ReQoL-10 at the end, discharge.
+it, ReQoL-10 at the start (after an error), five more sessions, extend the plan and record a
+seventh, ReQoL-10 at the end, discharge (after an error).
 
 axe-core (``axe-playwright-python``, its WCAG 2.0/2.1/2.2 A and AA rules) checks every
 practitioner page in every state — empty, full, error — at 1366 px, at 390 px and at 200 %
@@ -210,6 +211,13 @@ async def test_a_practitioner_runs_a_whole_episode_by_keyboard(
             await choose(page, "record-outcome", "attended")
             await submit(page, "form[action$='/record'] button")
             assert f"{n} of 6 planned sessions attended" in await page.inner_text(".flash-ok")
+        # The plan of six is done: extend it to seven, and record the seventh.
+        await type_into(page, "#extend-sessions", "7")
+        await submit(page, "form[action$='/extend'] button")
+        assert "The plan now has 7 sessions" in await page.inner_text(".flash-ok")
+        await choose(page, "record-outcome", "attended")
+        await submit(page, "form[action$='/record'] button")
+        assert "7 of 7 planned sessions attended" in await page.inner_text(".flash-ok")
         await check_page(page, axe, "09-client-sessions")
 
         # --- ReQoL-10 at the end, then discharge (first without a summary)
@@ -231,7 +239,7 @@ async def test_a_practitioner_runs_a_whole_episode_by_keyboard(
         await check_page(page, axe, "11-client-discharged")
         state = (await api.get(f"/v1/referrals/{ref}", coordinator)).json()
         assert state["stage"] == "discharged" and state["practitioner_id"] == "p-ana"
-        assert await page.locator("#sessions tbody tr").count() == 6
+        assert await page.locator("#sessions tbody tr").count() == 7
 
         # --- the caseload is empty now; others' clients and coordinators' pages are closed
         await page.goto(dashboard.link("/dashboard/practice"))
