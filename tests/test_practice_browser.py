@@ -43,6 +43,31 @@ async def _focused(page: Any, selector: str) -> bool:
     return bool(await page.evaluate("s => document.activeElement?.matches(s) ?? false", selector))
 
 
+async def focus_lands_on(page: Any, selector: str) -> None:
+    """Wait until the focus is on ``selector``: ``autofocus`` takes effect at the browser's
+    next rendering step, which may come just after the page's load event."""
+    await page.wait_for_function(
+        "s => document.activeElement?.matches(s) ?? false", arg=selector, timeout=10_000
+    )
+
+
+async def settled(page: Any) -> None:
+    """Wait for a new page's ``autofocus`` (a confirmation, an error summary, the key field)
+    to have taken the focus, so that no keystroke lands before it and is moved."""
+    await page.wait_for_function(
+        "() => { const a = document.querySelector('[autofocus]');"
+        " return !a || document.activeElement === a; }",
+        timeout=10_000,
+    )
+
+
+async def press_and_follow(page: Any, key: str = "Enter") -> None:
+    """Press ``key`` on a link or a form's button and wait for the page it leads to."""
+    async with page.expect_navigation():
+        await page.keyboard.press(key)
+    await settled(page)
+
+
 async def tab_to(page: Any, selector: str) -> None:
     """Press Tab until the element matching ``selector`` has the focus (as a person would)."""
     for _ in range(MAX_TABS):
@@ -74,8 +99,7 @@ async def choose(page: Any, name: str, value: str | None = None) -> None:
 async def submit(page: Any, button: str) -> None:
     """Tab to the form's button and press Enter; wait for the page that answers."""
     await tab_to(page, button)
-    async with page.expect_navigation():
-        await page.keyboard.press("Enter")
+    await press_and_follow(page)
 
 
 async def check_page(page: Any, axe: Axe, name: str) -> None:
@@ -127,12 +151,12 @@ async def test_a_practitioner_runs_a_whole_episode_by_keyboard(
 
         # --- sign in: the key field has the focus; typing and Enter sign in
         await page.goto(dashboard.link("/dashboard/practice"))
+        await settled(page)
         assert page.url.endswith("/dashboard/login")
-        assert await _focused(page, "#api_key")
+        await focus_lands_on(page, "#api_key")
         await check_page(page, axe, "01-login")
         await page.keyboard.type(practitioner)
-        async with page.expect_navigation():
-            await page.keyboard.press("Enter")
+        await press_and_follow(page)
         assert page.url.endswith("/dashboard/practice")
         assert await page.inner_text("h1") == "My caseload and diary"
         assert CLIENT in await page.inner_text("#caseload")
@@ -141,8 +165,7 @@ async def test_a_practitioner_runs_a_whole_episode_by_keyboard(
 
         # --- to the client's page from the caseload
         await tab_to(page, f"#caseload a[href$='/clients/{ref}']")
-        async with page.expect_navigation():
-            await page.keyboard.press("Enter")
+        await press_and_follow(page)
         assert await page.inner_text("h1") == CLIENT
         assert await page.locator("input[type=radio]:checked").count() == 0
         await check_page(page, axe, "03-client-allocated")
@@ -160,7 +183,7 @@ async def test_a_practitioner_runs_a_whole_episode_by_keyboard(
         await type_into(page, "#book-year", str(local.year))
         await type_into(page, "#book-time", "14:30")
         await submit(page, "form[action$='/book'] button")
-        assert await _focused(page, "#error-summary")
+        await focus_lands_on(page, "#error-summary")
         assert "Enter where the session will be" in await page.inner_text("#error-summary")
         assert await page.input_value("#book-time") == "14:30"  # kept
         await check_page(page, axe, "04-client-book-error")
@@ -171,13 +194,15 @@ async def test_a_practitioner_runs_a_whole_episode_by_keyboard(
         assert await _focused(page, "#book-where")
         await page.keyboard.type("the café on the harbour")
         await submit(page, "form[action$='/book'] button")
-        assert await _focused(page, ".flash-ok")
+        await focus_lands_on(page, ".flash-ok")
         assert "Session booked for" in await page.inner_text(".flash-ok")
         await check_page(page, axe, "05-client-booked")
         await page.goto(dashboard.link("/dashboard/practice"))
+        await settled(page)
         assert "the café on the harbour" in await page.inner_text("#diary")
         await check_page(page, axe, "06-workspace-diary")
         await page.go_back()
+        await settled(page)
 
         # --- record the booked session, with liaison
         await choose(page, "record-session")
@@ -189,15 +214,14 @@ async def test_a_practitioner_runs_a_whole_episode_by_keyboard(
 
         # --- ReQoL-10 at the start: nine answers, the missing one named, then all ten
         await tab_to(page, "a[href$='/reqol/baseline']")
-        async with page.expect_navigation():
-            await page.keyboard.press("Enter")
+        await press_and_follow(page)
         assert "Item 1" in await page.inner_text("main")
         await check_page(page, axe, "07-reqol")
         answers = [1, 3, 1, 3, 3, 0, 3, 3, 1, 3]
         for item, answer in list(enumerate(answers, start=1))[:9]:
             await choose(page, f"item-{item}", None if answer == 0 else str(answer))
         await submit(page, "form[action$='/reqol/baseline'] button")
-        assert await _focused(page, "#error-summary")
+        await focus_lands_on(page, "#error-summary")
         assert "Choose an answer for item 10" in await page.inner_text("#error-summary")
         assert await page.locator("input[type=radio]:checked").count() == 9
         await check_page(page, axe, "08-reqol-error")
@@ -222,15 +246,14 @@ async def test_a_practitioner_runs_a_whole_episode_by_keyboard(
 
         # --- ReQoL-10 at the end, then discharge (first without a summary)
         await tab_to(page, "a[href$='/reqol/end']")
-        async with page.expect_navigation():
-            await page.keyboard.press("Enter")
+        await press_and_follow(page)
         for item, answer in enumerate([0, 4, 0, 4, 4, 1, 4, 4, 0, 4], start=1):
             await choose(page, f"item-{item}", None if answer == 0 else str(answer))
         await submit(page, "form[action$='/reqol/end'] button")
         assert "end of the episode recorded" in await page.inner_text(".flash-ok")
         await choose(page, "discharge-reason", "completed")
         await submit(page, "form[action$='/discharge'] button")
-        assert await _focused(page, "#error-summary")
+        await focus_lands_on(page, "#error-summary")
         assert await page.is_checked("#discharge-reason")  # the choice is kept
         await check_page(page, axe, "10-client-discharge-error")
         await type_into(page, "#discharge-summary", "Met the goals she set; back to the choir.")
@@ -243,12 +266,15 @@ async def test_a_practitioner_runs_a_whole_episode_by_keyboard(
 
         # --- the caseload is empty now; others' clients and coordinators' pages are closed
         await page.goto(dashboard.link("/dashboard/practice"))
+        await settled(page)
         assert "Nobody is on your caseload" in await page.inner_text("#caseload")
         await check_page(page, axe, "12-workspace-empty")
         await page.goto(dashboard.link(f"/dashboard/practice/clients/{refs['p-ben']}"))
+        await settled(page)
         assert await page.inner_text("h1") == "Not on your caseload"
         await check_page(page, axe, "13-not-yours")
         await page.goto(dashboard.link("/dashboard/waiting-list"))
+        await settled(page)
         assert await page.inner_text("h1") == "Not for practitioners"
         await check_page(page, axe, "14-coordinators-only")
     await context.close()
