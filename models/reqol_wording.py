@@ -112,11 +112,13 @@ def parse_json_wording(text: str) -> ReqolWording:
         raise WordingFileError(f"not valid JSON (line {error.lineno})") from None
     if not isinstance(data, dict):
         raise WordingFileError("the JSON must be an object")
-    raw_items: Any = data.get("items", data) if "items" in data else data
-    raw_responses: Any = data.get("responses", {})
+    # Either the items alone, or {"items": ..., "responses": ...}.
+    nested = "items" in data
+    raw_items: Any = data["items"] if nested else data
+    raw_responses: Any = data.get("responses", {}) if nested else {}
     if not isinstance(raw_items, dict) or not isinstance(raw_responses, dict):
         raise WordingFileError("items and responses must be JSON objects")
-    if "items" in data and set(data) - {"items", "responses"}:
+    if nested and set(data) - {"items", "responses"}:
         raise WordingFileError("only 'items' and 'responses' may be given")
     items = {_number(k, ITEMS, "item"): _text(v, f"item {k}") for k, v in raw_items.items()}
     responses = {

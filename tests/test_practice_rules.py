@@ -69,6 +69,8 @@ def test_a_csv_file_words_items_by_number_and_responses_as_r0_to_r4() -> None:
         (json.dumps({**ITEM_WORDS, "2": 5}), ".json", "must be text"),
         (json.dumps({"items": ITEM_WORDS, "responses": {"0": "a"}}), ".json", "all five"),
         (json.dumps([1, 2]), ".json", "must be an object"),
+        (json.dumps({"items": ITEM_WORDS, "notes": "x"}), ".json", "only 'items' and"),
+        (json.dumps({"items": ["a"]}), ".json", "must be JSON objects"),
         ("{not json", ".json", "not valid JSON"),
         ("1,a,b\n", ".csv", "a number and its wording"),
         ("one,a\n", ".csv", "whole numbers"),
