@@ -328,3 +328,34 @@ async def test_a_practitioner_works_in_their_own_workspace_only(dash: Api, tmp_p
         after = await api.http.get(f"/dashboard/practice/clients/{mine}")
         assert after.status_code == 200 and "Discharged" in after.text
         assert "/book" not in after.text
+
+
+async def test_the_workspace_needs_a_session_and_its_forms_the_sessions_token(dash: Api) -> None:
+    api = dash
+    ref = "R0123456789"
+    pages = [
+        "/dashboard/practice",
+        f"/dashboard/practice/clients/{ref}",
+        f"/dashboard/practice/clients/{ref}/reqol/baseline",
+    ]
+    forms = ["book", "record", "extend", "discharge", "reqol/baseline", "reqol/end/skip"]
+    for path in pages:
+        response = await api.http.get(path)
+        assert response.status_code == 303 and response.headers["location"] == "/dashboard/login"
+    for form in forms:
+        response = await api.http.post(f"/dashboard/practice/clients/{ref}/{form}", data={})
+        assert response.status_code == 303, form
+    await add_practitioner(api.h.session_factory, "p-ana", "Ana Lowry", "ana@harbour.example", 5)
+    assert (
+        await _sign_in(api.http, await api.key("practitioner", practitioner="p-ana"))
+    ).status_code == 303
+    for form in forms:
+        missing = await api.http.post(f"/dashboard/practice/clients/{ref}/{form}", data={})
+        assert missing.status_code == 403 and "Form expired" in missing.text, form
+        forged = await api.http.post(
+            f"/dashboard/practice/clients/{ref}/{form}", data={"csrf": "x" * 43}
+        )
+        assert forged.status_code == 403, form
+    # An address the workspace does not have is an HTML page, not JSON.
+    odd = await api.http.get(f"/dashboard/practice/clients/{ref}/reqol/middle")
+    assert odd.status_code == 404 and odd.headers["content-type"].startswith("text/html")
