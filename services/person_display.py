@@ -11,7 +11,7 @@ are decrypted at the moment of display. Nothing here is stored, logged or cached
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.read_audit import AccessChannel
@@ -21,6 +21,10 @@ from services import read_audit
 from services.api_keys import Principal
 from services.referrals import NotFound
 from workflows.referral import ReferralWorkflow, workflow_id
+
+
+class PersonUnavailable(Exception):
+    """The workflow could not answer the ``person`` query (e.g. a worker older than it)."""
 
 
 class NotAllowedToSee(Exception):
@@ -50,14 +54,16 @@ async def load_person_for_display(
 
     ``practitioner_id`` is the referral's practitioner as the caller already knows it (from
     the workflow's ``state``): a practitioner sees only their own client. The view is audited
-    first; a view that cannot be recorded is not shown. Raises ``NotAllowedToSee`` or
-    ``NotFound``."""
+    first; a view that cannot be recorded is not shown. Raises ``NotAllowedToSee``,
+    ``NotFound`` or ``PersonUnavailable``."""
     if not may_see_person(principal, practitioner_id):
         raise NotAllowedToSee(ref)
     await read_audit.record_access(session_factory, ref, through, principal)
     handle = client.get_workflow_handle(workflow_id(ref))
     try:
         person: ReferralSubmission = await handle.query(ReferralWorkflow.person)
+    except WorkflowQueryFailedError:
+        raise PersonUnavailable(ref) from None
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             raise NotFound(ref) from None

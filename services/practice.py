@@ -27,7 +27,7 @@ from readmodel.referral_records import LiaisonLine, SessionLine
 from readmodel.timeline import get_timeline
 from services import referrals
 from services.api_keys import Principal
-from services.person_display import load_person_for_display
+from services.person_display import PersonUnavailable, load_person_for_display
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -42,7 +42,7 @@ class CaseloadClient:
     """A client on the caseload as the workspace lists them."""
 
     view: ReferralView
-    name: str
+    name: str | None  # None: the workflow could not answer for the person just now
 
     @property
     def next_session(self) -> BookedSession | None:
@@ -62,7 +62,7 @@ class ClientRecord:
     """One client's page: the workflow's state, the person, sessions, liaison and measures."""
 
     view: ReferralView
-    person: ReferralSubmission
+    person: ReferralSubmission | None  # None: the workflow could not answer just now
     sessions: list[SessionLine]
     liaison: list[LiaisonLine]
     measures: dict[str, MeasureNote]
@@ -111,7 +111,7 @@ async def _person_or_none(
 ) -> ReferralSubmission | None:
     try:
         return await _person(client, session_factory, view, principal)
-    except referrals.NotFound:
+    except (referrals.NotFound, PersonUnavailable):
         return None
 
 
@@ -130,9 +130,8 @@ async def workspace(
         *(_person_or_none(client, session_factory, view, principal) for view in mine)
     )
     clients = [
-        CaseloadClient(view=view, name=person.client.name)
+        CaseloadClient(view=view, name=None if person is None else person.client.name)
         for view, person in zip(mine, people, strict=True)
-        if person is not None
     ]
     diary = [
         DiaryEntry(
@@ -140,7 +139,7 @@ async def workspace(
             session_id=b.session_id,
             at=b.at,
             location=b.location,
-            client=c.name,
+            client=c.name or f"Client {c.view.ref}",
         )
         for c in clients
         for b in c.view.booked_sessions
@@ -158,7 +157,7 @@ async def client_record(
     """One of this practitioner's clients, in full (the look at the person is audited);
     ``NotYourClient`` for anyone else's."""
     view = await own_client(client, ref, principal)
-    person = await _person(client, session_factory, view, principal)
+    person = await _person_or_none(client, session_factory, view, principal)
     timeline = await get_timeline(session_factory, ref) or view.timeline
     async with session_factory() as session:
         sessions = await referral_records.sessions(session, keyring, ref)

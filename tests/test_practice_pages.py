@@ -169,7 +169,8 @@ async def test_a_practitioner_works_in_their_own_workspace_only(dash: Api, tmp_p
         # --- the client's page: the person, decrypted for display; the look is audited
         page = await api.http.get(f"/dashboard/practice/clients/{mine}")
         assert page.status_code == 200
-        assert CLIENT_NAME in page.text and CLIENT_PHONE in page.text
+        assert f"<h1>{CLIENT_NAME}</h1>" in page.text and CLIENT_PHONE in page.text
+        assert f"<title>{CLIENT_NAME} ·" in page.text
         async with api.h.session_factory() as session:
             looks = await accesses(session, mine, limit=50)
         assert any(a.actor == "p-ana" and a.through.value == "dashboard" for a in looks.items)
@@ -257,6 +258,7 @@ async def test_a_practitioner_works_in_their_own_workspace_only(dash: Api, tmp_p
         # --- ReQoL-10: placeholders without a wording file; missing answers named, others kept
         form = await api.http.get(f"/dashboard/practice/clients/{mine}/reqol/baseline")
         assert "Item 1" in form.text and "Item 10" in form.text
+        assert "<h1>ReQoL-10 at the start of the episode</h1>" in form.text
         partial = {f"item-{n}": "2" for n in range(1, 9)}
         short = await api.http.post(
             f"/dashboard/practice/clients/{mine}/reqol/baseline", data={"csrf": token, **partial}

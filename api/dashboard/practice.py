@@ -131,7 +131,7 @@ async def render_client(
         status=status,
         record=record,
         view=record.view,
-        person=record.person.client,
+        person=None if record.person is None else record.person.client,
         referral=record.person,
         in_episode=record.view.stage in EPISODE_STAGES,
         problem=problem,
