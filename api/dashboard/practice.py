@@ -66,7 +66,7 @@ def not_yours() -> PageError:
     return PageError(404, "Not on your caseload", NOT_YOURS, home=(HOME, "Go to your caseload"))
 
 
-async def _bounded(request: Request, work: Any) -> Any:
+async def bounded(request: Request, work: Any) -> Any:
     """A workflow query (or a few), bounded like every dashboard page that asks a workflow."""
     async with asyncio.timeout(get_context(request).api_settings.query_timeout_seconds):
         return await work
@@ -87,7 +87,7 @@ async def workspace(request: Request, user: Practitioner) -> Response:
     """The practitioner's diary (today first) and caseload, each client linked to their page."""
     context = get_context(request)
     state = get_state(request)
-    found = await _bounded(
+    found = await bounded(
         request, practice.workspace(context.client, context.session_factory, user.principal)
     )
     now = await state.clock()
@@ -114,7 +114,7 @@ async def render_client(
     """A client's page, with a form's problems when it is shown again after a post."""
     context = get_context(request)
     try:
-        record = await _bounded(
+        record = await bounded(
             request,
             practice.client_record(
                 context.client, context.session_factory, context.keyring, ref, user.principal
@@ -159,7 +159,7 @@ async def render_reqol(
     """The ReQoL-10 form for ``when`` (or its skip form), with problems after a post."""
     context = get_context(request)
     try:
-        view = await _bounded(request, practice.own_client(context.client, ref, user.principal))
+        view = await bounded(request, practice.own_client(context.client, ref, user.principal))
     except practice.NotYourClient:
         raise not_yours() from None
     wording = load_reqol_wording(context.settings.reqol_wording_file)

@@ -27,6 +27,7 @@ from api.context import get_context
 from api.dashboard.formatting import label
 from api.dashboard.practice import (
     FormProblem,
+    bounded,
     client_url,
     not_yours,
     render_client,
@@ -79,9 +80,12 @@ class _Refused(Exception):
 
 async def _own(request: Request, user: DashboardUser, ref: str) -> ReferralView:
     try:
-        return await practice.own_client(get_context(request).client, ref, user.principal)
+        view: ReferralView = await bounded(
+            request, practice.own_client(get_context(request).client, ref, user.principal)
+        )
     except practice.NotYourClient:
         raise not_yours() from None
+    return view
 
 
 def _check_body(
