@@ -1,8 +1,8 @@
 """A practitioner's diary: their booked sessions, arranged for the day's work.
 
-Today's sessions come first (earliest first), then those still to come; sessions booked for a
-time already past, today's included, that nobody has recorded yet are listed apart, oldest
-first, so none is forgotten. Days are the service's local days (the dashboard's time zone), not
+Today's sessions still to come are first (earliest first); sessions booked for a time already
+past, today's included, that nobody has recorded yet are listed apart, oldest first, so none
+is forgotten; then the days to come. Days are the service's local days (the dashboard's time zone), not
 UTC's.
 """
 
