@@ -2,8 +2,8 @@
 
 Today's sessions still to come are first (earliest first); sessions booked for a time already
 past, today's included, that nobody has recorded yet are listed apart, oldest first, so none
-is forgotten; then the days to come. Days are the service's local days (the dashboard's time zone), not
-UTC's.
+is forgotten; then the days to come. Days are the service's local days (the dashboard's time
+zone), not UTC's.
 """
 
 from __future__ import annotations
