@@ -63,7 +63,7 @@ def client_url(ref: str) -> str:
 
 
 def not_yours() -> PageError:
-    return PageError(404, "Not on your caseload", NOT_YOURS, home=(HOME, "Go to your caseload"))
+    return PageError(404, "Not on your caseload", NOT_YOURS)
 
 
 async def bounded(request: Request, work: Any) -> Any:

@@ -26,8 +26,6 @@ from temporalio.service import RPCError
 from api.auth import Role
 from api.context import get_context
 from api.dashboard.session import (
-    COORDINATOR_HOME,
-    PRACTICE_HOME,
     DashboardUser,
     Flash,
     clear_flash,
@@ -62,17 +60,13 @@ class LoginRequired(Exception):
 
 
 class PageError(Exception):
-    """Answer with an error page: ``status``, a title, a plain explanation and, optionally,
-    the page to go back to (``home``: a link and its words)."""
+    """Answer with an error page: ``status``, a title and a plain explanation."""
 
-    def __init__(
-        self, status: int, title: str, message: str, home: tuple[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, title: str, message: str) -> None:
         super().__init__(title)
         self.status = status
         self.title = title
         self.message = message
-        self.home = home
 
 
 class DashboardRoute(APIRoute):
@@ -90,11 +84,15 @@ class DashboardRoute(APIRoute):
                 response = RedirectResponse(LOGIN_PATH, status_code=303)
             except PageError as error:
                 response = error_page(
-                    request, error.status, error.title, error.message, home=error.home
+                    request, error.status, error.title, error.message, await _signed_in(request)
                 )
             except RequestValidationError:
                 response = error_page(
-                    request, 404, "Not found", "There is no such page, or the link is not valid."
+                    request,
+                    404,
+                    "Page not found",
+                    "There is no such page, or the link is not valid.",
+                    await _signed_in(request),
                 )
             except ProblemError as error:
                 # From the application's own checks (e.g. an unknown query parameter: 422).
@@ -127,27 +125,32 @@ class DashboardRoute(APIRoute):
         return route
 
 
+async def _signed_in(request: Request) -> DashboardUser | None:
+    """The signed-in coordinator for an error page's header, if any (never raises)."""
+    try:
+        state = get_state(request)
+        return await session_user(request, state.signer, get_context(request).session_factory)
+    except Exception:  # an error page must render whatever else is broken
+        return None
+
+
 def error_page(
     request: Request,
     status: int,
     title: str,
     message: str,
-    home: tuple[str, str] | None = None,
+    user: DashboardUser | None = None,
 ) -> HTMLResponse:
-    """A plain error page (it works signed in or not); ``home`` is the link it offers (by
-    default the overview)."""
+    """An error page, with the normal header and navigation when signed in."""
     state = get_state(request)
-    home_url, home_text = home or (COORDINATOR_HOME, "Go to the overview")
     html = state.templates.get_template("error.html").render(
         title=title,
         message=message,
         status=status,
-        home_url=home_url,
-        home_text=home_text,
-        user=None,
+        user=user,
         nav=None,
         flash=None,
-        dev_mailbox=False,
+        dev_mailbox=state.dev_mailbox if user else False,
         service_name=get_context(request).settings.service_name,
     )
     return HTMLResponse(html, status_code=status)
@@ -165,14 +168,13 @@ async def signed_in_user(request: Request) -> DashboardUser:
 
 async def current_user(request: Request) -> DashboardUser:
     """A FastAPI dependency: the signed-in coordinator (the coordinators' pages and forms).
-    A practitioner is refused with a 403 page that leads back to their own workspace."""
+    A practitioner is refused with a 403 page (it leads back to their own workspace)."""
     user = await signed_in_user(request)
     if user.principal.role != Role.COORDINATOR:
         raise PageError(
             403,
             "Not for practitioners",
             "This page is for coordinators. Your own caseload and diary are in your workspace.",
-            home=(PRACTICE_HOME, "Go to your workspace"),
         )
     return user
 
@@ -187,7 +189,6 @@ async def current_practitioner(request: Request) -> DashboardUser:
             "Only for practitioners",
             "This is a practitioner's own workspace. Coordinators see every practitioner's "
             "caseload on the Caseloads page.",
-            home=("/dashboard/caseloads", "Go to Caseloads"),
         )
     return user
 
