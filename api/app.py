@@ -21,11 +21,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from limits.aio.storage import Storage
+from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from temporalio.client import Client
 
 from api import docs, links, problems
+from api.action_timing import ActionTiming
 from api.auth import AuthenticateFirst
 from api.body_limit import BodyLimit
 from api.context import ApiContext
@@ -40,10 +42,13 @@ from api.routes import (
     reports,
     waiting_list,
 )
+from api.routes import metrics as metrics_route
 from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
+from api.tracing import RequestTracing
 from models.settings import Settings
 from services import received_texts
+from services.metrics import HarbourMetrics
 
 DESCRIPTION = """\
 Harbour's referral pathway over HTTP: referrers refer, coordinators triage, allocate and
@@ -63,12 +68,17 @@ def create_app(
     *,
     api_settings: ApiSettings | None = None,
     limits_storage: Storage | None = None,
+    metrics: HarbourMetrics | None = None,
+    tracer: Tracer | None = None,
 ) -> FastAPI:
     """The API application over ``client`` (Temporal) and ``session_factory`` (read model).
 
     ``pseudonym_key`` keys the hashes of contacts (message matching) and of idempotent
     submissions; it must be the worker's. ``limits_storage`` is where the rate limits count
-    (default: the storage ``api_settings.rate_limit_storage`` names).
+    (default: the storage ``api_settings.rate_limit_storage`` names). ``metrics``: the
+    process's registry, with the Temporal SDK's metrics when the process records them
+    (default: read-model figures and HTTP timings only). ``tracer``: a span per request
+    (``api.tracing``); None, the default, traces nothing.
     """
 
     @contextlib.asynccontextmanager
@@ -101,6 +111,7 @@ def create_app(
         client=client,
         session_factory=session_factory,
         pseudonym_key=pseudonym_key,
+        metrics=metrics or HarbourMetrics(session_factory),
         limits_storage=limits_storage,
     )
     problems.install(app)
@@ -114,9 +125,14 @@ def create_app(
     app.add_middleware(
         TrustedHostMiddleware, allowed_hosts=api_settings.trusted_hosts(), www_redirect=False
     )
+    # Outside the checks above: the time measured and the span are the whole request's.
+    app.add_middleware(ActionTiming, metrics=app.state.harbour.metrics)
+    if tracer is not None:
+        app.add_middleware(RequestTracing, tracer=tracer)
     app.add_middleware(CatchAll)
     for module in (
         health,
+        metrics_route,
         referrals,
         waiting_list,
         practitioners,
