@@ -62,12 +62,13 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     once, outside the sandbox, instead of re-imported for every workflow run. So do the ones
     ``ClientDetails`` validates with (``models.client_numbers``): phonenumbers loads a
     country's metadata on first use, and inside the sandbox that import would be refused
-    (its module-level ``threading.Lock``) and fail the workflow task.
+    (its module-level ``threading.Lock``) and fail the workflow task. OpenTelemetry passes
+    through for the tracing interceptor (``infra.tracing``), which keeps its spans outside.
     """
     _compile_workflow_modules()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "email_validator", "idna", "dns", "phonenumbers", "nhs_number"
+            "email_validator", "idna", "dns", "phonenumbers", "nhs_number", "opentelemetry"
         )
     )
 

@@ -28,10 +28,10 @@ from infra.logging import configure_logging
 from models.settings import Settings
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Tracer
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from temporalio.client import Client, Interceptor
+    from temporalio.contrib.opentelemetry import ReplaySafeTracerProvider
 
     from infra.temporal_metrics import TemporalMetrics
 
@@ -97,7 +97,7 @@ class Telemetry:
     metrics, recorded for its ``/metrics``, and tracing when ``HARBOUR_TRACING`` is on."""
 
     temporal_metrics: TemporalMetrics | None = None
-    provider: TracerProvider | None = None
+    provider: ReplaySafeTracerProvider | None = None
 
     @property
     def tracer(self) -> Tracer | None:
@@ -112,9 +112,9 @@ class Telemetry:
         """Interceptors for the Temporal client (its workers use them too)."""
         if self.provider is None:
             return []
-        from infra.tracing import temporal_tracing, tracer
+        from infra.tracing import temporal_tracing
 
-        return [temporal_tracing(tracer(self.provider))]
+        return [temporal_tracing()]
 
     def close(self) -> None:
         """Send the spans still buffered, then stop exporting; stop draining metrics."""
