@@ -356,7 +356,9 @@ async def _start_api(settings: Settings, running: _Running) -> None:
         runtime.pseudonym_key,
         api_settings=api_settings,
         metrics=HarbourMetrics(
-            runtime.session_factory, temporal=running.telemetry.temporal_metrics
+            runtime.session_factory,
+            temporal=running.telemetry.temporal_metrics,
+            max_age=settings.metrics_snapshot_seconds,
         ),
         tracer=running.telemetry.tracer,
     )

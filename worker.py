@@ -144,7 +144,9 @@ async def _metrics_endpoint(
         yield
         return
     temporal = telemetry.temporal_metrics if telemetry else None
-    metrics = HarbourMetrics(session_factory, temporal=temporal)
+    metrics = HarbourMetrics(
+        session_factory, temporal=temporal, max_age=settings.metrics_snapshot_seconds
+    )
     try:
         server = metrics_server(metrics, settings.worker_metrics_host, settings.worker_metrics_port)
     except OSError as error:

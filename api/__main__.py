@@ -48,7 +48,11 @@ async def _serve(settings: Settings, api_settings: ApiSettings, telemetry: Telem
             runtime.session_factory,
             runtime.pseudonym_key,
             api_settings=api_settings,
-            metrics=HarbourMetrics(runtime.session_factory, temporal=telemetry.temporal_metrics),
+            metrics=HarbourMetrics(
+                runtime.session_factory,
+                temporal=telemetry.temporal_metrics,
+                max_age=settings.metrics_snapshot_seconds,
+            ),
             tracer=telemetry.tracer,
         )
         server = ApiServer(app, api_settings.host, api_settings.port)

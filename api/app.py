@@ -111,7 +111,8 @@ def create_app(
         client=client,
         session_factory=session_factory,
         pseudonym_key=pseudonym_key,
-        metrics=metrics or HarbourMetrics(session_factory),
+        metrics=metrics
+        or HarbourMetrics(session_factory, max_age=settings.metrics_snapshot_seconds),
         limits_storage=limits_storage,
     )
     problems.install(app)

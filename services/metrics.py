@@ -36,13 +36,29 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models.metric_labels import STAGES
 from readmodel.metrics import MetricsSnapshot, metrics_snapshot
 
-__all__ = ["ACTION_BUCKETS", "CONTENT_TYPE_LATEST", "HarbourMetrics"]
+__all__ = ["ACTION_BUCKETS", "CONTENT_TYPE_LATEST", "METRIC_NAMES", "HarbourMetrics"]
 
 log = structlog.get_logger("harbour.metrics")
 
 # Seconds: a staff action's goal is p95 <= 100 ms (issue 13); the tail reaches Temporal's
 # update timeout.
 ACTION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Every metric of Harbour's own (the dashboard and docs/observability.md name these).
+METRIC_NAMES = frozenset(
+    {
+        "harbour_referrals",
+        "harbour_waiting_list_length",
+        "harbour_waiting_list_held",
+        "harbour_validation_queue_length",
+        "harbour_waiting_time_breaches",
+        "harbour_crisis_alerts_unacknowledged",
+        "harbour_inbox_open",
+        "harbour_notifications",
+        "harbour_action_seconds",
+        "harbour_readmodel_snapshot_ok",
+        "harbour_readmodel_snapshot_seconds",
+    }
+)
 SNAPSHOT_MAX_AGE_SECONDS = 10.0
 SNAPSHOT_TIMEOUT_SECONDS = 5.0
 
