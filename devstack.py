@@ -13,9 +13,11 @@
    text lands as a file in ``<data_dir>/sms``; delivery receipts and clients' texts come back to
    the API's webhooks with a gateway key kept in ``<data_dir>/notify-callback.key``) — unless
    ``HARBOUR_NOTIFY_API_KEY`` points Harbour at the real Notify;
-4. the Harbour worker (``worker.serve``) and, beside it in this process, the HTTP API
-   (``api.server.ApiServer``, uvicorn, default http://127.0.0.1:8000) — until Ctrl-C / SIGTERM,
-   which stops everything in reverse order.
+4. the Harbour worker (``worker.serve``, its ``/metrics`` on http://127.0.0.1:9464) and, beside
+   it in this process, the HTTP API (``api.server.ApiServer``, uvicorn, default
+   http://127.0.0.1:8000, ``/metrics`` too) — until Ctrl-C / SIGTERM, which stops everything in
+   reverse order. Both share one Temporal client, whose runtime records the SDK's metrics for
+   both endpoints (docs/observability.md).
 
 ``--check`` starts everything, waits until it is ready, stops cleanly and exits 0 (smoke test).
 
