@@ -126,12 +126,15 @@ async def serve(settings: Settings, client: Client, *, telemetry: Telemetry | No
     """Run the worker until cancelled (used by ``make run`` and by ``main``), with its
     ``/metrics`` on ``settings.worker_metrics_port`` unless that is 0. ``telemetry``: what
     ``client`` was connected with; its Temporal SDK metrics are served too."""
-    async with open_runtime(settings, client=client, telemetry=telemetry) as runtime:
+    async with (
+        open_runtime(settings, client=client, telemetry=telemetry) as runtime,
+        # The port first: a taken one fails before a worker is registered with the client.
+        _metrics_endpoint(settings, runtime.session_factory, telemetry),
+    ):
         worker = build_worker(
             client, settings, runtime.engine, runtime.pseudonym_key, keyring=runtime.keyring
         )
-        async with _metrics_endpoint(settings, runtime.session_factory, telemetry):
-            await worker.run()
+        await worker.run()
 
 
 @contextlib.asynccontextmanager

@@ -51,7 +51,7 @@ from tests.factories import (
 from tests.fixtures.api import ORG_A, Api, api_settings, running_api
 from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness
 from tests.helpers import eventually
-from worker import serve
+from worker import MetricsPortTaken, serve
 
 # Everything personal a scrape could leak: the client's, the referrer's, the practitioner's.
 PRACTITIONER_NAME = "Ana Lowry"
@@ -303,6 +303,18 @@ async def test_worker_metrics_show_the_sdk_and_harbour_and_no_personal_data(
     # The port is released once the worker stops.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+async def test_a_taken_worker_metrics_port_is_named(harness: Harness) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        settings = harness.settings.model_copy(
+            update={"task_queue": harness.task_queue, "worker_metrics_port": port}
+        )
+        with pytest.raises(MetricsPortTaken, match="HARBOUR_WORKER_METRICS_PORT"):
+            await serve(settings, harness.client)
 
 
 def _b64(key: bytes) -> str:
