@@ -109,6 +109,12 @@ def test_prometheus_scrapes_the_api_with_its_token_and_every_worker() -> None:
     worker = jobs["harbour-worker"]
     [dns] = worker["dns_sd_configs"]
     assert dns["names"] == ["harbour-worker"] and dns["port"] == 9464
+    # The Temporal server serves its own metrics where Prometheus looks for them.
+    temporal = YAML(typ="safe").load(COMPOSE.read_text())["services"]["temporal"]
+    endpoint = temporal["environment"]["PROMETHEUS_ENDPOINT"]
+    assert jobs["temporal-server"]["static_configs"][0]["targets"] == [
+        f"temporal:{endpoint.rpartition(':')[2]}"
+    ]
 
 
 def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
