@@ -3,7 +3,8 @@
 OpenAPI is served at ``/openapi.json`` and browsable at ``/docs`` (``api.docs``, no CDN). Every
 error is ``application/problem+json`` (``api.problems``), and the published schema says so.
 
-Before any route, in this order: the catch-all for unexpected errors, the trusted hosts,
+Before any route, in this order: the catch-all for unexpected errors, the request's span
+(``api.tracing``, when tracing is on) and its timing (``api.action_timing``), the trusted hosts,
 the security headers (``api.security_headers``), the body cap (``api.body_limit``) and the
 bearer key (``api.auth.AuthenticateFirst``) — so a request without a valid key, or with a body
 over the cap, is answered before a byte of its body is held in memory.
