@@ -117,6 +117,23 @@ def test_prometheus_scrapes_the_api_with_its_token_and_every_worker() -> None:
     ]
 
 
+def test_prometheus_alerts_on_served_metrics_and_its_jobs() -> None:
+    config = YAML(typ="safe").load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    jobs = {job["job_name"] for job in config["scrape_configs"]}
+    [group] = YAML(typ="safe").load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"]
+    rules = {rule["alert"]: rule for rule in group["rules"]}
+    assert "HarbourCrisisAlertUnacknowledged" in rules
+    for rule in rules.values():
+        expr = rule["expr"]
+        assert rule["labels"]["severity"] in ("critical", "warning")
+        assert rule["annotations"]["summary"]
+        for name in re.findall(r"\b(harbour_[a-z_]+)", expr):
+            assert name.removesuffix("_bucket") in HARBOUR_METRICS, name
+        for job in re.findall(r'job="([^"]+)"', expr):
+            assert job in jobs, job
+
+
 def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
     provisioning = DEPLOY / "grafana" / "provisioning"
     [source] = YAML(typ="safe").load((provisioning / "datasources" / "prometheus.yml").read_text())[
