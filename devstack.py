@@ -13,9 +13,11 @@
    text lands as a file in ``<data_dir>/sms``; delivery receipts and clients' texts come back to
    the API's webhooks with a gateway key kept in ``<data_dir>/notify-callback.key``) — unless
    ``HARBOUR_NOTIFY_API_KEY`` points Harbour at the real Notify;
-4. the Harbour worker (``worker.serve``) and, beside it in this process, the HTTP API
-   (``api.server.ApiServer``, uvicorn, default http://127.0.0.1:8000) — until Ctrl-C / SIGTERM,
-   which stops everything in reverse order.
+4. the Harbour worker (``worker.serve``, its ``/metrics`` on http://127.0.0.1:9464) and, beside
+   it in this process, the HTTP API (``api.server.ApiServer``, uvicorn, default
+   http://127.0.0.1:8000, ``/metrics`` too) — until Ctrl-C / SIGTERM, which stops everything in
+   reverse order. Both share one Temporal client, whose runtime records the SDK's metrics for
+   both endpoints (docs/observability.md).
 
 ``--check`` starts everything, waits until it is ready, stops cleanly and exits 0 (smoke test).
 
@@ -54,10 +56,12 @@ from temporalio.service import RPCError
 from bootstrap import (
     DevstackSettings,
     Runtime,
+    Telemetry,
     configure_logging,
     load_keys,
     load_settings,
     make_runtime,
+    make_telemetry,
     open_runtime,
 )
 from infra.keys import KeyConfigError, KeyRing
@@ -105,6 +109,7 @@ class _Running:
     worker: asyncio.Task[Any] | None = None
     api: Any = None  # api.server.ApiServer
     api_runtime: Runtime | None = None  # the API's own (its database engine)
+    telemetry: Telemetry | None = None  # the shared client's metrics and tracing
     standin: Any = None  # infra.notify_standin.NotifyStandinServer
 
 
@@ -225,6 +230,14 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
         _require_free_port(
             "127.0.0.1", p.standin_port, "Notify stand-in (HARBOUR_DEVSTACK_NOTIFY_STANDIN_PORT)"
         )
+    if settings.worker_metrics_port:
+        _require_free_port(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            "worker metrics (HARBOUR_WORKER_METRICS_PORT; 0 turns them off)",
+        )
+    # One client serves the worker and the API here: one Temporal runtime records its metrics.
+    running.telemetry = make_telemetry(settings, "harbour")
 
     running.log_file = p.temporal_log.open("ab")
     command = temporal_command(p, dev)
@@ -242,7 +255,7 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
     )
     write_pid_file(p.temporal_pid, running.process.pid)
     running.pid_file = p.temporal_pid
-    running.client = await _wait_for_temporal(p, running.process, keyring, dev)
+    running.client = await _wait_for_temporal(p, running.process, keyring, dev, running.telemetry)
 
     from infra.database import migrate  # lazy: keeps `--help` light
 
@@ -259,12 +272,16 @@ async def _start(p: _Plan, dev: DevstackSettings, running: _Running) -> None:
     if p.standin_port is not None:
         await _start_standin(settings, p.standin_port, running)
 
-    running.worker = await _start_worker(settings, running.client)
+    running.worker = await _start_worker(settings, running.client, running.telemetry)
     await _start_api(settings, running)
 
 
 async def _wait_for_temporal(
-    p: _Plan, process: asyncio.subprocess.Process, keyring: KeyRing, dev: DevstackSettings
+    p: _Plan,
+    process: asyncio.subprocess.Process,
+    keyring: KeyRing,
+    dev: DevstackSettings,
+    telemetry: Telemetry,
 ) -> Client:
     """Connect once the dev server accepts connections and the search attribute is registered."""
     loop = asyncio.get_running_loop()
@@ -277,7 +294,13 @@ async def _wait_for_temporal(
                 f"see {p.temporal_log}"
             )
         try:
-            client = await connect(p.settings, keyring, timeout=5)
+            client = await connect(
+                p.settings,
+                keyring,
+                timeout=5,
+                runtime=telemetry.temporal_metrics.runtime if telemetry.temporal_metrics else None,
+                interceptors=telemetry.client_interceptors(),
+            )
             await asyncio.wait_for(
                 ensure_search_attributes(
                     client, p.settings.temporal_namespace, search_attributes.ALL
@@ -298,14 +321,16 @@ async def _wait_for_temporal(
     )
 
 
-async def _start_worker(settings: Settings, client: Client) -> asyncio.Task[Any] | None:
+async def _start_worker(
+    settings: Settings, client: Client, telemetry: Telemetry
+) -> asyncio.Task[Any] | None:
     """Run ``worker.serve(settings, client)`` as a task; ``None`` while worker.py lacks it."""
     try:
         from worker import serve
     except ImportError as err:
         log.warning("worker.serve is not available; running without a worker", error=str(err))
         return None
-    task = asyncio.create_task(serve(settings, client), name="harbour-worker")
+    task = asyncio.create_task(serve(settings, client, telemetry=telemetry), name="harbour-worker")
     # A worker that cannot start (bad workflow definition, wrong task queue) fails fast: give it
     # a moment so that --check reports it instead of declaring the stack ready.
     done, _ = await asyncio.wait({task}, timeout=2.0)
@@ -320,8 +345,9 @@ async def _start_api(settings: Settings, running: _Running) -> None:
     from api.app import create_app
     from api.server import ApiServer
     from api.settings import ApiSettings
+    from services.metrics import HarbourMetrics
 
-    assert running.client is not None
+    assert running.client is not None and running.telemetry is not None
     api_settings = ApiSettings()
     # The API's own engine, disposed by _shutdown after the API has stopped.
     running.api_runtime = runtime = make_runtime(settings, client=running.client)
@@ -331,6 +357,12 @@ async def _start_api(settings: Settings, running: _Running) -> None:
         runtime.session_factory,
         runtime.pseudonym_key,
         api_settings=api_settings,
+        metrics=HarbourMetrics(
+            runtime.session_factory,
+            temporal=running.telemetry.temporal_metrics,
+            max_age=settings.metrics_snapshot_seconds,
+        ),
+        tracer=running.telemetry.tracer,
     )
     try:
         running.api = ApiServer(app, api_settings.host, api_settings.port)
@@ -442,6 +474,8 @@ async def _shutdown(running: _Running) -> None:
     # loop still runs, rather than during interpreter finalisation (sdk-python issue 300).
     running.client = None
     gc.collect()
+    if running.telemetry is not None:
+        running.telemetry.close()
     if running.process is not None:
         await _stop_process(running.process)
         if running.pid_file is not None:
@@ -582,6 +616,14 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(signum, stop.set)
 
 
+def _worker_metrics(settings: Settings) -> str:
+    if not settings.worker_metrics_port:
+        return "(off: HARBOUR_WORKER_METRICS_PORT=0)"
+    return (
+        f"http://{_url_host(settings.worker_metrics_host)}:{settings.worker_metrics_port}/metrics"
+    )
+
+
 def _print_banner(p: _Plan, running: _Running) -> None:
     settings = p.settings
     ui = settings.temporal_ui_url if p.ui_port is not None else "(headless: no Web UI)"
@@ -590,6 +632,7 @@ def _print_banner(p: _Plan, running: _Running) -> None:
         "",
         "Harbour dev stack is running",
         f"  HTTP API      {api}  (docs: {api}/docs; keys: starter.py apikey create)",
+        f"  Metrics       {api}/metrics (API), {_worker_metrics(settings)} (worker)",
         f"  Temporal UI   {ui}",
         f"  Temporal      {settings.temporal_address}  (log: {p.temporal_log})",
         f"  Mailbox       {settings.mailbox_dir}  (every email sent, one file each)",

@@ -9,10 +9,11 @@ import asyncio
 import compileall
 import contextlib
 import functools
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -21,16 +22,21 @@ import workflows
 from activities.allocation import AllocationActivities
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
-from bootstrap import configure_logging, load_settings, open_runtime
+from api.metrics_app import metrics_server
+from bootstrap import Telemetry, configure_logging, load_settings, make_telemetry, open_runtime
 from infra.database import make_session_factory
 from infra.keys import KeyRing, load_keyring
+from infra.logging import get_logger
 from infra.temporal import ensure_search_attributes
 from models import search_attributes
 from models.settings import Settings
+from services.metrics import HarbourMetrics
 from workflows.allocator import AllocatorWorkflow
 from workflows.message_follow_up import MessageFollowUpWorkflow
 from workflows.redelivery import RedeliveryWorkflow
 from workflows.referral import ReferralWorkflow
+
+log = get_logger("harbour.worker")
 
 WORKFLOWS = [ReferralWorkflow, AllocatorWorkflow, MessageFollowUpWorkflow, RedeliveryWorkflow]
 
@@ -56,12 +62,13 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     once, outside the sandbox, instead of re-imported for every workflow run. So do the ones
     ``ClientDetails`` validates with (``models.client_numbers``): phonenumbers loads a
     country's metadata on first use, and inside the sandbox that import would be refused
-    (its module-level ``threading.Lock``) and fail the workflow task.
+    (its module-level ``threading.Lock``) and fail the workflow task. OpenTelemetry passes
+    through for the tracing interceptor (``infra.tracing``), which keeps its spans outside.
     """
     _compile_workflow_modules()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "email_validator", "idna", "dns", "phonenumbers", "nhs_number"
+            "email_validator", "idna", "dns", "phonenumbers", "nhs_number", "opentelemetry"
         )
     )
 
@@ -111,23 +118,70 @@ def build_worker(
     )
 
 
-async def serve(settings: Settings, client: Client) -> None:
-    """Run the worker until cancelled (used by ``make run`` and by ``main``)."""
-    async with open_runtime(settings, client=client) as runtime:
+class MetricsPortTaken(OSError):
+    """The worker's metrics port is not available."""
+
+
+async def serve(settings: Settings, client: Client, *, telemetry: Telemetry | None = None) -> None:
+    """Run the worker until cancelled (used by ``make run`` and by ``main``), with its
+    ``/metrics`` on ``settings.worker_metrics_port`` unless that is 0. ``telemetry``: what
+    ``client`` was connected with; its Temporal SDK metrics are served too."""
+    async with (
+        open_runtime(settings, client=client, telemetry=telemetry) as runtime,
+        # The port first: a taken one fails before a worker is registered with the client.
+        _metrics_endpoint(settings, runtime.session_factory, telemetry),
+    ):
         worker = build_worker(
             client, settings, runtime.engine, runtime.pseudonym_key, keyring=runtime.keyring
         )
         await worker.run()
 
 
+@contextlib.asynccontextmanager
+async def _metrics_endpoint(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    telemetry: Telemetry | None,
+) -> AsyncIterator[None]:
+    if settings.worker_metrics_port == 0:
+        yield
+        return
+    temporal = telemetry.temporal_metrics if telemetry else None
+    metrics = HarbourMetrics(
+        session_factory, temporal=temporal, max_age=settings.metrics_snapshot_seconds
+    )
+    try:
+        server = metrics_server(metrics, settings.worker_metrics_host, settings.worker_metrics_port)
+    except OSError as error:
+        raise MetricsPortTaken(
+            f"the worker's metrics port (HARBOUR_WORKER_METRICS_PORT) "
+            f"{settings.worker_metrics_host}:{settings.worker_metrics_port} is not available "
+            f"({error.strerror}); choose another, or 0 to turn the endpoint off"
+        ) from None
+    await server.start()
+    log.info("worker metrics listening", url=f"{server.url}/metrics")
+    try:
+        yield
+    finally:
+        await server.stop()
+
+
 async def main() -> None:
     """Run a worker against the configured Temporal (search attributes registered first)."""
     settings = load_settings()
     configure_logging(settings)
-    async with open_runtime(settings) as runtime:
-        client = await runtime.client()
-        await ensure_search_attributes(client, settings.temporal_namespace, search_attributes.ALL)
-        await serve(settings, client)
+    telemetry = make_telemetry(
+        settings, "harbour-worker", temporal_metrics=settings.worker_metrics_port != 0
+    )
+    try:
+        async with open_runtime(settings, telemetry=telemetry) as runtime:
+            client = await runtime.client()
+            await ensure_search_attributes(
+                client, settings.temporal_namespace, search_attributes.ALL
+            )
+            await serve(settings, client, telemetry=telemetry)
+    finally:
+        telemetry.close()
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ import sys
 from api.app import create_app
 from api.server import ApiServer
 from api.settings import ApiSettings
-from bootstrap import configure_logging, load_settings, open_runtime
+from bootstrap import Telemetry, configure_logging, load_settings, make_telemetry, open_runtime
 from infra.logging import get_logger
+from models.settings import Settings
+from services.metrics import HarbourMetrics
 
 log = get_logger("harbour.api")
 
@@ -26,7 +28,15 @@ async def main() -> int:
     settings = load_settings()
     api_settings = ApiSettings()
     configure_logging(settings)
-    async with open_runtime(settings) as runtime:
+    telemetry = make_telemetry(settings, "harbour-api")
+    try:
+        return await _serve(settings, api_settings, telemetry)
+    finally:
+        telemetry.close()
+
+
+async def _serve(settings: Settings, api_settings: ApiSettings, telemetry: Telemetry) -> int:
+    async with open_runtime(settings, telemetry=telemetry) as runtime:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -38,6 +48,12 @@ async def main() -> int:
             runtime.session_factory,
             runtime.pseudonym_key,
             api_settings=api_settings,
+            metrics=HarbourMetrics(
+                runtime.session_factory,
+                temporal=telemetry.temporal_metrics,
+                max_age=settings.metrics_snapshot_seconds,
+            ),
+            tracer=telemetry.tracer,
         )
         server = ApiServer(app, api_settings.host, api_settings.port)
         try:

@@ -3,7 +3,8 @@
 OpenAPI is served at ``/openapi.json`` and browsable at ``/docs`` (``api.docs``, no CDN). Every
 error is ``application/problem+json`` (``api.problems``), and the published schema says so.
 
-Before any route, in this order: the catch-all for unexpected errors, the trusted hosts,
+Before any route, in this order: the catch-all for unexpected errors, the request's span
+(``api.tracing``, when tracing is on) and its timing (``api.action_timing``), the trusted hosts,
 the security headers (``api.security_headers``), the body cap (``api.body_limit``) and the
 bearer key (``api.auth.AuthenticateFirst``) — so a request without a valid key, or with a body
 over the cap, is answered before a byte of its body is held in memory.
@@ -21,11 +22,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from limits.aio.storage import Storage
+from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from temporalio.client import Client
 
 from api import docs, links, problems
+from api.action_timing import ActionTiming
 from api.auth import AuthenticateFirst
 from api.body_limit import BodyLimit
 from api.context import ApiContext
@@ -40,10 +43,13 @@ from api.routes import (
     reports,
     waiting_list,
 )
+from api.routes import metrics as metrics_route
 from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
+from api.tracing import RequestTracing
 from models.settings import Settings
 from services import received_texts
+from services.metrics import HarbourMetrics
 
 DESCRIPTION = """\
 Harbour's referral pathway over HTTP: referrers refer, coordinators triage, allocate and
@@ -63,12 +69,17 @@ def create_app(
     *,
     api_settings: ApiSettings | None = None,
     limits_storage: Storage | None = None,
+    metrics: HarbourMetrics | None = None,
+    tracer: Tracer | None = None,
 ) -> FastAPI:
     """The API application over ``client`` (Temporal) and ``session_factory`` (read model).
 
     ``pseudonym_key`` keys the hashes of contacts (message matching) and of idempotent
     submissions; it must be the worker's. ``limits_storage`` is where the rate limits count
-    (default: the storage ``api_settings.rate_limit_storage`` names).
+    (default: the storage ``api_settings.rate_limit_storage`` names). ``metrics``: the
+    process's registry, with the Temporal SDK's metrics when the process records them
+    (default: read-model figures and HTTP timings only). ``tracer``: a span per request
+    (``api.tracing``); None, the default, traces nothing.
     """
 
     @contextlib.asynccontextmanager
@@ -101,6 +112,8 @@ def create_app(
         client=client,
         session_factory=session_factory,
         pseudonym_key=pseudonym_key,
+        metrics=metrics
+        or HarbourMetrics(session_factory, max_age=settings.metrics_snapshot_seconds),
         limits_storage=limits_storage,
     )
     problems.install(app)
@@ -114,9 +127,14 @@ def create_app(
     app.add_middleware(
         TrustedHostMiddleware, allowed_hosts=api_settings.trusted_hosts(), www_redirect=False
     )
+    # Outside the checks above: the time measured and the span are the whole request's.
+    app.add_middleware(ActionTiming, metrics=app.state.harbour.metrics)
+    if tracer is not None:
+        app.add_middleware(RequestTracing, tracer=tracer)
     app.add_middleware(CatchAll)
     for module in (
         health,
+        metrics_route,
         referrals,
         waiting_list,
         practitioners,

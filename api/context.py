@@ -17,6 +17,7 @@ from infra.keys import KeyRing, load_keyring
 from models.referral import ReferralView
 from models.settings import Settings
 from services import referrals
+from services.metrics import HarbourMetrics
 from services.worker_presence import with_worker
 
 
@@ -29,6 +30,8 @@ class ApiContext:
     client: Client
     session_factory: async_sessionmaker[AsyncSession]
     pseudonym_key: bytes
+    # This process's Prometheus metrics (GET /metrics, api.action_timing).
+    metrics: HarbourMetrics
     # What the read side takes for now (estimates, reports); tests set the server's clock.
     clock: Clock = wall_clock
     # Where the rate limits count. None: the storage ``api_settings.rate_limit_storage`` names.

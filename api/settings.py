@@ -51,6 +51,10 @@ class ApiSettings(BaseSettings):
         default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"]
     )
 
+    # Who may scrape GET /metrics: whoever presents this bearer token; unset, only clients
+    # on this machine (loopback). See docs/observability.md.
+    metrics_token: SecretStr | None = None
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

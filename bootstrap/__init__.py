@@ -28,16 +28,22 @@ from infra.logging import configure_logging
 from models.settings import Settings
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-    from temporalio.client import Client
+    from temporalio.client import Client, Interceptor
+    from temporalio.contrib.opentelemetry import ReplaySafeTracerProvider
+
+    from infra.temporal_metrics import TemporalMetrics
 
 __all__ = [
     "DevstackSettings",
     "Runtime",
+    "Telemetry",
     "configure_logging",
     "load_keys",
     "load_settings",
     "make_runtime",
+    "make_telemetry",
     "open_runtime",
     "private_by_default",
 ]
@@ -86,6 +92,57 @@ def load_keys(settings: Settings) -> tuple[KeyRing, bytes]:
 
 
 @dataclass
+class Telemetry:
+    """How a long-running process observes itself (docs/observability.md): the Temporal SDK's
+    metrics, recorded for its ``/metrics``, and tracing when ``HARBOUR_TRACING`` is on."""
+
+    temporal_metrics: TemporalMetrics | None = None
+    provider: ReplaySafeTracerProvider | None = None
+
+    @property
+    def tracer(self) -> Tracer | None:
+        """Harbour's tracer; ``None`` when tracing is off."""
+        if self.provider is None:
+            return None
+        from infra.tracing import tracer
+
+        return tracer(self.provider)
+
+    def client_interceptors(self) -> list[Interceptor]:
+        """Interceptors for the Temporal client (its workers use them too)."""
+        if self.provider is None:
+            return []
+        from infra.tracing import temporal_tracing
+
+        return [temporal_tracing()]
+
+    def close(self) -> None:
+        """Send the spans still buffered, then stop exporting; stop draining metrics."""
+        if self.temporal_metrics is not None:
+            self.temporal_metrics.close()
+        if self.provider is not None:
+            self.provider.shutdown()
+            self.provider = None
+
+
+def make_telemetry(
+    settings: Settings, service_name: str, *, temporal_metrics: bool = True
+) -> Telemetry:
+    """The telemetry of a process named ``service_name`` (``harbour-worker``, ``harbour-api``).
+
+    ``temporal_metrics``: record the SDK's metrics (a ``temporalio.runtime.Runtime`` of the
+    process's own, for its clients); only for a process whose ``/metrics`` is scraped."""
+    from infra.tracing import tracer_provider
+
+    recorded = None
+    if temporal_metrics:
+        from infra.temporal_metrics import TemporalMetrics
+
+        recorded = TemporalMetrics()
+    return Telemetry(recorded, tracer_provider(settings.tracing, service_name))
+
+
+@dataclass
 class Runtime:
     """What a running process shares: settings, keys, a Temporal client and a database engine,
     the last two made on first use."""
@@ -93,6 +150,8 @@ class Runtime:
     settings: Settings
     keyring: KeyRing
     pseudonym_key: bytes
+    # Metrics and tracing for the client (none: the SDK's defaults, no tracing).
+    telemetry: Telemetry | None = None
     _client: Client | None = None
     _engine: AsyncEngine | None = None
     _session_factory: async_sessionmaker[AsyncSession] | None = None
@@ -103,8 +162,13 @@ class Runtime:
         if self._client is None:
             from infra.temporal import connect
 
+            telemetry = self.telemetry or Telemetry()
             self._client = await connect(
-                self.settings, self.keyring, timeout=self.settings.temporal_connect_seconds
+                self.settings,
+                self.keyring,
+                timeout=self.settings.temporal_connect_seconds,
+                runtime=telemetry.temporal_metrics.runtime if telemetry.temporal_metrics else None,
+                interceptors=telemetry.client_interceptors(),
             )
         return self._client
 
@@ -135,20 +199,23 @@ class Runtime:
         self._client = None
 
 
-def make_runtime(settings: Settings, *, client: Client | None = None) -> Runtime:
+def make_runtime(
+    settings: Settings, *, client: Client | None = None, telemetry: Telemetry | None = None
+) -> Runtime:
     """A ``Runtime`` that its caller closes (``open_runtime`` does it for a block); ``client``
-    is an already connected one to share. Keys are loaded at once: a malformed key fails
+    is an already connected one to share; ``telemetry`` is what its client is connected with
+    (``make_telemetry``; its caller closes it). Keys are loaded at once: a malformed key fails
     before anything starts."""
     keyring, pseudonym_key = load_keys(settings)
-    return Runtime(settings, keyring, pseudonym_key, _client=client)
+    return Runtime(settings, keyring, pseudonym_key, telemetry=telemetry, _client=client)
 
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, client: Client | None = None
+    settings: Settings, *, client: Client | None = None, telemetry: Telemetry | None = None
 ) -> AsyncIterator[Runtime]:
     """A ``Runtime`` for the body of the ``async with``, closed at its end."""
-    runtime = make_runtime(settings, client=client)
+    runtime = make_runtime(settings, client=client, telemetry=telemetry)
     try:
         yield runtime
     finally:

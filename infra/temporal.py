@@ -16,10 +16,11 @@ from temporalio.api.enums.v1 import IndexedValueType, TaskQueueKind, TaskQueueTy
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from infra.codec import EncryptionCodec
 from infra.keys import KeyRing
@@ -44,9 +45,18 @@ class TemporalUnreachable(ConnectionError):
 
 
 async def connect(
-    settings: _TemporalSettings, keyring: KeyRing, *, timeout: float | None = None
+    settings: _TemporalSettings,
+    keyring: KeyRing,
+    *,
+    timeout: float | None = None,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """Connect a client to ``settings.temporal_address`` with the encrypting data converter.
+
+    ``runtime``: the process's Temporal runtime when it records metrics
+    (``infra.temporal_metrics``); ``interceptors``: e.g. tracing (``infra.tracing``), which
+    the workers of this client use too.
 
     Raises ``TemporalUnreachable`` when the server refuses, or does not answer within
     ``timeout`` seconds (a host that drops packets would otherwise keep us waiting).
@@ -57,6 +67,8 @@ async def connect(
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
                 data_converter=data_converter(keyring),
+                runtime=runtime,
+                interceptors=interceptors,
             ),
             timeout,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +77,15 @@ class Settings(BaseSettings):
     # Fast time for demos: one day lasts this many seconds (0 = real time).
     seconds_per_day: float = Field(default=0.0, ge=0)
     policy: ServicePolicy = Field(default_factory=ServicePolicy)
+    # The worker's Prometheus endpoint (GET /metrics: the Temporal SDK's metrics and Harbour's);
+    # port 0 turns it off. Loopback by default: bind 0.0.0.0 only on a private network.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # A scrape of /metrics reuses a read-model snapshot this recent (bounds the queries'
+    # cost however often, and by however many processes, Prometheus scrapes).
+    metrics_snapshot_seconds: float = Field(default=10.0, ge=0)
+    # OpenTelemetry traces: off, console (stdout) or otlp (to OTEL_EXPORTER_OTLP_ENDPOINT).
+    tracing: Literal["off", "console", "otlp"] = "off"
     # The allocator also looks for work on this timer, a safety net beside its wake-ups.
     allocator_sweep_every: timedelta | None = timedelta(hours=1)
 

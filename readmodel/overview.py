@@ -26,7 +26,7 @@ from models.tables import (
     ReferralRow,
 )
 from readmodel.sql import (
-    STILL_WAITING,
+    OPEN_BREACH,
     at,
     run,
     sum_where,
@@ -143,7 +143,7 @@ async def overview(session: AsyncSession, now: datetime, zone: Any, weeks: int =
         await run(
             session,
             select(
-                sum_where(and_(ReferralRow.breach.is_(True), stage.in_(STILL_WAITING))),
+                sum_where(OPEN_BREACH),
                 sum_where(ReferralRow.breach.is_(True)),
                 sum_where(and_(waiting, ReferralRow.in_validation_queue.is_(True))),
                 sum_where(and_(waiting, ReferralRow.held.is_(True))),

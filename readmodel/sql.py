@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, Float, Integer, case, func, literal
+from sqlalchemy import ColumnElement, DateTime, Float, Integer, and_, case, func, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -19,6 +19,8 @@ WAITING = ReferralRow.stage == Stage.WAITING.value
 DAY = timedelta(days=1)
 # Stages in which the wait (referral -> first session) is still running.
 STILL_WAITING = [stage.value for stage in STILL_WAITING_STAGES]
+# A breach still open: flagged, and the wait (referral -> first session) still running.
+OPEN_BREACH = and_(ReferralRow.breach.is_(True), ReferralRow.stage.in_(STILL_WAITING))
 
 
 class days_between(FunctionElement[float]):

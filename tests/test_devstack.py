@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def _port_is_free(port: int) -> bool:
 @pytest.mark.slow
 def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    temporal_port, ui_port, smtp_port, api_port, notify_port = _free_ports(5)
+    temporal_port, ui_port, smtp_port, api_port, notify_port, metrics_port = _free_ports(6)
     env = {key: value for key, value in os.environ.items() if not key.startswith("HARBOUR_")}
     env.update(
         HARBOUR_CONFIG_FILE=str(tmp_path / "absent.env"),
@@ -85,6 +86,7 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
         HARBOUR_TASK_QUEUE=f"devstack-smoke-{os.getpid()}",
         HARBOUR_DEVSTACK_READY_TIMEOUT_SECONDS="90",
         HARBOUR_DEVSTACK_NOTIFY_STANDIN_PORT=str(notify_port),
+        HARBOUR_WORKER_METRICS_PORT=str(metrics_port),
     )
     started = time.monotonic()
     process = subprocess.Popen(
@@ -110,6 +112,8 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
     assert process.returncode == 0, f"{output}\n--- temporal.log ---\n{log_tail}"
     assert "Temporal UI" in output and f"http://127.0.0.1:{ui_port}" in output
     assert "HTTP API" in output and f"http://127.0.0.1:{api_port}" in output
+    assert f"http://127.0.0.1:{api_port}/metrics (API)" in output
+    assert f"http://127.0.0.1:{metrics_port}/metrics (worker)" in output
     assert (data_dir / "temporal.db").is_file()
     assert (data_dir / "harbour.db").is_file()
     assert (data_dir / "keys.json").is_file()
@@ -123,7 +127,7 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
     for pid in leftovers:
         os.kill(pid, signal.SIGKILL)
     assert leftovers == [], f"processes left running: {leftovers}"
-    ports = (temporal_port, ui_port, smtp_port, api_port, notify_port)
+    ports = (temporal_port, ui_port, smtp_port, api_port, notify_port, metrics_port)
     assert all(_port_is_free(port) for port in ports)
     assert elapsed < 120
 
@@ -153,11 +157,17 @@ def _wait_for(condition: object, what: str, timeout: float = START_TIMEOUT) -> N
         time.sleep(0.05)
 
 
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.status == 200
+        return str(response.read().decode())
+
+
 def _stack_env(tmp_path: Path) -> tuple[dict[str, str], list[int]]:
     """The dev stack's environment on free ports and ``tmp_path/data``; and its ports
-    (Temporal, UI, SMTP, API, Notify stand-in)."""
-    ports = _free_ports(5)
-    temporal_port, ui_port, smtp_port, api_port, notify_port = ports
+    (Temporal, UI, SMTP, API, Notify stand-in, worker metrics)."""
+    ports = _free_ports(6)
+    temporal_port, ui_port, smtp_port, api_port, notify_port, metrics_port = ports
     env = {key: value for key, value in os.environ.items() if not key.startswith("HARBOUR_")}
     env.update(
         HARBOUR_CONFIG_FILE=str(tmp_path / "absent.env"),
@@ -171,6 +181,7 @@ def _stack_env(tmp_path: Path) -> tuple[dict[str, str], list[int]]:
         HARBOUR_TASK_QUEUE=f"devstack-recovery-{os.getpid()}",
         HARBOUR_DEVSTACK_READY_TIMEOUT_SECONDS="90",
         HARBOUR_DEVSTACK_NOTIFY_STANDIN_PORT=str(notify_port),
+        HARBOUR_WORKER_METRICS_PORT=str(metrics_port),
     )
     return env, ports
 
@@ -227,6 +238,12 @@ def test_a_killed_devstack_takes_temporal_with_it_and_the_next_start_succeeds(
             "the dev stack running",
         )
         assert stack.poll() is None, f"the dev stack exited:\n{output.read_text()}"
+        # /metrics answers on the dev stack: the API's and the worker's, with the SDK's.
+        api_metrics = _get(f"http://127.0.0.1:{ports[3]}/metrics")
+        assert "harbour_referrals" in api_metrics and "temporal_request" in api_metrics
+        worker_metrics = _get(f"http://127.0.0.1:{ports[5]}/metrics")
+        assert "harbour_waiting_list_length" in worker_metrics
+        assert "temporal_num_pollers" in worker_metrics
         temporal = int((data_dir / devstack.PID_FILE_NAME).read_text())
         assert _alive(temporal) and _parent_of(temporal) == stack.pid
     finally:
