@@ -46,7 +46,9 @@ from temporalio.exceptions import ApplicationError
 
 from infra.database import insert_for, write_transaction
 from infra.keys import KeyRing
+from infra.link_tokens import LinkSigner
 from models.actions import DeclineReason, RemovalReason
+from models.client_links import LINK_PATH, link_token_id, purpose_code, purpose_for_letter
 from models.correspondence import REPLIES, first_reachable
 from models.notifications import (
     REDELIVER_NOTIFICATION,
@@ -97,6 +99,7 @@ ALLOWED_CONTEXT: frozenset[str] = frozenset(
         "removal_reason",
         "message_id",
         "texts_stopped",
+        "link",
     }
 )
 
@@ -511,6 +514,7 @@ class NotificationActivities:
         self._session_factory = session_factory
         self._pseudonym_key = pseudonym_key
         self._keyring = keyring
+        self._link_signer = LinkSigner(pseudonym_key)
         # Texts need a template as well as a key; without both, texts cannot go.
         self._notify = notify_client(settings) if settings.notify_sms_template_id else None
 
@@ -655,6 +659,7 @@ class NotificationActivities:
             )
 
         notification = _with_practitioner_name(notification, registry)
+        notification = self._with_link(notification)
         try:
             route = self._route(notification, registry, unreachable)
             subject, text, html = render(
@@ -693,6 +698,12 @@ class NotificationActivities:
         # Client addresses stay in the encrypted workflow state, not in the read model.
         stored_address = None if notification.recipient is Recipient.CLIENT else route.address
         return attempt("email", stored_address, subject, "sending", email=(route.address, message))
+
+    def _with_link(self, notification: Notification) -> Notification:
+        link = client_link(self._link_signer, self._settings, notification)
+        if link is None:
+            return notification
+        return notification.model_copy(update={"context": {**notification.context, "link": link}})
 
     def _route(
         self,
@@ -1115,6 +1126,16 @@ class _Attempt:
 
     def result(self, status: str) -> SendResult:
         return SendResult(key=self.notification.key, status=status, message_id=self.message_id)
+
+
+def client_link(signer: LinkSigner, settings: Settings, notification: Notification) -> str | None:
+    """The secure link a client's letter carries, if it asks something (``models.client_links``):
+    none for staff, the referrer, or a discreet letter (it must name nothing)."""
+    purpose = purpose_for_letter(notification.kind)
+    if purpose is None or notification.recipient is not Recipient.CLIENT or notification.discreet:
+        return None
+    token = signer.make(purpose_code(purpose), notification.ref, link_token_id(notification.key))
+    return settings.public_url.rstrip("/") + LINK_PATH + token
 
 
 def _with_practitioner_name(

@@ -31,6 +31,7 @@ from api import docs, links, problems
 from api.action_timing import ActionTiming
 from api.auth import AuthenticateFirst
 from api.body_limit import BodyLimit
+from api.client_links import router as client_links_router
 from api.context import ApiContext
 from api.dashboard import router as dashboard_router
 from api.problems import CatchAll, FieldError, ProblemError
@@ -152,6 +153,7 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(docs.router)
     app.include_router(dashboard_router)
+    app.include_router(client_links_router, include_in_schema=False)
     return app
 
 

@@ -46,6 +46,8 @@ class Channel(StrEnum):
     SMS = "sms"
     EMAIL = "email"
     CLI = "cli"
+    # An answer given on a client's secure link page (``models.client_links``).
+    LINK = "link"
 
 
 class Intent(StrEnum):

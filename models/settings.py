@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # The licensed ReQoL-10 item wording, supplied by the service under its licence (JSON or
     # CSV of item number -> text, docs/practice.md); unset: "Item 1" ... placeholders.
     reqol_wording_file: Path | None = None
+    # The address clients and referrers reach the service's pages at: links in letters start
+    # with it (``/c/<token>``).
+    public_url: str = "http://127.0.0.1:8000"
     service_name: str = "Harbour Recovery Service"
     service_phone: str = "01234 567890"
     # "kid:base64key,kid:base64key" — the first key encrypts, all decrypt (rotation).

@@ -299,5 +299,18 @@ class IdempotencyKeyRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTC_DT)
 
 
+class ClientLinkUseRow(Base):
+    """A client's secure link that has made its one change (single use): the token's id,
+    the referral and purpose it was for, and when. A token whose id is here changes nothing
+    more."""
+
+    __tablename__ = "client_link_uses"
+
+    token_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    used_at: Mapped[datetime] = mapped_column(UTC_DT)
+
+
 # Keyset pagination of GET /v1/referrals, newest first, without sorting the whole table.
 Index("ix_referrals_received_ref", ReferralRow.received_at, ReferralRow.ref)

@@ -172,6 +172,48 @@ async def _reachable_again(
         await mark_reachable(session, contact_key(pseudonym_key, number))
 
 
+async def receive_by_link(
+    client: Client,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    message_id: str,
+    ref: str,
+    body: str,
+    reading: MessageReading,
+    received_at: datetime,
+    policy: ServicePolicy | None = None,
+    task_queue: str = "harbour",
+) -> bool:
+    """Act on an answer a client gave through their secure link, already kept (and matched
+    by the link, which names its referral) as message ``message_id``: the same path a text
+    takes from there. A possible crisis starts its follow-up first (the coordinators' alert;
+    no reply goes out, the page shows the crisis contacts); then the referral's workflow
+    reads it. False: the referral's workflow has ended and the answer waits in the inbox.
+    Safe to call again for the same message: the workflow ignores a message id it has seen.
+    """
+    if reading.crisis:
+        await flag_crisis(session_factory, message_id)
+        await _start_follow_up(
+            client,
+            FollowUpInput(
+                message_id=message_id,
+                ref=ref,
+                crisis=True,
+                reply=None,
+                discreet=False,
+                policy=policy or ServicePolicy(),
+            ),
+            task_queue,
+        )
+    stored = StoredMessage(id=message_id, ref=ref)
+    if await _signal(client, stored, Channel.LINK, received_at, body, reading):
+        log.info("link answer", message_id=message_id, ref=ref, crisis=reading.crisis)
+        return True
+    await move_to_inbox(session_factory, message_id)
+    log.info("link answer for a closed referral", message_id=message_id, ref=ref)
+    return False
+
+
 class NotACrisisAlert(ValueError):
     """The message has no crisis alert to acknowledge (or it is already acknowledged)."""
 

@@ -1,0 +1,180 @@
+"""A client's secure link: ``GET /c/{token}`` shows what it asks, ``POST /c/{token}`` takes
+the answer, ``GET /c/{token}/done/{answer}`` says what happened (post, then redirect, so a
+refresh repeats nothing). Plain HTML forms: no script needed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+
+from api.client_links.web import STATIC, PublicRoute, get_pages, log, message_page, render
+from api.context import get_context
+from api.dashboard.web import PageError, read_form, same_origin
+from models.client_links import LINK_ANSWERS, LinkAnswer, LinkPurpose, answer_allowed
+from models.reqol import ITEMS
+from services import client_links
+
+router = APIRouter(route_class=PublicRoute)
+
+Token = Annotated[str, Path(min_length=10, max_length=120, pattern=r"^[A-Za-z0-9_.-]+$")]
+REQOL_CHOICES = range(0, 5)
+_STATIC_FILES = {"public.css": "text/css"}
+
+
+def _page_for(purpose: LinkPurpose) -> str:
+    return "reqol.html" if purpose is LinkPurpose.REQOL else "link.html"
+
+
+@router.get("/c/static/{name}")
+async def static(name: str) -> Response:
+    """The public pages' stylesheet."""
+    media_type = _STATIC_FILES.get(name)
+    if media_type is None:
+        raise PageError(404, "Not found", "There is no such file.")
+    response = FileResponse(STATIC / name, media_type=media_type)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@router.get("/c/{token}")
+async def link_page(request: Request, token: Token) -> Response:
+    """What the link asks: its answers as buttons (a ReQoL-10 as ten questions)."""
+    link = await client_links.open_link(
+        get_pages(request).signer, get_context(request).session_factory, token
+    )
+    return render(
+        request,
+        _page_for(link.purpose),
+        purpose=link.purpose.value,
+        answers=[a.value for a in LINK_ANSWERS[link.purpose]],
+        used=link.used,
+        token=token,
+        items=list(ITEMS),
+        choices=list(REQOL_CHOICES),
+        chosen={},
+        missing=[],
+        refused=None,
+    )
+
+
+@router.post("/c/{token}")
+async def link_answer(request: Request, token: Token) -> Response:
+    """Take the answer; then show what happened (asking for help shows the crisis contacts
+    whatever else goes wrong)."""
+    form = await read_form(request)
+    if not same_origin(request):
+        raise PageError(403, "Please try again", "Open the link from your message again.")
+    try:
+        given = LinkAnswer(form.get("answer"))
+    except ValueError:
+        raise PageError(
+            400, "Please choose an answer", "Go back and press one of the buttons."
+        ) from None
+    context = get_context(request)
+    signer = get_pages(request).signer
+    if given is LinkAnswer.HELP:
+        return await _help(request, token)
+    link = await client_links.open_link(signer, context.session_factory, token)
+    if not answer_allowed(link.purpose, given):
+        raise client_links.LinkNotFound
+    reqol: dict[int, int] | None = None
+    if given is LinkAnswer.REQOL:
+        reqol, missing = _reqol_answers(form.fields)
+        if missing:
+            return _reqol_again(request, token, form.fields, missing, None)
+    try:
+        await client_links.answer(
+            context.client,
+            context.session_factory,
+            context.keyring,
+            signer,
+            token,
+            given,
+            reqol=reqol,
+            policy=context.settings.effective_policy(),
+            task_queue=context.settings.task_queue,
+        )
+    except client_links.AnswerNotTaken:
+        return _reqol_again(request, token, form.fields, [], "already")
+    return RedirectResponse(f"/c/{token}/done/{given.value}", status_code=303)
+
+
+async def _help(request: Request, token: str) -> Response:
+    """The crisis contacts at once; coordinators alerted (if that fails, the page still shows
+    the contacts and says to call)."""
+    context = get_context(request)
+    alerted = True
+    try:
+        await client_links.answer(
+            context.client,
+            context.session_factory,
+            context.keyring,
+            get_pages(request).signer,
+            token,
+            LinkAnswer.HELP,
+            policy=context.settings.effective_policy(),
+            task_queue=context.settings.task_queue,
+        )
+    except (client_links.LinkNotFound, client_links.LinkGone):
+        alerted = False
+    except Exception as error:  # never leave someone asking for help without the contacts
+        alerted = False
+        log.error("help by link not delivered", error_type=type(error).__name__)
+    return render(request, "help.html", alerted=alerted)
+
+
+@router.get("/c/{token}/done/{answer}")
+async def link_done(request: Request, token: Token, answer: LinkAnswer) -> Response:
+    """What happened after an answer, in plain words."""
+    link = await client_links.open_link(
+        get_pages(request).signer, get_context(request).session_factory, token
+    )
+    if not answer_allowed(link.purpose, answer) or answer is LinkAnswer.HELP:
+        raise client_links.LinkNotFound
+    return render(request, "done.html", answer=answer.value)
+
+
+def _reqol_answers(fields: dict[str, list[str]]) -> tuple[dict[int, int], list[int]]:
+    """The ten answers by item number, and the items not answered (or not 0–4)."""
+    answers: dict[int, int] = {}
+    missing: list[int] = []
+    for item in ITEMS:
+        value = fields.get(f"q{item}", [""])[0].strip()
+        if value.isdigit() and int(value) in REQOL_CHOICES:
+            answers[item] = int(value)
+        else:
+            missing.append(item)
+    return answers, missing
+
+
+def _reqol_again(
+    request: Request,
+    token: str,
+    fields: dict[str, list[str]],
+    missing: list[int],
+    refused: str | None,
+) -> Response:
+    """The questions again with what was chosen kept, and what is missing named at the top."""
+    chosen = {
+        item: fields[f"q{item}"][0] for item in ITEMS if fields.get(f"q{item}", [""])[0].isdigit()
+    }
+    return render(
+        request,
+        "reqol.html",
+        status=409 if refused else 422,
+        purpose=LinkPurpose.REQOL.value,
+        answers=[],
+        used=False,
+        token=token,
+        items=list(ITEMS),
+        choices=list(REQOL_CHOICES),
+        chosen=chosen,
+        missing=missing,
+        refused=refused,
+    )
+
+
+__all__ = ["message_page", "router"]

@@ -1,0 +1,331 @@
+"""Clients' secure links (issue 12, part 1): letters that ask something carry a signed,
+expiring, single-purpose link for their own referral; its page takes the answer and hands it
+to the referral's workflow the way a text would. Real servers: the time-skipping Temporal
+server, SMTP, SQLite, the FastAPI app."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from activities.notifications import client_link, render_sms
+from infra.link_tokens import LinkExpired, LinkInvalid, LinkSigner
+from models.actions import (
+    Allocation,
+    Discharge,
+    DischargeReason,
+    SessionBooking,
+    SessionRecord,
+    TriageDecision,
+    TriageOutcome,
+)
+from models.client_links import (
+    LINK_ANSWERS,
+    LINK_PURPOSES,
+    LinkAnswer,
+    LinkPurpose,
+    answer_allowed,
+    lifetime,
+    purpose_code,
+    purpose_from_code,
+    spends_link,
+)
+from models.notifications import LetterKind, Notification, Recipient
+from models.referral import SessionOutcome, Stage
+from models.settings import Settings
+from models.tables import ClientLinkUseRow, InboundMessageRow
+from readmodel.practitioners import add_practitioner
+from tests.factories import CLIENT_EMAIL
+from tests.fixtures.api import Api
+from tests.fixtures.smtp import SmtpServer
+from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
+from tests.helpers import body, eventually, mails_for
+
+ACCEPT = TriageDecision(outcome=TriageOutcome.ACCEPT, coordinator="c-1")
+COORDINATORS = "coordinators@harbour.example"
+LINK = re.compile(r"http://127\.0\.0\.1:8000(/c/[A-Za-z0-9_.-]+)")
+CRISIS_NUMBERS = ("111", "116 123", "999")
+
+
+# ------------------------------------------------------------------------------ the rules
+
+
+def test_every_letter_that_asks_something_has_a_link_purpose_and_every_purpose_offers_help() -> (
+    None
+):
+    assert set(LINK_PURPOSES.values()) == set(LinkPurpose)
+    for purpose in LinkPurpose:
+        assert LinkAnswer.HELP in LINK_ANSWERS[purpose]
+        assert purpose_from_code(purpose_code(purpose)) is purpose
+        assert timedelta(days=1) <= lifetime(purpose) <= timedelta(days=366)
+    assert not answer_allowed(LinkPurpose.CHECKIN, LinkAnswer.COME_BACK)
+    assert not answer_allowed(LinkPurpose.CHECKIN, LinkAnswer.CONFIRM_WITHDRAWAL)
+    assert not answer_allowed(LinkPurpose.REENTRY, LinkAnswer.TAKE_ME_OFF)
+    assert not spends_link(LinkAnswer.HELP)
+    assert all(spends_link(a) for a in LinkAnswer if a is not LinkAnswer.HELP)
+
+
+def test_a_token_is_refused_when_altered_signed_with_another_key_or_too_old(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signer = LinkSigner(TEST_PSEUDONYM_KEY)
+    token = signer.make("c", "R7K2M9QX4PT", "0123456789abcdef")
+    read = signer.read(token, max_age_seconds=60)
+    assert (read.purpose_code, read.ref, read.token_id) == ("c", "R7K2M9QX4PT", "0123456789abcdef")
+    head, signature = token.rsplit(".", 1)
+    altered = [
+        token.replace("R7K2M9QX4PT", "R7K2M9QX4PV"),  # another referral
+        "w" + token[1:],  # another purpose
+        f"{head}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}",  # the signature
+        token[:-5],
+    ]
+    for bad in altered:
+        with pytest.raises(LinkInvalid):
+            signer.read(bad)
+    with pytest.raises(LinkInvalid):
+        LinkSigner(b"another key" * 3).read(token)
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)
+    old = signer.make("c", "R7K2M9QX4PT", "0123456789abcdef")
+    monkeypatch.undo()
+    with pytest.raises(LinkExpired):
+        signer.read(old, max_age_seconds=int(lifetime(LinkPurpose.CHECKIN).total_seconds()))
+
+
+def test_only_client_letters_that_ask_something_carry_a_link_and_texts_stay_within_306() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, public_url="https://referrals.harbour-recovery.example.org.uk"
+    )
+    signer = LinkSigner(TEST_PSEUDONYM_KEY)
+    context = {
+        "ref": "R0123456789ABCDEF",
+        "client_first_name": "Bartholomew-Alexander",
+        "practitioner_first_name": "Christabel-Anastasia",
+        "position": 123,
+        "session_at": datetime(2026, 12, 9, 14, 30, tzinfo=UTC).isoformat(),
+        "texts_stopped": True,
+    }
+    for kind in LetterKind:
+        letter = Notification(
+            key=f"R0123456789ABCDEF:{kind.value}:client:1",
+            ref="R0123456789ABCDEF",
+            kind=kind,
+            recipient=Recipient.CLIENT,
+            context=context,
+        )
+        link = client_link(signer, settings, letter)
+        assert (link is not None) == (kind in LINK_PURPOSES), kind
+        if link is None:
+            continue
+        assert link.startswith("https://referrals.harbour-recovery.example.org.uk/c/")
+        text = render_sms(kind, {**context, "link": link}, settings)
+        assert link in text and len(text) <= 306, (kind, len(text), text)
+        for other in (Recipient.REFERRER, Recipient.COORDINATORS):
+            assert (
+                client_link(signer, settings, letter.model_copy(update={"recipient": other}))
+                is None
+            )
+        assert client_link(signer, settings, letter.model_copy(update={"discreet": True})) is None
+
+
+# ------------------------------------------------------------------------ the journeys
+
+
+def _link(smtp: SmtpServer, kind: str) -> str:
+    """The path of the link in the newest client email of ``kind``."""
+    mails = [m for m in mails_for(smtp, CLIENT_EMAIL) if m["X-Harbour-Kind"] == kind]
+    assert mails, kind
+    found = LINK.search(body(mails[-1]))
+    assert found, body(mails[-1])
+    return found.group(1)
+
+
+async def _timeline_kinds(api: Api, ref: str) -> list[str]:
+    return [event.kind for event in (await api.h.state(ref)).timeline]
+
+
+async def _waiting_with_checkin(api: Api, smtp: SmtpServer) -> str:
+    ref = await api.h.refer(_submission())
+    await api.h.act(ref, "triage", ACCEPT)
+    await api.h.advance(timedelta(weeks=4, days=1))
+    await eventually(
+        lambda: any(m["X-Harbour-Kind"] == "checkin" for m in mails_for(smtp, CLIENT_EMAIL))
+    )
+    return ref
+
+
+def _submission():
+    from tests.factories import submission
+
+    return submission()
+
+
+async def test_a_check_in_answered_by_link_once_and_never_again(
+    api: Api, smtp_server: SmtpServer
+) -> None:
+    async with api.h.worker():
+        ref = await _waiting_with_checkin(api, smtp_server)
+        path = _link(smtp_server, "checkin")
+        page = await api.get(path)
+        assert page.status_code == 200
+        for label in ("still waiting", "I am OK", "I need help now", "take me off the list"):
+            assert label in page.text
+        assert "no-referrer" == page.headers["Referrer-Policy"]
+        # A link does its own thing only.
+        wrong = await api.post(path, data={"answer": "come_back"})
+        assert wrong.status_code == 404
+        answered = await api.post(path, data={"answer": "still_waiting"})
+        assert answered.status_code == 303
+        done = await api.get(answered.headers["location"])
+        assert done.status_code == 200 and "still on our list" in done.text
+
+        async def checkin_answered() -> bool:
+            return "checkin_answered" in await _timeline_kinds(api, ref)
+
+        await eventually(checkin_answered)
+        again = await api.post(path, data={"answer": "take_me_off"})
+        assert again.status_code == 410 and "already been used" in again.text
+        assert (await api.h.state(ref)).stage == Stage.WAITING
+        assert not (await api.h.state(ref)).withdrawal_pending
+        reopened = await api.get(path)
+        assert reopened.status_code == 200 and "already used this link" in reopened.text
+    async with api.h.session_factory() as session:
+        uses = (await session.scalars(select(ClientLinkUseRow))).all()
+        kept = (
+            await session.scalars(select(InboundMessageRow).where(InboundMessageRow.ref == ref))
+        ).all()
+    assert [u.ref for u in uses] == [ref]
+    assert [m.channel for m in kept] == ["link"]
+
+
+async def test_help_now_shows_the_crisis_contacts_and_alerts_coordinators_even_after_use(
+    api: Api, smtp_server: SmtpServer
+) -> None:
+    async with api.h.worker():
+        ref = await _waiting_with_checkin(api, smtp_server)
+        path = _link(smtp_server, "checkin")
+        assert (await api.post(path, data={"answer": "ok"})).status_code == 303
+        help_page = await api.post(path, data={"answer": "help"})
+        assert help_page.status_code == 200
+        for number in CRISIS_NUMBERS:
+            assert number in help_page.text
+        assert "told our team" in help_page.text
+
+        def alerted() -> bool:
+            return any(
+                m["X-Harbour-Alert"] == "crisis_message" and m["X-Harbour-Ref"] == ref
+                for m in mails_for(smtp_server, COORDINATORS)
+            )
+
+        await eventually(alerted)
+    async with api.h.session_factory() as session:
+        crisis = (
+            await session.scalars(
+                select(InboundMessageRow).where(
+                    InboundMessageRow.ref == ref, InboundMessageRow.crisis.is_(True)
+                )
+            )
+        ).all()
+    assert len(crisis) == 1 and crisis[0].in_inbox
+
+
+async def test_take_me_off_still_needs_the_confirmation_then_its_own_link_confirms(
+    api: Api, smtp_server: SmtpServer
+) -> None:
+    async with api.h.worker():
+        ref = await _waiting_with_checkin(api, smtp_server)
+        path = _link(smtp_server, "checkin")
+        assert (await api.post(path, data={"answer": "take_me_off"})).status_code == 303
+
+        async def asked() -> bool:
+            return (await api.h.state(ref)).withdrawal_pending
+
+        await eventually(asked)
+        assert (await api.h.state(ref)).stage == Stage.WAITING  # not yet withdrawn
+        await eventually(
+            lambda: any(
+                m["X-Harbour-Kind"] == "withdrawal_confirmation_request"
+                for m in mails_for(smtp_server, CLIENT_EMAIL)
+            )
+        )
+        confirm = _link(smtp_server, "withdrawal_confirmation_request")
+        assert confirm != path
+        assert (await api.post(confirm, data={"answer": "still_waiting"})).status_code == 404
+        assert (await api.post(confirm, data={"answer": "confirm_withdrawal"})).status_code == 303
+
+        async def closed() -> bool:
+            return (await api.h.state(ref)).stage == Stage.CLOSED
+
+        await eventually(closed)
+
+
+async def test_come_back_after_discharge_and_a_reqol_before_a_session_by_link(
+    api: Api, smtp_server: SmtpServer
+) -> None:
+    h = api.h
+    await add_practitioner(h.session_factory, "p-ana", "Ana Lowry", "ana@harbour.example", 3)
+    async with h.worker():
+        ref = await h.refer(_submission())
+        await h.act(ref, "triage", ACCEPT)
+        await h.act(ref, "allocate", Allocation(practitioner_id="p-ana", coordinator="c-1"))
+        at = await h.env.get_current_time() + timedelta(days=2)
+        await h.act(ref, "book_session", SessionBooking(at=at, location="the café"))
+        await h.advance(timedelta(days=1, hours=1))  # the reminder 24 h before
+        await eventually(
+            lambda: any(
+                m["X-Harbour-Kind"] == "session_reminder"
+                for m in mails_for(smtp_server, CLIENT_EMAIL)
+            )
+        )
+        reqol = _link(smtp_server, "session_reminder")
+        form = await api.get(reqol)
+        assert form.status_code == 200 and "Question 10" in form.text
+        partial = await api.post(reqol, data={"answer": "reqol", "q1": "3", "q2": "9"})
+        assert partial.status_code == 422
+        assert 'href="#q2-0"' in partial.text and 'href="#q1-0"' not in partial.text
+        assert 'value="3" checked' in partial.text
+        answers = {f"q{i}": "2" for i in range(1, 11)}
+        sent = await api.post(reqol, data={"answer": "reqol", **answers})
+        assert sent.status_code == 303, sent.text
+        assert "reqol_recorded" in await _timeline_kinds(api, ref)
+        assert (await api.post(reqol, data={"answer": "reqol", **answers})).status_code == 410
+
+        await h.act(ref, "record_session", SessionRecord(outcome=SessionOutcome.ATTENDED))
+        await h.act(ref, "discharge", Discharge(reason=DischargeReason.COMPLETED, summary="done"))
+        await eventually(
+            lambda: any(
+                m["X-Harbour-Kind"] == "discharge" for m in mails_for(smtp_server, CLIENT_EMAIL)
+            )
+        )
+        back = _link(smtp_server, "discharge")
+        page = await api.get(back)
+        assert page.status_code == 200 and "come back" in page.text
+        assert (await api.post(back, data={"answer": "come_back"})).status_code == 303
+
+        async def second_episode() -> bool:
+            view = await h.state(ref)
+            return view.episode_number == 2
+
+        await eventually(second_episode)
+
+
+async def test_links_that_are_not_ours_say_so_plainly(api: Api) -> None:
+    signer = LinkSigner(TEST_PSEUDONYM_KEY)
+    genuine = signer.make("c", "R7K2M9QX4PT", "0123456789abcdef")
+    head, signature = genuine.rsplit(".", 1)
+    for path in (
+        "/c/not-a-token-at-all",
+        f"/c/{head}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}",
+        "/c/" + signer.make("x", "R7K2M9QX4PT", "0123456789abcdef"),  # no such purpose
+        "/c/%3Cscript%3E",
+    ):
+        for response in (await api.get(path), await api.post(path, data={"answer": "ok"})):
+            assert response.status_code == 404, (path, response.status_code)
+            assert "does not work" in response.text
+            assert "116 123" in response.text  # the crisis contacts, even here
+            assert "Traceback" not in response.text
+    bad_answer = await api.post("/c/" + genuine, data={"answer": "delete everything"})
+    assert bad_answer.status_code == 400
