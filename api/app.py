@@ -34,6 +34,7 @@ from api.body_limit import BodyLimit
 from api.client_links import router as client_links_router
 from api.context import ApiContext
 from api.dashboard import router as dashboard_router
+from api.portal import router as portal_router
 from api.problems import CatchAll, FieldError, ProblemError
 from api.routes import (
     health,
@@ -154,6 +155,7 @@ def create_app(
     app.include_router(docs.router)
     app.include_router(dashboard_router)
     app.include_router(client_links_router, include_in_schema=False)
+    app.include_router(portal_router, include_in_schema=False)
     return app
 
 

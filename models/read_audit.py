@@ -20,6 +20,7 @@ class AccessChannel(StrEnum):
     API = "api"  # GET /v1/referrals/{ref}
     DASHBOARD = "dashboard"  # the dashboard's referral page
     CLI = "cli"  # starter.py state
+    PORTAL = "portal"  # the referrers' own pages (/referrer)
 
 
 class ReferralAccess(BaseModel):

@@ -62,11 +62,12 @@ async def open_session(
 
 
 async def session_principal(
-    session_factory: SessionFactory, session_id: str, key_id: str
+    session_factory: SessionFactory, session_id: str, key_id: str, *, referrer: bool = False
 ) -> Principal | None:
-    """The coordinator or practitioner whose open session this is, else None: the session
-    ended (signed out, key revoked), expired, belongs to another key, or the key is neither a
-    coordinator's nor a practitioner's (with their practitioner id)."""
+    """The coordinator or practitioner whose open session this is — or, with ``referrer``, the
+    referrer (the referrers' own pages) — else None: the session ended (signed out, key
+    revoked), expired, belongs to another key, or the key's role is not one of those (a
+    practitioner's with their practitioner id, a referrer's with its organisation)."""
     if len(session_id) != SESSION_ID_LENGTH:
         return None
     async with session_factory() as session:
@@ -74,6 +75,12 @@ async def session_principal(
             session, id_hash=_hash(session_id), key_id=key_id, now=datetime.now(UTC)
         )
     if row is None:
+        return None
+    if referrer:
+        if row.role == Role.REFERRER.value and row.organisation:
+            return Principal(
+                key_id=row.id, role=Role.REFERRER, organisation=row.organisation, label=row.label
+            )
         return None
     if row.role == Role.COORDINATOR.value:
         return Principal(key_id=row.id, role=Role.COORDINATOR, label=row.label)

@@ -38,6 +38,7 @@ from activities.notifications import (
 from infra.notify_standin import NotifyStandinServer
 from infra.smtp_sink import start_sink
 from models.actions import DeclineReason
+from models.client_links import LINK_PURPOSES
 from models.notifications import (
     AlertKind,
     ContactChannel,
@@ -406,6 +407,12 @@ async def test_every_letter_is_sent_to_the_right_recipient(
     assert message["X-Harbour-Ref"] == letter.ref
     assert message["X-Harbour-Kind"] == kind.value
     received_text, received_html = parts(message)
+    # A client's letter that asks something carries its secure link (signed when sent).
+    link = re.search(r"http://127\.0\.0\.1:8000/c/[A-Za-z0-9_.-]+\b", received_text)
+    assert (link is not None) == (to is Recipient.CLIENT and kind in LINK_PURPOSES)
+    if link is not None:
+        context = {**letter.context, "link": link.group(0)}
+        subject, text, html = render(kind, context, smtp_settings, to)
     assert received_text.strip() == text.strip()
     assert received_html.strip() == html.strip()
     if to is Recipient.CLIENT:

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
@@ -32,6 +32,8 @@ from services.client_links import LinkGone, LinkNotFound
 log = structlog.get_logger("harbour.pages")
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The referrers' pages (``api.portal``) share this layout, plumbing and stylesheet.
+PORTAL_TEMPLATES = Path(__file__).parent.parent / "portal" / "templates"
 STATIC = Path(__file__).parent / "static"
 
 NOT_FOUND = "This link does not work. Check that you copied all of it, or call us and we will help."
@@ -39,6 +41,21 @@ GONE = {
     "expired": "This link is too old to use now. Call us, or reply to our last message.",
     "used": "This link has already been used, so nothing more can change with it. "
     "If you want to change something, call us or reply to our last message.",
+}
+
+
+class RedirectTo(Exception):
+    """Answer with a redirect (see other) to ``location``: e.g. to sign in."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+_PROBLEM_WORDS = {
+    404: "There is no such page, or it is not yours to see.",
+    422: "That address has something we do not understand.",
+    429: "There have been too many tries. Please wait a minute, then try again.",
 }
 
 
@@ -56,7 +73,7 @@ def get_pages(request: Request) -> PublicPages:
     pages: PublicPages | None = getattr(request.app.state, "public_pages", None)
     if pages is None:
         templates = Environment(
-            loader=FileSystemLoader(TEMPLATES),
+            loader=FileSystemLoader([TEMPLATES, PORTAL_TEMPLATES]),
             autoescape=select_autoescape(["html"], default_for_string=True, default=True),
             undefined=StrictUndefined,
             trim_blocks=True,
@@ -98,6 +115,8 @@ class PublicRoute(APIRoute):
             began = time.perf_counter()
             try:
                 response = await handler(request)
+            except RedirectTo as redirect:
+                response = RedirectResponse(redirect.location, status_code=303)
             except (LinkNotFound, RequestValidationError):
                 response = message_page(request, 404, "Link not found", NOT_FOUND)
             except LinkGone as gone:
@@ -106,8 +125,13 @@ class PublicRoute(APIRoute):
                 response = message_page(request, error.status, error.title, error.message)
             except ProblemError as error:
                 response = message_page(
-                    request, error.status, "Not possible", "That address is not one we use."
+                    request,
+                    error.status,
+                    "Not possible",
+                    _PROBLEM_WORDS.get(error.status, error.detail),
                 )
+                for name, value in (error.headers or {}).items():
+                    response.headers[name] = value
             except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as error:
                 log.warning("temporal unavailable", error_type=type(error).__name__)
                 response = message_page(

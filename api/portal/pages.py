@@ -1,0 +1,356 @@
+"""The referrers' own pages (``/referrer``): sign in with the organisation's referrer key,
+see the organisation's referrals and their stage, read and answer a triage question, read a
+decision, and refer someone through a form.
+
+What a referrer may see and do is decided where the API decides it (``api.routes.referrals``:
+``_check_access``, ``_for_referrer``), the form is validated by the model the CLI uses
+(``models.referral.ReferralEntry``), and intake goes through ``api.idempotency`` with a key
+from a hidden field: a double click or a refresh makes one referral.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from api.auth import Role, authenticate
+from api.client_links.web import PublicRoute, RedirectTo, render
+from api.context import get_context
+from api.dashboard.state import get_state
+from api.dashboard.web import Form, PageError, read_form, same_origin
+from api.idempotency import submit_referral
+from api.portal import session
+from api.portal.session import ReferrerUser
+from api.routes.referrals import _asked, _check_access, _for_referrer, _state
+from api.schemas import InformationBody
+from models.actions import DeclineReason, InformationAnswer
+from models.read_audit import AccessChannel
+from models.referral import REFERENCE_PATTERN, ReferralEntry, Stage, Urgency
+from readmodel.referrals import ReferralFilters, referral_list
+from readmodel.timeline import get_timeline
+from services import read_audit, referrals
+
+router = APIRouter(route_class=PublicRoute)
+log = structlog.get_logger("harbour.portal")
+
+RefPath = Annotated[str, Path(pattern=REFERENCE_PATTERN)]
+LOGIN = "/referrer/login"
+_NOT_VALID = "That key was not recognised. Check it and try again."
+_NOT_REFERRER = "Only a referrer key can sign in here."
+
+# Where a validation error's location points on the form.
+_FIELDS: dict[tuple[str, ...], str] = {
+    ("client", "name"): "client_name",
+    ("client", "email"): "client_email",
+    ("client", "phone"): "client_phone",
+    ("client", "nhs_number"): "client_nhs_number",
+    ("client", "channels"): "channels-email",
+    ("client", "preferred_channel"): "preferred-email",
+    ("client",): "client_email",
+    ("referrer", "name"): "referrer_name",
+    ("referrer", "email"): "referrer_email",
+    ("urgency",): "urgency-routine",
+    ("reason",): "reason",
+    ("consent",): "consent",
+}
+_LABELS = {
+    "client_name": "Full name",
+    "client_email": "Email address",
+    "client_phone": "Mobile phone number",
+    "client_nhs_number": "NHS number",
+    "channels-email": "How we may contact them",
+    "preferred-email": "How they would like us to contact them first",
+    "referrer_name": "Your name",
+    "referrer_email": "Your work email",
+    "urgency-routine": "How soon",
+    "reason": "What they would like help with",
+    "consent": "Consent",
+}
+STAGE_WORDS = {
+    Stage.RECEIVED: "Received",
+    Stage.TRIAGE: "Being looked at",
+    Stage.INFO_REQUESTED: "Waiting for your answer",
+    Stage.WAITING: "On the waiting list",
+    Stage.ALLOCATED: "Has a practitioner",
+    Stage.IN_EPISODE: "In sessions",
+    Stage.DISCHARGED: "Sessions ended",
+    Stage.CLOSED: "Closed",
+}
+# Why a referral was declined, for the referrer (the same codes the letter explains).
+DECLINE_WORDS = {
+    DeclineReason.NEEDS_SECONDARY_CARE: "The support needed is best offered by secondary "
+    "mental health services.",
+    DeclineReason.NEEDS_PRIMARY_CARE_ONLY: "The support needed is best offered through "
+    "primary care, such as the GP practice or NHS Talking Therapies.",
+    DeclineReason.OUT_OF_AREA: "The address is outside the area the service covers.",
+    DeclineReason.ALREADY_SUPPORTED: "Similar support is already in place from another service.",
+    DeclineReason.NOT_CONSENTED: "Agreement to the referral could not be confirmed.",
+    DeclineReason.OTHER: "It does not fit what the service can offer at the moment.",
+}
+
+
+async def _user(request: Request) -> ReferrerUser:
+    user = await session.referrer_user(request, get_state(request).signer, get_context(request))
+    if user is None:
+        raise _SignIn
+    return user
+
+
+class _SignIn(RedirectTo):
+    def __init__(self) -> None:
+        super().__init__(LOGIN)
+
+
+async def _posted(request: Request, user: ReferrerUser) -> Form:
+    form = await read_form(request)
+    if not same_origin(request) or not session.csrf_valid(
+        get_state(request).signer, request, form.get("csrf")
+    ):
+        raise PageError(403, "Form expired", "Go back, reload the page and try again.")
+    return form
+
+
+def _page(request: Request, template: str, user: ReferrerUser | None, **context: Any) -> Response:
+    return render(request, template, user=user, **context)
+
+
+# ------------------------------------------------------------------------------ sign in
+
+
+@router.get("/referrer/login")
+async def login_form(request: Request) -> Response:
+    """The sign-in form."""
+    return _page(request, "referrer_login.html", None, error=None)
+
+
+@router.post("/referrer/login")
+async def login(request: Request) -> Response:
+    """Check the key; a referrer's starts a session."""
+    form = await read_form(request)
+    if not same_origin(request):
+        raise PageError(403, "Form expired", "Reload the page and try again.")
+    context = get_context(request)
+    principal = await authenticate(context.session_factory, form.get("api_key"))
+    error = None
+    if principal is None:
+        error = _NOT_VALID
+    elif principal.role != Role.REFERRER or principal.organisation is None:
+        error = _NOT_REFERRER
+    if error is not None or principal is None:
+        log.info("referrer sign-in refused")
+        response = _page(request, "referrer_login.html", None, error=error)
+        response.status_code = 401
+        return response
+    state = get_state(request)
+    response = RedirectResponse("/referrer", status_code=303)
+    await session.start(
+        response,
+        request,
+        state.signer,
+        context,
+        principal.key_id,
+        timedelta(hours=state.settings.session_hours),
+        state.settings.secure_cookie,
+    )
+    log.info("referrer sign-in", key_id=principal.key_id)
+    return response
+
+
+@router.post("/referrer/logout")
+async def logout(request: Request) -> Response:
+    """End the session on the server."""
+    user = await _user(request)
+    await _posted(request, user)
+    state = get_state(request)
+    response = RedirectResponse(LOGIN, status_code=303)
+    await session.end(
+        response, request, state.signer, get_context(request), state.settings.secure_cookie
+    )
+    return response
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+@router.get("/referrer")
+async def referrals_page(request: Request) -> Response:
+    """The organisation's referrals, newest first (the read model: stage, urgency, dates)."""
+    user = await _user(request)
+    async with get_context(request).session_factory() as db:
+        page = await referral_list(db, ReferralFilters(organisation=user.organisation), limit=200)
+    return _page(request, "referrer_list.html", user, items=page.items, stages=STAGE_WORDS)
+
+
+@router.get("/referrer/referrals/{ref}")
+async def referral_page(request: Request, ref: RefPath) -> Response:
+    """One referral as its referrer sees it: stage, milestones, a question waiting for their
+    answer, and the decision with its reason."""
+    user = await _user(request)
+    return await _referral(request, user, ref)
+
+
+async def _referral(
+    request: Request, user: ReferrerUser, ref: str, error: str | None = None, status: int = 200
+) -> Response:
+    context = get_context(request)
+    # 404 (the API's own answer) for a referral of another organisation, or none.
+    view = await _check_access(context, user.principal, ref) or await _state(context, ref)
+    if view.referrer_organisation != user.organisation:
+        raise PageError(404, "Not found", "There is no such referral for your organisation.")
+    await read_audit.record_access(
+        context.session_factory, ref, AccessChannel.PORTAL, user.principal
+    )
+    timeline = await get_timeline(context.session_factory, ref) or view.timeline
+    question = await _asked(context, ref) if view.stage == Stage.INFO_REQUESTED else None
+    shown = _for_referrer(view, timeline, question)
+    decline = next(
+        (e.detail.get("decline_reason") for e in shown.timeline if e.kind == "declined"), None
+    )
+    decline_words = None
+    if decline is not None:
+        try:
+            decline_words = DECLINE_WORDS[DeclineReason(str(decline))]
+        except ValueError:
+            decline_words = DECLINE_WORDS[DeclineReason.OTHER]
+    response = _page(
+        request,
+        "referrer_referral.html",
+        user,
+        referral=shown,
+        stage_words=STAGE_WORDS[shown.stage],
+        decline_words=decline_words,
+        error=error,
+    )
+    response.status_code = status
+    return response
+
+
+@router.post("/referrer/referrals/{ref}/answer")
+async def answer(request: Request, ref: RefPath) -> Response:
+    """Answer the triage question; the referral goes back to triage."""
+    user = await _user(request)
+    form = await _posted(request, user)
+    try:
+        body = InformationBody(answer=form.get("answer"))
+    except ValidationError:
+        return await _referral(
+            request, user, ref, "Please write an answer (at most 5000 characters).", 422
+        )
+    context = get_context(request)
+    await _check_access(context, user.principal, ref)
+    try:
+        await context.act(ref, "answer_information", InformationAnswer(answer=body.answer))
+    except referrals.ActionRejected:
+        return await _referral(
+            request, user, ref, "This referral is not waiting for an answer now.", 409
+        )
+    return RedirectResponse(f"/referrer/referrals/{ref}", status_code=303)
+
+
+# ------------------------------------------------------------------------------ referring
+
+
+@router.get("/referrer/refer")
+async def refer_form(request: Request) -> Response:
+    """The referral form (a fresh idempotency key in a hidden field)."""
+    user = await _user(request)
+    return _form_page(request, user, {}, [], secrets.token_urlsafe(18))
+
+
+def _form_page(
+    request: Request,
+    user: ReferrerUser,
+    values: dict[str, Any],
+    errors: list[tuple[str, str]],
+    idempotency_key: str,
+    status: int = 200,
+) -> Response:
+    response = _page(
+        request,
+        "referrer_form.html",
+        user,
+        values=values,
+        errors=errors,
+        error_for=dict(errors),
+        idempotency_key=idempotency_key,
+        urgencies=[u.value for u in Urgency],
+    )
+    response.status_code = status
+    return response
+
+
+def _entry(form: Form, organisation: str) -> dict[str, Any]:
+    """The form's fields as a referral entry (validated by ``ReferralEntry``)."""
+    channels = form.all("channels")
+    preferred = form.get("preferred_channel")
+    return {
+        "client": {
+            "name": form.get("client_name"),
+            "email": form.optional("client_email"),
+            "phone": form.optional("client_phone"),
+            "nhs_number": form.optional("client_nhs_number"),
+            "may_contact": True,
+            "channels": channels or None,
+            "preferred_channel": preferred or None,
+        },
+        "referrer": {
+            "organisation": organisation,
+            "name": form.get("referrer_name"),
+            "email": form.get("referrer_email"),
+        },
+        "consent": form.get("consent") == "yes",
+        "urgency": form.get("urgency") or Urgency.ROUTINE.value,
+        "reason": form.get("reason"),
+    }
+
+
+def form_errors(error: ValidationError) -> list[tuple[str, str]]:
+    """(field id, plain message) for each error, first per field, in the form's order."""
+    found: dict[str, str] = {}
+    for item in error.errors():
+        loc = tuple(str(part) for part in item["loc"] if not isinstance(part, int))
+        field = None
+        while loc and field is None:
+            field = _FIELDS.get(loc)
+            loc = loc[:-1]
+        field = field or "reason"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        found.setdefault(field, f"{_LABELS[field]}: {message}")
+    order = list(_LABELS)
+    return sorted(found.items(), key=lambda pair: order.index(pair[0]))
+
+
+@router.post("/referrer/refer")
+async def refer(request: Request) -> Response:
+    """Validate; when valid, submit once per idempotency key and show the reference."""
+    user = await _user(request)
+    form = await _posted(request, user)
+    idempotency_key = form.get("idempotency_key")
+    if (
+        not (16 <= len(idempotency_key) <= 64)
+        or not idempotency_key.replace("-", "").replace("_", "").isalnum()
+    ):
+        raise PageError(400, "Form expired", "Go back, reload the page and try again.")
+    values = {name: form.get(name) for name in form.fields} | {"channels": form.all("channels")}
+    try:
+        entry = ReferralEntry.model_validate(_entry(form, user.organisation))
+    except ValidationError as error:
+        return _form_page(request, user, values, form_errors(error), idempotency_key, 422)
+    context = get_context(request)
+    await context.intake_limiter.check(user.principal.key_id)
+    submitted = await submit_referral(context, user.principal, entry, idempotency_key)
+    return RedirectResponse(f"/referrer/referred/{submitted.ref}", status_code=303)
+
+
+@router.get("/referrer/referred/{ref}")
+async def referred(request: Request, ref: RefPath) -> Response:
+    """The reference of the referral just made."""
+    user = await _user(request)
+    await _check_access(get_context(request), user.principal, ref)
+    return _page(request, "referrer_referred.html", user, ref=ref)
