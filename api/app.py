@@ -47,6 +47,7 @@ from api.routes import (
 )
 from api.routes import metrics as metrics_route
 from api.security_headers import SecurityHeaders
+from api.self_referral import router as self_referral_router
 from api.settings import ApiSettings
 from api.tracing import RequestTracing
 from models.settings import Settings
@@ -156,6 +157,7 @@ def create_app(
     app.include_router(dashboard_router)
     app.include_router(client_links_router, include_in_schema=False)
     app.include_router(portal_router, include_in_schema=False)
+    app.include_router(self_referral_router, include_in_schema=False)
     return app
 
 

@@ -39,6 +39,7 @@ class ApiContext:
     limits_storage: Storage | None = None
     intake_limiter: KeyRateLimit = field(init=False)
     inbound_limiter: KeyRateLimit = field(init=False)
+    self_referral_limiter: KeyRateLimit = field(init=False)
     # Opens and seals the read model's free text (messages, notes, locations): the worker's
     # key ring, loaded from the same settings as the worker loads it (bootstrap.load_keys).
     keyring: KeyRing = field(init=False)
@@ -53,6 +54,12 @@ class ApiContext:
         )
         self.inbound_limiter = KeyRateLimit(
             "inbound", settings.inbound_per_minute, settings.inbound_burst, self.limits_storage
+        )
+        self.self_referral_limiter = KeyRateLimit(
+            "self_referral",
+            settings.self_referral_per_minute,
+            settings.self_referral_burst,
+            self.limits_storage,
         )
 
     async def act(self, ref: str, action: str, arg: BaseModel | str) -> ReferralView:

@@ -30,6 +30,9 @@ class ApiSettings(BaseSettings):
     intake_burst: int = Field(default=30, ge=1)
     inbound_per_minute: float = Field(default=600.0, gt=0)
     inbound_burst: int = Field(default=100, ge=1)
+    # The public self-referral form, per client address: a few at once, then one every 10 min.
+    self_referral_per_minute: float = Field(default=0.1, gt=0)
+    self_referral_burst: int = Field(default=3, ge=1)
     rate_limit_storage: str = Field(
         default="memory://",
         description="where the rate limits count: memory:// counts in each API process (N "

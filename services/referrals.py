@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -72,6 +74,13 @@ def action_named(name: str) -> Action:
 def new_reference() -> str:
     """An opaque referral reference, e.g. ``R7K2M9QX4PT``: no meaning, no personal data."""
     return "R" + "".join(secrets.choice(_ALPHABET) for _ in range(10))
+
+
+def derived_reference(key: bytes, seed: str) -> str:
+    """A reference derived from ``seed`` under ``key`` (same seed, same reference; opaque
+    without the key): a form posted twice starts one referral."""
+    digest = hmac.new(key, b"harbour.reference:" + seed.encode(), hashlib.sha256).digest()
+    return "R" + "".join(_ALPHABET[byte % len(_ALPHABET)] for byte in digest[:10])
 
 
 async def submit(

@@ -310,19 +310,28 @@ def _entry(form: Form, organisation: str) -> dict[str, Any]:
     }
 
 
-def form_errors(error: ValidationError) -> list[tuple[str, str]]:
-    """(field id, plain message) for each error, first per field, in the form's order."""
+def form_errors(
+    error: ValidationError,
+    fields: dict[tuple[str, ...], str] | None = None,
+    labels: dict[str, str] | None = None,
+    *,
+    fallback: str = "reason",
+) -> list[tuple[str, str]]:
+    """(field id, plain message) for each error, the first per field, in the form's order;
+    ``fields`` maps an error's location to a field id, ``labels`` names the fields."""
+    fields = _FIELDS if fields is None else fields
+    labels = _LABELS if labels is None else labels
     found: dict[str, str] = {}
     for item in error.errors():
         loc = tuple(str(part) for part in item["loc"] if not isinstance(part, int))
         field = None
         while loc and field is None:
-            field = _FIELDS.get(loc)
+            field = fields.get(loc)
             loc = loc[:-1]
-        field = field or "reason"
+        field = field or fallback
         message = str(item["msg"]).removeprefix("Value error, ")
-        found.setdefault(field, f"{_LABELS[field]}: {message}")
-    order = list(_LABELS)
+        found.setdefault(field, f"{labels[field]}: {message}")
+    order = list(labels)
     return sorted(found.items(), key=lambda pair: order.index(pair[0]))
 
 
