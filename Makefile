@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test check lint fmt clean
+.PHONY: help run test check lint fmt clean reading-age
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ test: $(STAMP) ## The fast tier: everything but the slow tests, schemathesis at 
 check: $(STAMP) lint ## Everything, as CI runs it: lint, Compose, every test, 500 examples each
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(PYTEST)
+
+reading-age: $(STAMP) ## Print the reading age of every letter, text and page a client reads
+	$(BIN)/python -m bench.reading_age
 
 lint: $(STAMP) ## ruff check + ruff format --check + the layers' import contracts
 	$(BIN)/ruff check .
