@@ -146,10 +146,11 @@ class PublicRoute(APIRoute):
                 response = message_page(
                     request, 500, "Something went wrong", "Something went wrong on our side."
                 )
+            # The dashboard's policy: among them "Referrer-Policy: same-origin", so a link's
+            # token (in the address) is never sent to another site. ("no-referrer" would make
+            # Chromium post forms with "Origin: null", which ``same_origin`` refuses.)
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
-            # A link's token is in the address: never send it on to another site.
-            response.headers["Referrer-Policy"] = "no-referrer"
             response.headers["Server-Timing"] = (
                 f"app;dur={(time.perf_counter() - began) * 1000:.1f}"
             )
