@@ -186,3 +186,84 @@ async def _caseload_lists(api: Api, key: str, ref: str) -> bool:
     own = (await api.get("/v1/referrals", key)).json()["items"]
     caseload = (await api.get("/v1/practitioners/p-ana/caseload", key)).json()
     return [i["ref"] for i in own] == [ref] and [c["ref"] for c in caseload] == [ref]
+
+
+async def test_no_key_session_or_link_reaches_another_referral_through_the_pages(
+    api: Api,
+) -> None:
+    """The public pages' part of the matrix (``api.public_schema``): organisation B's signed-in
+    referrer, and links made for referral B, reach nothing of referral A — 404, exactly as for
+    a referral that does not exist — and change nothing."""
+    import re
+
+    from api.public_schema import public_pages_schema
+    from infra.link_tokens import LinkSigner
+    from models.client_links import LINK_ANSWERS, LinkAnswer, LinkPurpose, purpose_code
+    from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
+
+    coordinator = await api.key("coordinator")
+    referrer_a = await api.key("referrer", organisation=ORG_A)
+    referrer_b = await api.key("referrer", organisation=ORG_B)
+    templates = {
+        (method.upper(), path)
+        for path, item in public_pages_schema()["paths"].items()
+        for method in item
+    }
+    by_ref = {op for op in templates if "{ref}" in op[1]}
+    by_token = {op for op in templates if "{token}" in op[1]}
+    assert by_ref == {
+        ("GET", "/referrer/referrals/{ref}"),
+        ("POST", "/referrer/referrals/{ref}/answer"),
+        ("GET", "/referrer/referred/{ref}"),
+    }
+    assert by_token == {
+        ("GET", "/c/{token}"),
+        ("POST", "/c/{token}"),
+        ("GET", "/c/{token}/done/{answer}"),
+    }
+    async with api.h.worker():
+        ref_a = await api.refer(referrer_a)
+        ref_b = await api.refer(referrer_b)
+        for ref in (ref_a, ref_b):
+            await api.post(f"/v1/referrals/{ref}/triage", coordinator, json={"outcome": "accept"})
+        before = (await api.get(f"/v1/referrals/{ref_a}", coordinator)).json()
+
+        login = await api.post("/referrer/login", data={"api_key": referrer_b})
+        assert login.status_code == 303
+        page = await api.get("/referrer")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf and ref_a not in page.text
+        for method, template in sorted(by_ref):
+            for ref, seen in ((ref_a, "hidden"), (UNKNOWN_REF, "missing")):
+                data = {"csrf": csrf.group(1), "answer": "an answer"} if method == "POST" else None
+                response = await api.request(method, template.format(ref=ref), data=data)
+                assert response.status_code == 404, (method, template, seen, response.status_code)
+                assert ref_a not in response.text and ORG_A not in response.text
+        assert (await api.get(f"/referrer/referrals/{ref_b}")).status_code == 200  # not vacuous
+
+        signer = LinkSigner(TEST_PSEUDONYM_KEY)
+        for purpose in LinkPurpose:
+            token_b = signer.make(purpose_code(purpose), ref_b, f"matrix{purpose.value:0>10}")
+            # The same token re-pointed at referral A: its signature no longer holds.
+            token_a = token_b.replace(ref_b, ref_a)
+            for answer in LINK_ANSWERS[purpose]:
+                for method, template in sorted(by_token):
+                    path = template.format(token=token_a, answer=answer.value)
+                    data = {"answer": answer.value} if method == "POST" else None
+                    response = await api.request(method, path, data=data)
+                    if method == "POST" and answer is LinkAnswer.HELP:
+                        # Asking for help always shows the crisis contacts; nobody is alerted
+                        # about a referral the link does not name.
+                        assert response.status_code == 200 and "116 123" in response.text
+                        assert "told our team" not in response.text
+                        continue
+                    assert response.status_code == 404, (purpose, answer, method, template)
+            # A link does only its own thing: another purpose's answers are refused too.
+            foreign = {a for p in LinkPurpose for a in LINK_ANSWERS[p]} - set(LINK_ANSWERS[purpose])
+            for answer in foreign:
+                response = await api.post(f"/c/{token_b}", data={"answer": answer.value})
+                assert response.status_code == 404, (purpose, answer)
+
+        after = (await api.get(f"/v1/referrals/{ref_a}", coordinator)).json()
+        assert after["stage"] == before["stage"] and not after["withdrawal_pending"]
+        assert [e["kind"] for e in after["timeline"]] == [e["kind"] for e in before["timeline"]]

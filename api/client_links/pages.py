@@ -10,7 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
-from api.client_links.web import STATIC, PublicRoute, get_pages, log, message_page, render
+from api.client_links.web import (
+    STATIC,
+    PublicRoute,
+    form_body,
+    get_pages,
+    log,
+    message_page,
+    render,
+)
 from api.context import get_context
 from api.dashboard.web import PageError, read_form, same_origin
 from models.client_links import LINK_ANSWERS, LinkAnswer, LinkPurpose, answer_allowed
@@ -60,7 +68,16 @@ async def link_page(request: Request, token: Token) -> Response:
     )
 
 
-@router.post("/c/{token}")
+@router.post(
+    "/c/{token}",
+    openapi_extra=form_body(
+        answer={"type": "string", "enum": [a.value for a in LinkAnswer]},
+        **{
+            f"q{item}": {"type": "string", "enum": [str(c) for c in REQOL_CHOICES]}
+            for item in ITEMS
+        },
+    ),
+)
 async def link_answer(request: Request, token: Token) -> Response:
     """Take the answer; then show what happened (asking for help shows the crisis contacts
     whatever else goes wrong)."""

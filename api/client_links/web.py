@@ -67,6 +67,24 @@ class PublicPages:
     signer: LinkSigner
 
 
+def form_body(**fields: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for a page's posted form (``openapi_extra``): the fields it reads, as text.
+    Published in the public pages' own schema (tests fuzz it), not in the API's."""
+    return {
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": fields}
+                }
+            },
+        }
+    }
+
+
+TEXT: dict[str, Any] = {"type": "string", "maxLength": 5000}
+
+
 def get_pages(request: Request) -> PublicPages:
     """The public pages' state, built on first use (the link key comes from the pseudonym
     key the worker signs letters' links with)."""

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from api.auth import Role, authenticate
-from api.client_links.web import PublicRoute, RedirectTo, render
+from api.client_links.web import TEXT, PublicRoute, RedirectTo, form_body, render
 from api.context import get_context
 from api.dashboard.state import get_state
 from api.dashboard.web import Form, PageError, read_form, same_origin
@@ -129,7 +129,7 @@ async def login_form(request: Request) -> Response:
     return _page(request, "referrer_login.html", None, error=None)
 
 
-@router.post("/referrer/login")
+@router.post("/referrer/login", openapi_extra=form_body(api_key=TEXT))
 async def login(request: Request) -> Response:
     """Check the key; a referrer's starts a session."""
     form = await read_form(request)
@@ -162,7 +162,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/referrer/logout")
+@router.post("/referrer/logout", openapi_extra=form_body(csrf=TEXT))
 async def logout(request: Request) -> Response:
     """End the session on the server."""
     user = await _user(request)
@@ -231,7 +231,7 @@ async def _referral(
     return response
 
 
-@router.post("/referrer/referrals/{ref}/answer")
+@router.post("/referrer/referrals/{ref}/answer", openapi_extra=form_body(csrf=TEXT, answer=TEXT))
 async def answer(request: Request, ref: RefPath) -> Response:
     """Answer the triage question; the referral goes back to triage."""
     user = await _user(request)
@@ -335,7 +335,24 @@ def form_errors(
     return sorted(found.items(), key=lambda pair: order.index(pair[0]))
 
 
-@router.post("/referrer/refer")
+@router.post(
+    "/referrer/refer",
+    openapi_extra=form_body(
+        csrf=TEXT,
+        idempotency_key=TEXT,
+        client_name=TEXT,
+        client_email=TEXT,
+        client_phone=TEXT,
+        client_nhs_number=TEXT,
+        channels={"type": "string", "enum": ["email", "sms"]},
+        preferred_channel={"type": "string", "enum": ["", "email", "sms"]},
+        reason=TEXT,
+        urgency={"type": "string", "enum": [u.value for u in Urgency]},
+        referrer_name=TEXT,
+        referrer_email=TEXT,
+        consent={"type": "string", "enum": ["yes", ""]},
+    ),
+)
 async def refer(request: Request) -> Response:
     """Validate; when valid, submit once per idempotency key and show the reference."""
     user = await _user(request)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from api.client_links.web import PublicRoute, render
+from api.client_links.web import TEXT, PublicRoute, form_body, render
 from api.context import get_context
 from api.dashboard.state import get_state
 from api.dashboard.web import Form, PageError, read_form, same_origin
@@ -128,7 +128,20 @@ def _address_key(request: Request, pseudonym_key: bytes) -> str:
     return hmac.new(pseudonym_key, b"self-referral:" + host.encode(), hashlib.sha256).hexdigest()
 
 
-@router.post(PATH)
+@router.post(
+    PATH,
+    openapi_extra=form_body(
+        started=TEXT,
+        name=TEXT,
+        email=TEXT,
+        phone=TEXT,
+        channels={"type": "string", "enum": ["email", "sms"]},
+        preferred_channel={"type": "string", "enum": ["", "email", "sms"]},
+        help_with=TEXT,
+        website=TEXT,
+        consent={"type": "string", "enum": ["yes", ""]},
+    ),
+)
 async def self_referral(request: Request) -> Response:
     """Check and take the form."""
     form = await read_form(request)
