@@ -329,3 +329,20 @@ async def test_links_that_are_not_ours_say_so_plainly(api: Api) -> None:
             assert "Traceback" not in response.text
     bad_answer = await api.post("/c/" + genuine, data={"answer": "delete everything"})
     assert bad_answer.status_code == 400
+
+
+async def test_a_reqol_the_referral_cannot_take_changes_nothing_and_keeps_the_link(
+    api: Api,
+) -> None:
+    async with api.h.worker():
+        ref = await api.h.refer(_submission())
+        await api.h.act(ref, "triage", ACCEPT)  # waiting: no episode to measure yet
+        token = LinkSigner(TEST_PSEUDONYM_KEY).make(
+            purpose_code(LinkPurpose.REQOL), ref, "0123456789abcdef"
+        )
+        answers = {f"q{i}": "1" for i in range(1, 11)}
+        refused = await api.post(f"/c/{token}", data={"answer": "reqol", **answers})
+        assert refused.status_code == 409 and "could not add these answers" in refused.text
+        assert "reqol_recorded" not in await _timeline_kinds(api, ref)
+        again = await api.get(f"/c/{token}")
+        assert again.status_code == 200 and "already used" not in again.text

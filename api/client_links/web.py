@@ -135,8 +135,14 @@ class PublicRoute(APIRoute):
                 response = await handler(request)
             except RedirectTo as redirect:
                 response = RedirectResponse(redirect.location, status_code=303)
-            except (LinkNotFound, RequestValidationError):
+            except LinkNotFound:
                 response = message_page(request, 404, "Link not found", NOT_FOUND)
+            except RequestValidationError:
+                # An address the page cannot read: a client's link, or any other page.
+                if request.url.path.startswith("/c/"):
+                    response = message_page(request, 404, "Link not found", NOT_FOUND)
+                else:
+                    response = message_page(request, 404, "Not found", _PROBLEM_WORDS[404])
             except LinkGone as gone:
                 response = message_page(request, 410, "This link has ended", GONE[gone.why])
             except PageError as error:
