@@ -220,9 +220,11 @@ def enter(state: ReferralState, stage: Stage, now: datetime) -> None:
             state.triage_reminders_sent = 0
 
 
-def decline(state: ReferralState, now: datetime) -> None:
-    """Declined at triage: the referral closes (the referrer is told why, and signposted)."""
+def decline(state: ReferralState, now: datetime, signposting: str | None = None) -> None:
+    """Declined at triage: the referral closes (the referrer is told why, and signposted; the
+    signposting is kept for the referrer's own view of the decision)."""
     state.closed_reason = "declined"
+    state.signposting = signposting
     enter(state, Stage.CLOSED, now)
 
 

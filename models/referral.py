@@ -360,6 +360,9 @@ class ReferralState(BaseModel):
     estimate_weeks_low: int | None = None
     estimate_weeks_high: int | None = None
     open_question: str | None = None
+    # Free text a coordinator wrote for the referrer with a decline: the referrer's own view
+    # only (a letter carries it too), kept in the encrypted state, never in the read model.
+    signposting: str | None = None
     episode_number: int = 0
     episode: Episode | None = None
     discharged_at: datetime | None = None

@@ -167,6 +167,19 @@ async def open_question(client: Client, ref: str) -> str | None:
     return question
 
 
+async def signposting(client: Client, ref: str) -> str | None:
+    """The services a coordinator suggested with a decline (free text: for the referrer's own
+    view of the decision, never a log)."""
+    handle = client.get_workflow_handle(workflow_id(ref))
+    try:
+        suggested: str | None = await handle.query(ReferralWorkflow.signposting)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(ref) from None
+        raise
+    return suggested
+
+
 async def read(client: Client, ref: str) -> ReferralView:
     """The referral's state as its workflow reports it (works after it has closed, too)."""
     handle = client.get_workflow_handle(workflow_id(ref))

@@ -188,8 +188,9 @@ def test_acceptance_puts_the_client_on_the_list_afresh() -> None:
 
 def test_a_decline_closes_and_a_question_waits_for_the_referrer() -> None:
     declined = referral_state(Stage.TRIAGE)
-    pathway.decline(declined, NOW)
+    pathway.decline(declined, NOW, "Quayside Wellbeing Hub")
     assert (declined.stage, declined.closed_reason) == (Stage.CLOSED, "declined")
+    assert declined.signposting == "Quayside Wellbeing Hub"  # for the referrer's own view
     asked = referral_state(Stage.TRIAGE)
     pathway.request_information(asked, "which GP?", NOW + DAY)
     assert (asked.stage, asked.open_question, asked.stage_since) == (

@@ -158,7 +158,8 @@ async def test_a_referrer_refers_by_keyboard_answers_a_question_and_reads_the_de
             ),
         )
         await page.goto(dashboard.link(f"/referrer/referrals/{ref}"))
-        assert "outside the area" in await page.inner_text("main")
+        decision = await page.inner_text("main")
+        assert "outside the area" in decision and "Quayside Wellbeing Hub" in decision
         await no_axe_violations(page, "referrer-decision")
         await page.goto(dashboard.link("/referrer"))
         assert ref in await page.inner_text("main")

@@ -134,6 +134,7 @@ async def test_a_referrer_answers_a_question_and_reads_the_decision(api: Api) ->
         )
         decided = await api.get(f"/referrer/referrals/{ref}")
         assert "outside the area" in decided.text
+        assert "Quayside Wellbeing Hub" in decided.text  # the signposting, with the decision
         assert "Robin Quill" not in decided.text and "Low mood" not in decided.text
 
 

@@ -256,7 +256,7 @@ class ReferralWorkflow:
             elif decision.outcome == TriageOutcome.DECLINE:
                 assert decision.decline_reason is not None
                 reason = decision.decline_reason.value
-                self._apply(pathway.decline, self.s, workflow.now())
+                self._apply(pathway.decline, self.s, workflow.now(), decision.signposting)
                 detail["decline_reason"] = reason
                 letters = self._letters(
                     Occasion.DECLINED,
@@ -822,6 +822,12 @@ class ReferralWorkflow:
         referrer and the reason. Personal data (encrypted in transit by the payload codec): for
         ``services.person_display`` only, which audits every look before it asks."""
         return self.s.submission
+
+    @workflow.query
+    def signposting(self) -> str | None:
+        """The services a coordinator suggested with a decline: free text, asked for the
+        referrer's own view of the decision only."""
+        return self.s.signposting if self.s.closed_reason == "declined" else None
 
     def view(self) -> ReferralView:
         episode = self.s.episode

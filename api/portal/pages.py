@@ -27,7 +27,7 @@ from api.dashboard.web import Form, PageError, read_form, same_origin
 from api.idempotency import submit_referral
 from api.portal import session
 from api.portal.session import ReferrerUser
-from api.routes.referrals import _asked, _check_access, _for_referrer, _state
+from api.routes.referrals import _asked, _check_access, _for_referrer, _in_time, _state
 from api.schemas import InformationBody
 from models.actions import DeclineReason, InformationAnswer
 from models.read_audit import AccessChannel
@@ -212,8 +212,9 @@ async def _referral(
     decline = next(
         (e.detail.get("decline_reason") for e in shown.timeline if e.kind == "declined"), None
     )
-    decline_words = None
+    decline_words = signposting = None
     if decline is not None:
+        signposting = await _in_time(context, referrals.signposting(context.client, ref))
         try:
             decline_words = DECLINE_WORDS[DeclineReason(str(decline))]
         except ValueError:
@@ -225,6 +226,7 @@ async def _referral(
         referral=shown,
         stage_words=STAGE_WORDS[shown.stage],
         decline_words=decline_words,
+        signposting=signposting,
         error=error,
     )
     response.status_code = status
