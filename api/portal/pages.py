@@ -60,7 +60,7 @@ _FIELDS: dict[tuple[str, ...], str] = {
     ("consent",): "consent",
 }
 _LABELS = {
-    "client_name": "Full name",
+    "client_name": "Their full name",
     "client_email": "Email address",
     "client_phone": "Mobile phone number",
     "client_nhs_number": "NHS number",
@@ -312,6 +312,19 @@ def _entry(form: Form, organisation: str) -> dict[str, Any]:
     }
 
 
+def plain_error(item: Any, label: str) -> str:
+    """A validation error in words for the form: what to do, naming the field."""
+    kind, message = str(item.get("type", "")), str(item.get("msg", ""))
+    if kind in ("missing", "string_too_short"):
+        return f"Enter {label[0].lower()}{label[1:]}"
+    if kind == "string_too_long":
+        limit = (item.get("ctx") or {}).get("max_length")
+        return f"{label} must be {limit} characters or fewer" if limit else f"{label} is too long"
+    if "email address" in message and kind == "value_error":
+        return f"{label}: enter an email address like name@example.org"
+    return f"{label}: {message.removeprefix('Value error, ')}"
+
+
 def form_errors(
     error: ValidationError,
     fields: dict[tuple[str, ...], str] | None = None,
@@ -331,8 +344,7 @@ def form_errors(
             field = fields.get(loc)
             loc = loc[:-1]
         field = field or fallback
-        message = str(item["msg"]).removeprefix("Value error, ")
-        found.setdefault(field, f"{labels[field]}: {message}")
+        found.setdefault(field, plain_error(item, labels[field]))
     order = list(labels)
     return sorted(found.items(), key=lambda pair: order.index(pair[0]))
 

@@ -162,7 +162,10 @@ async def self_referral(request: Request) -> Response:
     try:
         entry = ReferralEntry.model_validate(_entry(form, context.settings.coordinators_email))
     except ValidationError as error:
-        errors = form_errors(error, _FIELDS, _LABELS, fallback="help_with")
+        errors = [
+            (field, "Tick the box to say you agree" if field == "consent" else message)
+            for field, message in form_errors(error, _FIELDS, _LABELS, fallback="help_with")
+        ]
         return _page(request, values, errors, None, 422)
     # Only forms that would start a referral count: a person correcting a mistake does not.
     await context.self_referral_limiter.check(_address_key(request, context.pseudonym_key))
