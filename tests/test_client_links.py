@@ -230,6 +230,12 @@ async def test_help_now_shows_the_crisis_contacts_and_alerts_coordinators_even_a
             )
         ).all()
     assert len(crisis) == 1 and crisis[0].in_inbox
+    # Coordinators see it in their inbox like a crisis text (a fixed sentence, no free text).
+    inbox = await api.get("/v1/inbox", await api.key("coordinator"))
+    assert inbox.status_code == 200, inbox.text
+    [item] = [i for i in inbox.json() if i["id"] == crisis[0].id]
+    assert (item["channel"], item["crisis"]) == ("link", True)
+    assert item["body"] == "Answered by link: I need help now"
 
 
 async def test_take_me_off_still_needs_the_confirmation_then_its_own_link_confirms(
