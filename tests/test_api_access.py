@@ -228,7 +228,12 @@ async def test_no_key_session_or_link_reaches_another_referral_through_the_pages
             await api.post(f"/v1/referrals/{ref}/triage", coordinator, json={"outcome": "accept"})
         before = (await api.get(f"/v1/referrals/{ref_a}", coordinator)).json()
 
-        login = await api.post("/referrer/login", data={"api_key": referrer_b})
+        form = await api.get("/referrer/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token
+        login = await api.post(
+            "/referrer/login", data={"csrf": token.group(1), "api_key": referrer_b}
+        )
         assert login.status_code == 303
         page = await api.get("/referrer")
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -103,8 +104,12 @@ async def test_every_public_page_and_token_endpoint_holds_under_fuzzing(harness:
         schema = public_pages_schema()
         api.app.add_api_route(SCHEMA_PATH, lambda: schema, include_in_schema=False)
         key = await api.key("referrer", organisation=ORG_A)
-        login = await api.post("/referrer/login", data={"api_key": key})
-        cookie = login.headers["set-cookie"].split(";")[0]
+        form = await api.get("/referrer/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token
+        login = await api.post("/referrer/login", data={"csrf": token.group(1), "api_key": key})
+        cookie = "; ".join(f"{name}={value}" for name, value in api.http.cookies.items())
+        assert login.status_code == 303 and "harbour_referrer=" in cookie
         async with harness.worker():
             ref = await harness.refer(submission())
             await harness.act(

@@ -6,6 +6,7 @@ question, read the decision; another organisation's referral is not found."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -19,9 +20,17 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 IDEMPOTENCY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 
 
+async def login(api: Api, key: str) -> Any:
+    """Post the sign-in form as a browser would: the form's token with its nonce cookie."""
+    page = await api.get("/referrer/login")
+    found = CSRF.search(page.text)
+    assert found
+    return await api.post("/referrer/login", data={"csrf": found.group(1), "api_key": key})
+
+
 async def sign_in(api: Api, organisation: str = ORG_A) -> None:
     key = await api.key("referrer", organisation=organisation)
-    response = await api.post("/referrer/login", data={"api_key": key})
+    response = await login(api, key)
     assert response.status_code == 303 and response.headers["location"] == "/referrer"
 
 
@@ -57,11 +66,16 @@ async def test_pages_need_a_referrer_key_and_refuse_other_roles(api: Api) -> Non
         response = await api.get(path)
         assert response.status_code == 303 and response.headers["location"] == "/referrer/login"
     coordinator = await api.key("coordinator")
-    refused = await api.post("/referrer/login", data={"api_key": coordinator})
+    refused = await login(api, coordinator)
     assert refused.status_code == 401 and "Only a referrer key" in refused.text
-    wrong = await api.post("/referrer/login", data={"api_key": "hbk_nonsense"})
+    wrong = await login(api, "hbk_nonsense")
     assert wrong.status_code == 401 and "not recognised" in wrong.text
-    assert "harbour_referrer" not in wrong.headers.get("set-cookie", "")
+    assert "harbour_referrer=" not in wrong.headers.get("set-cookie", "")
+    # Without the form's own token (a page elsewhere posting a key): refused.
+    forged = await api.post(
+        "/referrer/login", data={"api_key": await api.key("referrer", organisation=ORG_A)}
+    )
+    assert forged.status_code == 403
 
 
 async def test_the_form_summarises_errors_stores_nothing_then_refers_once(api: Api) -> None:

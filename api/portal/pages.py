@@ -123,17 +123,31 @@ def _page(request: Request, template: str, user: ReferrerUser | None, **context:
 # ------------------------------------------------------------------------------ sign in
 
 
+def _login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    """The sign-in form, its token bound to a nonce cookie."""
+    state = get_state(request)
+    token, new_nonce = session.login_token(request, state.signer)
+    response = _page(request, "referrer_login.html", None, error=error, csrf=token)
+    response.status_code = status
+    if new_nonce is not None:
+        session.set_login_nonce(response, request, new_nonce, state.settings.secure_cookie)
+    return response
+
+
 @router.get("/referrer/login")
 async def login_form(request: Request) -> Response:
     """The sign-in form."""
-    return _page(request, "referrer_login.html", None, error=None)
+    return _login_page(request)
 
 
-@router.post("/referrer/login", openapi_extra=form_body(api_key=TEXT))
+@router.post("/referrer/login", openapi_extra=form_body(csrf=TEXT, api_key=TEXT))
 async def login(request: Request) -> Response:
     """Check the key; a referrer's starts a session."""
     form = await read_form(request)
-    if not same_origin(request):
+    state = get_state(request)
+    if not same_origin(request) or not session.login_token_valid(
+        request, state.signer, form.get("csrf")
+    ):
         raise PageError(403, "Form expired", "Reload the page and try again.")
     context = get_context(request)
     principal = await authenticate(context.session_factory, form.get("api_key"))
@@ -144,10 +158,7 @@ async def login(request: Request) -> Response:
         error = _NOT_REFERRER
     if error is not None or principal is None:
         log.info("referrer sign-in refused")
-        response = _page(request, "referrer_login.html", None, error=error)
-        response.status_code = 401
-        return response
-    state = get_state(request)
+        return _login_page(request, error, 401)
     response = RedirectResponse("/referrer", status_code=303)
     await session.start(
         response,

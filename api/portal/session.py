@@ -7,6 +7,7 @@ opens no referrer page.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,9 @@ from services.dashboard_sessions import close_session, open_session, session_pri
 
 COOKIE_PATH = "/referrer"
 SESSION_COOKIE = "harbour_referrer"
+LOGIN_COOKIE = "harbour_referrer_login"
+LOGIN_NONCE_SECONDS = 30 * 60
+_NONCE_LENGTH = 22  # secrets.token_urlsafe(16)
 _PURPOSE = "referrer-session"
 _CSRF = "referrer-csrf"
 _SESSION_MAX_SECONDS = int(MAX_SESSION_HOURS * 3600)
@@ -119,3 +123,29 @@ def csrf_valid(signer: CookieSigner, request: Request, presented: str | None) ->
     if payload is None:
         return False
     return signer.check(_CSRF, presented, payload["k"], str(payload["e"]), payload["s"])
+
+
+# ------------------------------------------------------------------------------- login nonce
+# As the dashboard's: the sign-in form is posted before any session exists, so its token is
+# bound to a nonce cookie (a page elsewhere cannot sign someone in with its own key).
+
+
+def login_token(request: Request, signer: CookieSigner) -> tuple[str, str | None]:
+    """The sign-in form's token, and a new nonce to set (None: the browser's cookie is kept)."""
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    new = None
+    if not nonce or len(nonce) != _NONCE_LENGTH:
+        nonce = new = secrets.token_urlsafe(16)
+    return signer.token("referrer-login", nonce), new
+
+
+def set_login_nonce(response: Response, request: Request, nonce: str, secure: bool | None) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, max_age=LOGIN_NONCE_SECONDS, **_cookie_options(request, secure)
+    )
+
+
+def login_token_valid(request: Request, signer: CookieSigner, presented: str | None) -> bool:
+    """Whether the sign-in form's token matches the nonce cookie that came with it."""
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    return bool(nonce) and signer.check("referrer-login", presented, str(nonce))
