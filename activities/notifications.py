@@ -48,7 +48,13 @@ from infra.database import insert_for, write_transaction
 from infra.keys import KeyRing
 from infra.link_tokens import LinkSigner
 from models.actions import DeclineReason, RemovalReason
-from models.client_links import LINK_PATH, link_token_id, purpose_code, purpose_for_letter
+from models.client_links import (
+    LINK_PATH,
+    LinkPurpose,
+    link_token_id,
+    purpose_code,
+    purpose_for_letter,
+)
 from models.correspondence import REPLIES, first_reachable
 from models.notifications import (
     REDELIVER_NOTIFICATION,
@@ -100,6 +106,7 @@ ALLOWED_CONTEXT: frozenset[str] = frozenset(
         "message_id",
         "texts_stopped",
         "link",
+        "reqol_due",
     }
 )
 
@@ -1134,6 +1141,8 @@ def client_link(signer: LinkSigner, settings: Settings, notification: Notificati
     purpose = purpose_for_letter(notification.kind)
     if purpose is None or notification.recipient is not Recipient.CLIENT or notification.discreet:
         return None
+    if purpose is LinkPurpose.REQOL and notification.context.get("reqol_due") is not True:
+        return None  # the baseline is recorded (or the letter predates this rule)
     token = signer.make(purpose_code(purpose), notification.ref, link_token_id(notification.key))
     return settings.public_url.rstrip("/") + LINK_PATH + token
 

@@ -119,6 +119,12 @@ def link_token_id(notification_key: str) -> str:
     return hashlib.sha256(b"harbour.link:" + notification_key.encode()).hexdigest()[:16]
 
 
+def reqol_due_before_session(baseline_recorded: bool) -> bool:
+    """Whether a session reminder asks for the ReQoL-10 by link: only while the episode's
+    baseline measure is still to be taken (the link records the baseline)."""
+    return not baseline_recorded
+
+
 def purpose_for_letter(kind: LetterKind) -> LinkPurpose | None:
     """The link a client's letter of ``kind`` carries, if it asks something."""
     return LINK_PURPOSES.get(kind)

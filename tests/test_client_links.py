@@ -107,6 +107,7 @@ def test_only_client_letters_that_ask_something_carry_a_link_and_texts_stay_with
         "position": 123,
         "session_at": datetime(2026, 12, 9, 14, 30, tzinfo=UTC).isoformat(),
         "texts_stopped": True,
+        "reqol_due": True,
     }
     for kind in LetterKind:
         letter = Notification(
@@ -123,6 +124,11 @@ def test_only_client_letters_that_ask_something_carry_a_link_and_texts_stay_with
         assert link.startswith("https://referrals.harbour-recovery.example.org.uk/c/")
         text = render_sms(kind, {**context, "link": link}, settings)
         assert link in text and len(text) <= 306, (kind, len(text), text)
+        if kind is LetterKind.SESSION_REMINDER:  # the ReQoL link: only while the baseline is due
+            done = {**context, "reqol_due": False}
+            assert (
+                client_link(signer, settings, letter.model_copy(update={"context": done})) is None
+            )
         for other in (Recipient.REFERRER, Recipient.COORDINATORS):
             assert (
                 client_link(signer, settings, letter.model_copy(update={"recipient": other}))
@@ -298,6 +304,35 @@ async def test_come_back_after_discharge_and_a_reqol_before_a_session_by_link(
         assert sent.status_code == 303, sent.text
         assert "reqol_recorded" in await _timeline_kinds(api, ref)
         assert (await api.post(reqol, data={"answer": "reqol", **answers})).status_code == 410
+        # The next session's reminder asks for nothing more: the baseline is in.
+        reminders = len(
+            [
+                m
+                for m in mails_for(smtp_server, CLIENT_EMAIL)
+                if m["X-Harbour-Kind"] == "session_reminder"
+            ]
+        )
+        later = await h.env.get_current_time() + timedelta(days=3)
+        await h.act(ref, "book_session", SessionBooking(at=later, location="the library"))
+        await h.advance(timedelta(days=2, hours=1))
+        await eventually(
+            lambda: (
+                len(
+                    [
+                        m
+                        for m in mails_for(smtp_server, CLIENT_EMAIL)
+                        if m["X-Harbour-Kind"] == "session_reminder"
+                    ]
+                )
+                > reminders
+            )
+        )
+        newest = [
+            m
+            for m in mails_for(smtp_server, CLIENT_EMAIL)
+            if m["X-Harbour-Kind"] == "session_reminder"
+        ][-1]
+        assert LINK.search(body(newest)) is None
 
         await h.act(ref, "record_session", SessionRecord(outcome=SessionOutcome.ATTENDED))
         await h.act(ref, "discharge", Discharge(reason=DischargeReason.COMPLETED, summary="done"))

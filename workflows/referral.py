@@ -33,7 +33,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from models import contact_schedule, correspondence, message_meaning, pathway
+    from models import client_links, contact_schedule, correspondence, message_meaning, pathway
     from models.actions import (
         Allocation,
         AllocationOffer,
@@ -456,9 +456,14 @@ class ReferralWorkflow:
         now = workflow.now()
         for booked in contact_schedule.session_reminders_due(self.s, now):
             sent = self._apply(contact_schedule.remind_of_session, booked, now)
+            episode = self.s.episode
             context: Context = {
                 "session_at": booked.at.isoformat(),
                 "session_location": booked.location,
+                # The letter's ReQoL-10 link only while the baseline is still to be taken.
+                "reqol_due": client_links.reqol_due_before_session(
+                    episode is not None and episode.baseline is not None
+                ),
             }
             letters = self._letters(Occasion.SESSION_REMINDER, context) if sent else []
             await self._record("session_reminder", {"session_id": booked.session_id}, letters)
