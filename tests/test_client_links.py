@@ -387,3 +387,46 @@ async def test_a_reqol_the_referral_cannot_take_changes_nothing_and_keeps_the_li
         assert "reqol_recorded" not in await _timeline_kinds(api, ref)
         again = await api.get(f"/c/{token}")
         assert again.status_code == 200 and "already used" not in again.text
+
+
+async def test_a_link_is_spent_once_with_its_answer_on_each_database(db_url: str) -> None:
+    """The single-use record and the kept answer go together, on SQLite and PostgreSQL: a
+    second change finds the first answer; asking for help keeps a message each time and
+    spends nothing."""
+    from infra.database import make_engine, make_session_factory
+    from readmodel.client_links import keep_link_answer, link_used, spend_link
+    from tests.fixtures.temporal import TEST_KEYRING
+
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    at = datetime.now(UTC)
+    try:
+        common = {"ref": "R7K2M9QX4PT", "purpose": "checkin", "at": at}
+        first = await keep_link_answer(
+            factory, TEST_KEYRING, token_id="t" * 16, body="still", spend=True, **common
+        )
+        second = await keep_link_answer(
+            factory, TEST_KEYRING, token_id="t" * 16, body="stop", spend=True, **common
+        )
+        assert first.spent_now and not second.spent_now
+        assert second.message_id == first.message_id
+        assert await link_used(factory, "t" * 16)
+        helps = [
+            await keep_link_answer(
+                factory, TEST_KEYRING, token_id="h" * 16, body="help", spend=False, **common
+            )
+            for _ in range(2)
+        ]
+        assert len({h.message_id for h in helps}) == 2 and not await link_used(factory, "h" * 16)
+        assert await spend_link(factory, token_id="q" * 16, **common)
+        assert not await spend_link(factory, token_id="q" * 16, **common)
+        async with factory() as session:
+            kept = (
+                await session.scalars(
+                    select(InboundMessageRow).where(InboundMessageRow.ref == "R7K2M9QX4PT")
+                )
+            ).all()
+        assert sorted(m.channel for m in kept) == ["link"] * 3
+        assert all(m.in_inbox and "still" not in m.body for m in kept)  # sealed
+    finally:
+        await engine.dispose()
