@@ -144,6 +144,7 @@ def client_pages() -> Iterator[tuple[str, str]]:
 
     from api.client_links.web import GONE, NOT_FOUND, TEMPLATES
     from models.client_links import LINK_ANSWERS, LinkAnswer, LinkPurpose
+    from models.reqol_wording import placeholder_wording
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined
@@ -152,7 +153,14 @@ def client_pages() -> Iterator[tuple[str, str]]:
     def page(template: str, **context: object) -> str:
         return env.get_template(template).render(**_PAGES_CONTEXT, **context)
 
-    link = {"token": "t", "items": list(range(1, 11)), "choices": list(range(5)), "chosen": {}}
+    link = {
+        "token": "t",
+        "items": list(range(1, 11)),
+        "choices": list(range(5)),
+        "chosen": {},
+        # The licensed wording is the licence holder's: the placeholders are measured.
+        "wording": placeholder_wording(),
+    }
     for purpose in LinkPurpose:
         answers = [a.value for a in LINK_ANSWERS[purpose]]
         template = "reqol.html" if purpose is LinkPurpose.REQOL else "link.html"

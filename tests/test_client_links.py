@@ -5,9 +5,11 @@ server, SMTP, SQLite, the FastAPI app."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -430,3 +432,30 @@ async def test_a_link_is_spent_once_with_its_answer_on_each_database(db_url: str
         assert all(m.in_inbox and "still" not in m.body for m in kept)  # sealed
     finally:
         await engine.dispose()
+
+
+async def test_the_reqol_page_shows_the_services_licensed_wording_when_it_has_a_file(
+    api: Api, tmp_path: Path
+) -> None:
+    """Item numbers and responses are all that is stored; the words come from the service's
+    file at run time (made-up words here: the real ones are licensed)."""
+    wording = tmp_path / "reqol.json"
+    wording.write_text(
+        json.dumps(
+            {
+                "items": {str(n): f"Made-up statement number {n}" for n in range(1, 11)},
+                "responses": {str(r): f"Made-up answer {r}" for r in range(5)},
+            }
+        )
+    )
+    context = api.app.state.harbour
+    context.settings = context.settings.model_copy(update={"reqol_wording_file": wording})
+    token = LinkSigner(TEST_PSEUDONYM_KEY).make(
+        purpose_code(LinkPurpose.REQOL), "R7K2M9QX4PT", "0123456789abcdef"
+    )
+    page = await api.get(f"/c/{token}")
+    assert page.status_code == 200
+    assert "10. Made-up statement number 10" in page.text and "Made-up answer 4" in page.text
+    context.settings = context.settings.model_copy(update={"reqol_wording_file": None})
+    plain = await api.get(f"/c/{token}")
+    assert "Question 10" in plain.text and "Made-up" not in plain.text

@@ -24,6 +24,7 @@ from api.dashboard.web import PageError, read_form, same_origin
 from models.client_links import LINK_ANSWERS, LinkAnswer, LinkPurpose, answer_allowed
 from models.reqol import ITEMS
 from services import client_links
+from services.reqol_wording import load_reqol_wording
 
 router = APIRouter(route_class=PublicRoute)
 
@@ -65,6 +66,7 @@ async def link_page(request: Request, token: Token) -> Response:
         chosen={},
         missing=[],
         refused=None,
+        wording=load_reqol_wording(get_context(request).settings.reqol_wording_file),
     )
 
 
@@ -191,6 +193,7 @@ def _reqol_again(
         chosen=chosen,
         missing=missing,
         refused=refused,
+        wording=load_reqol_wording(get_context(request).settings.reqol_wording_file),
     )
 
 
