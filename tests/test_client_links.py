@@ -41,7 +41,7 @@ from models.referral import SessionOutcome, Stage
 from models.settings import Settings
 from models.tables import ClientLinkUseRow, InboundMessageRow
 from readmodel.practitioners import add_practitioner
-from tests.factories import CLIENT_EMAIL
+from tests.factories import CLIENT_EMAIL, submission
 from tests.fixtures.api import Api
 from tests.fixtures.smtp import SmtpServer
 from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
@@ -156,19 +156,13 @@ async def _timeline_kinds(api: Api, ref: str) -> list[str]:
 
 
 async def _waiting_with_checkin(api: Api, smtp: SmtpServer) -> str:
-    ref = await api.h.refer(_submission())
+    ref = await api.h.refer(submission())
     await api.h.act(ref, "triage", ACCEPT)
     await api.h.advance(timedelta(weeks=4, days=1))
     await eventually(
         lambda: any(m["X-Harbour-Kind"] == "checkin" for m in mails_for(smtp, CLIENT_EMAIL))
     )
     return ref
-
-
-def _submission():
-    from tests.factories import submission
-
-    return submission()
 
 
 async def test_a_check_in_answered_by_link_once_and_never_again(
@@ -282,7 +276,7 @@ async def test_come_back_after_discharge_and_a_reqol_before_a_session_by_link(
     h = api.h
     await add_practitioner(h.session_factory, "p-ana", "Ana Lowry", "ana@harbour.example", 3)
     async with h.worker():
-        ref = await h.refer(_submission())
+        ref = await h.refer(submission())
         await h.act(ref, "triage", ACCEPT)
         await h.act(ref, "allocate", Allocation(practitioner_id="p-ana", coordinator="c-1"))
         at = await h.env.get_current_time() + timedelta(days=2)
@@ -378,7 +372,7 @@ async def test_a_reqol_the_referral_cannot_take_changes_nothing_and_keeps_the_li
     api: Api,
 ) -> None:
     async with api.h.worker():
-        ref = await api.h.refer(_submission())
+        ref = await api.h.refer(submission())
         await api.h.act(ref, "triage", ACCEPT)  # waiting: no episode to measure yet
         token = LinkSigner(TEST_PSEUDONYM_KEY).make(
             purpose_code(LinkPurpose.REQOL), ref, "0123456789abcdef"
