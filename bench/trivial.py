@@ -16,3 +16,24 @@ class TrivialWorkflow:
     @workflow.run
     async def run(self, n: int) -> int:
         return n
+
+
+@workflow.defn(name="BenchTrivialUpdates")
+class TrivialUpdatesWorkflow:
+    """Takes updates until told to stop: the yardstick for an update's round trip."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._done = False
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self._done)
+        return self._count
+
+    @workflow.update
+    async def bump(self, stop: bool) -> int:
+        """Count one update; ``stop`` ends the workflow."""
+        self._count += 1
+        self._done = stop
+        return self._count

@@ -21,10 +21,10 @@ Discharge continues-as-new into open re-entry, carrying only what is needed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -101,6 +101,13 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Side effects must eventually happen (nothing is lost), so retries are unlimited, backing off.
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 RECENT_MESSAGES_KEPT = 50
+# A local activity runs in the worker that holds the workflow task: no server round trip. Its
+# attempts are short (a read-model write or read); a long outage backs off like any activity.
+LOCAL_ACTIVITY_TIMEOUT = timedelta(seconds=10)
+# Patch: from this change on, an action returns once its decision and its read-model write
+# are durable (the write a local activity inside the update); letters and the allocator's
+# wake-up follow outside the referral's lock. Histories written before it replay unchanged.
+QUICK_ACTIONS = "letters-after-update"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -152,6 +159,9 @@ class ReferralWorkflow:
         self._lock = asyncio.Lock()
         self._version = 0
         self._continue_after_discharge = False
+        # Letters and wake-ups under way outside the lock (QUICK_ACTIONS): the run waits for
+        # them before it continues as new or ends, so none is cut off.
+        self._following: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ the lifecycle
 
@@ -164,7 +174,9 @@ class ReferralWorkflow:
             await self._wait_for_change_or_timer()
             if self._continue_after_discharge or workflow.info().is_continue_as_new_suggested():
                 await self._continue_as_new()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._following
+        )
         return ReferralResult(
             ref=self.s.ref,
             stage=self.s.stage,
@@ -229,7 +241,9 @@ class ReferralWorkflow:
     async def _continue_as_new(self) -> None:
         """Start a fresh run carrying only what the referral needs, keeping history bounded."""
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self._lock.locked()
+            lambda: workflow.all_handlers_finished()
+            and not self._lock.locked()
+            and not self._following
         )
         if self.s.stage == Stage.CLOSED:
             return
@@ -301,7 +315,7 @@ class ReferralWorkflow:
         self._apply(pathway.accept, self.s, workflow.now())
         await self._record("accepted", detail, [])
         position = await self._position()
-        await self._send(self._letters(Occasion.ACCEPTED, position), self.s.seq)
+        await self._send_after(self._letters(Occasion.ACCEPTED, position), self.s.seq)
         await self._wake_allocator("joined_list")
 
     async def _check_in(self) -> None:
@@ -326,7 +340,7 @@ class ReferralWorkflow:
                 "checkin_number": self.s.checkins_sent,
                 "weeks_waited": contact_schedule.weeks_waited(self.s, workflow.now()),
             }
-            await self._send(self._letters(Occasion.CHECKIN, context), self.s.seq)
+            await self._send_after(self._letters(Occasion.CHECKIN, context), self.s.seq)
 
     async def _flag_breach(self) -> None:
         """The waiting standard is breached: flagged on the referral, coordinators told once."""
@@ -373,6 +387,14 @@ class ReferralWorkflow:
             episode=pathway.next_episode(self.s),
             at=workflow.now(),
         )
+        if self._quick():
+            return await workflow.execute_local_activity(
+                RESERVE_CASELOAD,
+                request,
+                result_type=CaseloadResult,
+                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
         return await workflow.execute_activity(
             RESERVE_CASELOAD,
             request,
@@ -641,7 +663,13 @@ class ReferralWorkflow:
     async def _wake_allocator(self, reason: str) -> None:
         # Patched: referrals recorded before the allocator existed replay without the wake-up.
         if self.s.policy.auto_allocate and workflow.patched("wake-allocator"):
-            await self._activity(WAKE_ALLOCATOR, WakeRequest(reason=reason))
+            wake = self._activity(WAKE_ALLOCATOR, WakeRequest(reason=reason), local=False)
+            if self._quick():
+                # The read model is written already: the allocator may plan while the
+                # caller has its answer.
+                self._follow(wake)
+            else:
+                await wake
 
     # ------------------------------------------------------------------ closure
 
@@ -896,13 +924,23 @@ class ReferralWorkflow:
         return self.s.episode
 
     async def _position(self) -> Context:
-        position = await workflow.execute_activity(
-            WAITING_POSITION,
-            WaitingPositionRequest(ref=self.s.ref, at=workflow.now()),
-            result_type=WaitingPosition,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
+        request = WaitingPositionRequest(ref=self.s.ref, at=workflow.now())
+        if self._quick():
+            position = await workflow.execute_local_activity(
+                WAITING_POSITION,
+                request,
+                result_type=WaitingPosition,
+                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+        else:
+            position = await workflow.execute_activity(
+                WAITING_POSITION,
+                request,
+                result_type=WaitingPosition,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
         # Kept in state so staff see the same honest figures the client was sent.
         self.s.position = position.position
         self.s.waiting_total = position.waiting_total
@@ -957,6 +995,12 @@ class ReferralWorkflow:
             contacts_discreet=bool(register_contacts)
             and correspondence.discreet(self.s.submission.client),
         )
+        if self._quick():
+            # The read model has the decision before the caller's answer (a page after the
+            # redirect shows it); the letters follow outside the lock.
+            await self._activity(RECORD_TRANSITION, record)
+            await self._send_after(letters, event.seq)
+            return
         await asyncio.gather(
             self._activity(RECORD_TRANSITION, record), self._send(letters, event.seq)
         )
@@ -978,6 +1022,26 @@ class ReferralWorkflow:
             closure_reason=closure_reason,
         )
 
+    async def _send_after(self, letters: list[Notification], seq: int) -> None:
+        """Send the letters of event ``seq``: without waiting for them (QUICK_ACTIONS), or,
+        in histories from before, as part of the turn."""
+        if not letters:
+            return
+        if self._quick():
+            self._follow(self._send(letters, seq))
+        else:
+            await self._send(letters, seq)
+
+    def _follow(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the current turn, outside the lock: a text held back by the
+        hourly limit per number must not hold up a coordinator's next action."""
+        task = asyncio.create_task(work)
+        self._following.add(task)
+        task.add_done_callback(self._following.discard)
+
+    def _quick(self) -> bool:
+        return workflow.patched(QUICK_ACTIONS)
+
     async def _send(self, letters: list[Notification], seq: int) -> None:
         if not letters:
             return
@@ -997,7 +1061,17 @@ class ReferralWorkflow:
             # so for a person to follow up. The pathway itself must go on.
             workflow.logger.warning("letter undeliverable", extra={"ref": self.s.ref, "seq": seq})
 
-    async def _activity(self, name: str, arg: BaseModel) -> None:
+    async def _activity(self, name: str, arg: BaseModel, *, local: bool = True) -> None:
+        """A read-model write: a local activity (QUICK_ACTIONS), in the worker that runs the
+        workflow task, or, in histories from before, an activity."""
+        if local and self._quick():
+            await workflow.execute_local_activity(
+                name,
+                arg,
+                start_to_close_timeout=LOCAL_ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            return
         await workflow.execute_activity(
             name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
         )
