@@ -241,9 +241,9 @@ class ReferralWorkflow:
     async def _continue_as_new(self) -> None:
         """Start a fresh run carrying only what the referral needs, keeping history bounded."""
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished()
-            and not self._lock.locked()
-            and not self._following
+            lambda: (
+                workflow.all_handlers_finished() and not self._lock.locked() and not self._following
+            )
         )
         if self.s.stage == Stage.CLOSED:
             return
