@@ -115,6 +115,7 @@ def build_worker(
         ],
         activity_executor=ThreadPoolExecutor(max_workers=4),
         interceptors=interceptors or [],
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 

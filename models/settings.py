@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     tracing: Literal["off", "console", "otlp"] = "off"
     # The allocator also looks for work on this timer, a safety net beside its wake-ups.
     allocator_sweep_every: timedelta | None = timedelta(hours=1)
+    # Workflows a worker keeps in memory between their tasks (the SDK's default is 1 000): it
+    # bounds the worker's memory however many referrals are open (docs/scale.md).
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
 
     @model_validator(mode="after")
     def _database_in_data_dir(self) -> Settings:
