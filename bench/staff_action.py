@@ -5,7 +5,9 @@
 One dev server (``temporal server start-dev``, persisted to a SQLite file as ``make run`` does);
 one Python process holding the client, Harbour's worker and the HTTP API on a real uvicorn at
 127.0.0.1 (as ``make run``); the requests come one at a time from an HTTP client in the same
-process (a coordinator's browser does one thing at a time). ``--referrals`` referrals are
+process (a coordinator's browser does one thing at a time; ``--pause`` seconds between actions,
+a person's pace — by default none, the worst case: the letters of one action are still going
+while the next is asked). ``--referrals`` referrals are
 submitted and recorded first (the allocator on, the only caseload full, as in
 ``bench.referral_throughput``); then, for each in turn:
 
@@ -152,9 +154,12 @@ async def main(args: argparse.Namespace) -> int:
                             path = f"/v1/referrals/{ref}"
                             accept = http.post(f"{path}/triage", json={"outcome": "accept"})
                             await timed("triage (accept)", ref, accept, "waiting")
+                            await asyncio.sleep(args.pause)
                             hold = http.post(f"{path}/hold", json={"reason": "other"})
                             await timed("hold", ref, hold, "waiting")
+                            await asyncio.sleep(args.pause)
                             await timed("release", ref, http.delete(f"{path}/hold"), "waiting")
+                            await asyncio.sleep(args.pause)
                     # The same update without HTTP: what the API adds is the difference.
                     for ref in refs[3:]:
                         hold_arg = Hold(reason=HoldReason.OTHER, coordinator="c-bench")
@@ -166,7 +171,8 @@ async def main(args: argparse.Namespace) -> int:
     print()
     print(
         f"Staff actions over HTTP — dev server (file-backed), API + worker in one process, "
-        f"one request at a time; {machine_line()}; load {load_before} → {_load()}"
+        f"one request at a time, {args.pause:g} s apart; {machine_line()}; "
+        f"load {load_before} → {_load()}"
     )
     print(f"  {'':<36}{'n':>5}{'p50':>11}{'p95':>11}{'max':>11}   read model current")
     print(
@@ -198,7 +204,13 @@ async def main(args: argparse.Namespace) -> int:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--referrals", type=int, default=60, help="referrals acted on (60)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="give up after (600 s)")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds between a person's actions (0: back to back, the worst case)",
+    )
+    parser.add_argument("--timeout", type=float, default=900.0, help="give up after (900 s)")
     return parser.parse_args()
 
 
