@@ -36,6 +36,7 @@ import asyncio
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,10 +83,14 @@ def _db_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
 
 
+def open_ref(n: int) -> str:
+    return f"B{n:010d}"
+
+
 def open_state(n: int, now: datetime, policy: ServicePolicy, *, waiting: bool) -> ReferralState:
     """A referral as continue-as-new carries it: discharged after one episode (idle in
     re-entry), or waiting since a week ago with its check-ins running."""
-    ref = f"B{n:010d}"
+    ref = open_ref(n)
     received = now - timedelta(days=200 if not waiting else 7)
     state = ReferralState(
         ref=ref,
@@ -118,12 +123,17 @@ def open_state(n: int, now: datetime, policy: ServicePolicy, *, waiting: bool) -
 
 
 async def start_open(
-    client: Client, queue: str, states: list[ReferralState], concurrency: int = 50
+    client: Client, queue: str, states: Iterable[ReferralState], concurrency: int = 50
 ) -> float:
-    """Start one run per state (as continue-as-new would); returns starts per second."""
+    """Start one run per state (as continue-as-new would); returns starts per second. The
+    states are made as they are started, so this process never holds them all (its memory is
+    the worker's figure)."""
     sem = asyncio.Semaphore(concurrency)
+    count = 0
 
     async def start(state: ReferralState) -> None:
+        nonlocal count
+        count += 1
         async with sem:
             await client.start_workflow(
                 ReferralWorkflow.run,
@@ -133,8 +143,13 @@ async def start_open(
             )
 
     began = time.perf_counter()
-    await asyncio.gather(*(start(s) for s in states))
-    return len(states) / (time.perf_counter() - began)
+    pending: set[asyncio.Task[None]] = set()
+    for state in states:
+        pending.add(asyncio.ensure_future(start(state)))
+        if len(pending) >= concurrency:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.gather(*pending)
+    return count / (time.perf_counter() - began)
 
 
 async def until_idle(seconds: float = 1.0, below: float = 0.05, timeout: float = 600.0) -> None:
@@ -149,7 +164,7 @@ async def until_idle(seconds: float = 1.0, below: float = 0.05, timeout: float =
 
 
 async def query_all(client: Client, refs: list[str], concurrency: int = 20) -> float:
-    """Ask each referral its state once; returns queries per second."""
+    """Ask each referral its state once (the answers are dropped); returns queries per second."""
     sem = asyncio.Semaphore(concurrency)
 
     async def one(ref: str) -> None:
@@ -157,7 +172,8 @@ async def query_all(client: Client, refs: list[str], concurrency: int = 20) -> f
             await client.get_workflow_handle(workflow_id(ref)).query(ReferralWorkflow.state)
 
     began = time.perf_counter()
-    await asyncio.gather(*(one(r) for r in refs))
+    for start in range(0, len(refs), 500):
+        await asyncio.gather(*(one(r) for r in refs[start : start + 500]))
     return len(refs) / (time.perf_counter() - began)
 
 
@@ -207,12 +223,12 @@ async def on_dev_server(args: argparse.Namespace, figures: Figures) -> None:
         temporal_db = stack.workdir / "temporal.db"
         policy = stack.policy
         now = datetime.now(UTC)
-        states = [
+        states = (
             open_state(n, now, policy, waiting=n < figures.waiting)
             for n in range(figures.referrals)
-        ]
-        waiting_refs = [s.ref for s in states if s.stage == Stage.WAITING]
-        idle_refs = [s.ref for s in states if s.stage == Stage.DISCHARGED]
+        )
+        refs = [open_ref(n) for n in range(figures.referrals)]
+        waiting_refs, idle_refs = refs[: figures.waiting], refs[figures.waiting :]
         figures.rss_before = _rss_mb()
         await until_idle()
         db_before = _db_bytes(temporal_db)
@@ -220,7 +236,7 @@ async def on_dev_server(args: argparse.Namespace, figures: Figures) -> None:
             figures.start_rate = await start_open(stack.client, queue, states)
             await until_idle()
             figures.rss_after_start = _rss_mb()
-            figures.query_rate = await query_all(stack.client, [s.ref for s in states])
+            figures.query_rate = await query_all(stack.client, refs)
             await until_idle()
             figures.rss_after_queries = _rss_mb()
             warm = []
@@ -262,6 +278,7 @@ async def on_dev_server(args: argparse.Namespace, figures: Figures) -> None:
                 state.last_checkin_at = start + due_in - policy.checkin_every
             await start_open(stack.client, queue, burst)
             refs = [s.ref for s in burst]
+            del burst
             await asyncio.sleep(max(0.0, (start + due_in - datetime.now(UTC)).total_seconds()))
             began, cpu = time.perf_counter(), cpu_seconds()
             while True:

@@ -406,3 +406,21 @@ class ReferralView(BaseModel):
     closed_reason: str | None
     next_deadline: NextDeadline | None
     timeline: list[TimelineEvent]
+
+
+class ReferralInput(BaseModel):
+    """Start a referral (``submission``) or carry one on after continue-as-new (``carried``)."""
+
+    ref: str
+    submission: ReferralSubmission | None = None
+    policy: ServicePolicy | None = None
+    carried: ReferralState | None = None
+
+
+class ReferralResult(BaseModel):
+    """What a referral's workflow returns when it is closed."""
+
+    ref: str
+    stage: Stage
+    closed_reason: str | None
+    episodes: int

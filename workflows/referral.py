@@ -66,7 +66,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.outcome import episode_outcome
     from models.pathway import ActionNotAllowed
-    from models.policy import ServicePolicy
     from models.records import (
         RECORD_MESSAGE_HANDLING,
         RECORD_OUTCOME,
@@ -87,10 +86,15 @@ with workflow.unsafe.imports_passed_through():
         WaitingPositionRequest,
         WakeRequest,
     )
+
+    # The workflow's input and result live in models/: the sandbox re-imports this module for
+    # every run it keeps in memory, and a pydantic class built per run cost each cached
+    # referral its own copy of their schemas (docs/scale.md).
     from models.referral import (
         Episode,
+        ReferralInput,
+        ReferralResult,
         ReferralState,
-        ReferralSubmission,
         ReferralView,
         Stage,
         TimelineEvent,
@@ -111,22 +115,6 @@ QUICK_ACTIONS = "letters-after-update"
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-class ReferralInput(BaseModel):
-    """Start a referral (``submission``) or carry one on after continue-as-new (``carried``)."""
-
-    ref: str
-    submission: ReferralSubmission | None = None
-    policy: ServicePolicy | None = None
-    carried: ReferralState | None = None
-
-
-class ReferralResult(BaseModel):
-    ref: str
-    stage: Stage
-    closed_reason: str | None
-    episodes: int
 
 
 def workflow_id(ref: str) -> str:
