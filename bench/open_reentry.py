@@ -58,12 +58,12 @@ from bench.common import (
 )
 from models.actions import Hold, HoldReason
 from models.policy import ServicePolicy
-from models.referral import Episode, ReferralState, Stage
+from models.referral import Episode, ReferralInput, ReferralState, Stage
 from models.tables import TimelineEventRow
 from readmodel.practitioners import add_practitioner
 from services import referrals
 from worker import build_worker
-from workflows.referral import ReferralInput, ReferralWorkflow, workflow_id
+from workflows.referral import ReferralWorkflow, workflow_id
 
 YEAR = timedelta(days=365)
 

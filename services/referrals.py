@@ -16,9 +16,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.policy import ServicePolicy
-from models.referral import ReferralSubmission, ReferralView, Stage
+from models.referral import ReferralInput, ReferralSubmission, ReferralView, Stage
 from models.search_attributes import REFERRAL_STAGE
-from workflows.referral import ReferralInput, ReferralWorkflow, workflow_id
+from workflows.referral import ReferralWorkflow, workflow_id
 
 # Crockford base32 without I, L, O, U: unambiguous when read out on the phone.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -95,6 +95,7 @@ with workflow.unsafe.imports_passed_through():
         ReferralInput,
         ReferralResult,
         ReferralState,
+        ReferralSubmission,
         ReferralView,
         Stage,
         TimelineEvent,
