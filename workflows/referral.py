@@ -537,6 +537,10 @@ class ReferralWorkflow:
                         "sessions_attended": episode.attended,
                     },
                     self._letters(Occasion.DISCHARGED),
+                    # The run continues as new once this update is done: its letters go first,
+                    # so that step stays in the update's own workflow task and no client
+                    # message can meet a run that is ending (docs/actions.md).
+                    letters_in_turn=True,
                 ),
                 self._activity(
                     RELEASE_CASELOAD,
@@ -544,7 +548,7 @@ class ReferralWorkflow:
                 ),
                 self._activity(RECORD_OUTCOME, outcome),
             )
-            await self._wake_allocator("capacity_freed")
+            await self._wake_allocator("capacity_freed", in_turn=True)
             return self.view()
 
     @discharge.validator
@@ -649,11 +653,11 @@ class ReferralWorkflow:
     def _validate_removal(self, removal: Removal) -> None:
         self._check(pathway.check_removal)
 
-    async def _wake_allocator(self, reason: str) -> None:
+    async def _wake_allocator(self, reason: str, *, in_turn: bool = False) -> None:
         # Patched: referrals recorded before the allocator existed replay without the wake-up.
         if self.s.policy.auto_allocate and workflow.patched("wake-allocator"):
             wake = self._activity(WAKE_ALLOCATOR, WakeRequest(reason=reason), local=False)
-            if self._quick():
+            if self._quick() and not in_turn:
                 # The read model is written already: the allocator may plan while the
                 # caller has its answer.
                 self._follow(wake)
@@ -968,8 +972,10 @@ class ReferralWorkflow:
         *,
         register_contacts: list[str] | None = None,
         decline_reason: str | None = None,
+        letters_in_turn: bool = False,
     ) -> None:
-        """Append a timeline event, update the read model and send the event's letters."""
+        """Append a timeline event, update the read model and send the event's letters
+        (after the turn, unless ``letters_in_turn``)."""
         self.s.seq += 1
         event = TimelineEvent(
             seq=self.s.seq, at=workflow.now(), kind=kind, stage=self.s.stage, detail=detail
@@ -988,7 +994,10 @@ class ReferralWorkflow:
             # The read model has the decision before the caller's answer (a page after the
             # redirect shows it); the letters follow outside the lock.
             await self._activity(RECORD_TRANSITION, record)
-            await self._send_after(letters, event.seq)
+            if letters_in_turn:
+                await self._send(letters, event.seq)
+            else:
+                await self._send_after(letters, event.seq)
             return
         await asyncio.gather(
             self._activity(RECORD_TRANSITION, record), self._send(letters, event.seq)
