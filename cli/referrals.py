@@ -49,6 +49,17 @@ def refer(
             settings.effective_policy(),
             task_queue=settings.task_queue,
         )
+        from readmodel.person_search import index_person
+
+        client = submission.client
+        await index_person(
+            runtime.session_factory,
+            runtime.pseudonym_key,
+            ref,
+            client.name,
+            client.nhs_number,
+            client.phone,
+        )
         print(ref)
         await warn_without_worker(runtime, "the referral")
 
