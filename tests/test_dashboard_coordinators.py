@@ -42,7 +42,7 @@ _axe = Axe()
 WIDEST = """w => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-scroll'))
   .slice(0, 6)
-  .map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"""
+  .map(e => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)"""
 
 
 async def check_page(page: Any, name: str) -> None:
@@ -202,9 +202,7 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         assert "declined" in await page.inner_text(".flash-ok")
 
         # --- Sam accepted (through the API); the page and the list agree on where he stands
-        accepted = await api.post(
-            f"/v1/referrals/{sam}/triage", helper, json={"outcome": "accept"}
-        )
+        accepted = await api.post(f"/v1/referrals/{sam}/triage", helper, json={"outcome": "accept"})
         assert accepted.status_code == 200, accepted.text
         await page.goto(dashboard.link(f"/dashboard/referrals/{sam}"))
         on_page = await page.inner_text("#position")
@@ -238,9 +236,17 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         assert "Crisis message" in await page.inner_text(f"#waiting-list tr[data-ref='{sam}']")
         await check_page(page, "waiting-list-full")
         await page.goto(dashboard.link("/dashboard/referrals"))
-        assert "Crisis message" in await page.inner_text("#referrals tbody tr:has(a:text('" + sam + "'))")
+        assert "Crisis message" in await page.inner_text(
+            "#referrals tbody tr:has(a:text('" + sam + "'))"
+        )
         await check_page(page, "referrals-full")
         await page.goto(dashboard.link("/dashboard/inbox"))
+        message = page.locator("#inbox > li").first
+        text = await message.inner_text()
+        assert SAM["phone"] in text and " ago" in text and "Nobody has taken this yet" in text
+        # Take it, by keyboard: the owner is shown to everyone.
+        await press_enter_on(page, "#inbox form.claim button")
+        assert "Taken by c-dana" in await page.inner_text("#inbox > li")
         await check_page(page, "inbox-full")
 
         # From the overview to Sam's page and the acknowledgement, by keyboard.
@@ -257,9 +263,7 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         assert await page.locator(".crisis-banner").count() == 0
         async with h.session_factory() as session:
             row_ = (
-                await session.execute(
-                    select(InboundMessageRow).where(InboundMessageRow.ref == sam)
-                )
+                await session.execute(select(InboundMessageRow).where(InboundMessageRow.ref == sam))
             ).scalar_one()
         assert row_.crisis_acknowledged_by == "c-dana"
         assert row_.crisis_acknowledgement_note and "safety" not in row_.crisis_acknowledgement_note

@@ -75,9 +75,7 @@ def test_tokens_are_keyed_and_separated_by_kind() -> None:
 
 async def test_people_are_found_by_name_sound_and_number(session_factory: Sessions) -> None:
     await index_person(session_factory, KEY, "R0000000001", "Hannah Lee", "9434765919", None)
-    await index_person(
-        session_factory, KEY, "R0000000002", "Catherine Hanna", None, "07700 900123"
-    )
+    await index_person(session_factory, KEY, "R0000000002", "Catherine Hanna", None, "07700 900123")
     await index_person(session_factory, KEY, "R0000000003", "Sam Okafor", None, "07700 900124")
     # Again: nothing changes.
     await index_person(session_factory, KEY, "R0000000001", "Hannah Lee", "9434765919", None)

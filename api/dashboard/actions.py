@@ -43,6 +43,7 @@ from models.actions import (
 )
 from models.referral import REFERENCE_PATTERN, ReferralView
 from readmodel.crisis_alerts import keep_acknowledgement_note
+from readmodel.inbox import claim_inbox_item
 from services import inbound_messages, referrals
 from services.worker_presence import WorkerUnavailable
 
@@ -381,3 +382,22 @@ async def acknowledge(
     await keep_acknowledgement_note(context.session_factory, context.keyring, message_id, note)
     log.info("dashboard crisis acknowledged", message_id=message_id)
     return redirect(request, back, Flash("ok", "Crisis alert acknowledged. Thank you."))
+
+
+@router.post("/inbox/{message_id}/claim")
+async def claim(
+    request: Request,
+    user: User,
+    message_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")],
+) -> Response:
+    """Take a message (``give_back``: hand it back), so the others see who is dealing with it."""
+    form = await posted_form(request, user)
+    back = _back(form, "/dashboard/inbox")
+    giving_back = form.get("give_back") == "yes"
+    done = await claim_inbox_item(
+        get_context(request).session_factory, message_id, None if giving_back else user.staff_id
+    )
+    if not done:
+        return redirect(request, back, Flash("error", "That message is no longer in the inbox."))
+    text = "Message handed back." if giving_back else f"Message taken by {user.staff_id}."
+    return redirect(request, back, Flash("ok", text))

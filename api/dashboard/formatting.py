@@ -164,7 +164,19 @@ def install(env: Environment, zone: ZoneInfo) -> None:
             return f"about {high} wk"
         return f"{low}–{high} wk"
 
+    def age(value: datetime | None, now: datetime) -> str:
+        """How long ago: ``3 h 20 min``, ``2 days``."""
+        if value is None:
+            return "—"
+        minutes = max(0, int((now - value).total_seconds() // 60))
+        if minutes < 60:
+            return f"{minutes} min"
+        if minutes < 48 * 60:
+            return f"{minutes // 60} h {minutes % 60} min"
+        return f"{minutes // (24 * 60)} days"
+
     env.filters.update(
+        age=age,
         dt=dt,
         date=date,
         iso=iso,

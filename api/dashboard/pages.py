@@ -52,6 +52,7 @@ from readmodel.timeline import get_timeline
 from readmodel.waiting_list import WaitingFilters, wait_estimate, waiting_page
 from services import referrals
 from services.person_display import NotAllowedToSee, load_person_for_display
+from services.read_audit import record_access
 
 router = APIRouter(route_class=DashboardRoute)
 
@@ -440,14 +441,19 @@ async def caseloads(request: Request, user: User) -> Response:
 
 @router.get("/inbox")
 async def inbox(request: Request, user: User, page: PageNumber = 1) -> Response:
-    """Messages waiting for a coordinator: crisis first and marked, then oldest first."""
+    """Messages waiting for a coordinator: crisis first and marked, then oldest first; each
+    with its sender (a view of the referral it came from is audited), its age and its owner."""
     context = get_context(request)
     size = get_state(request).settings.page_size
+    now = await _now(request)
     async with context.session_factory() as session:
         items, total, crisis = await inbox_queries.inbox_page(
             session, context.keyring, (page - 1) * size, size
         )
         resolved = await inbox_queries.recently_resolved(session, context.keyring)
+    # A sender's contact belongs to the person of its referral: seeing it is a view of it.
+    for ref in dict.fromkeys(m.ref for m in items if m.ref and m.sender):
+        await record_access(context.session_factory, ref, AccessChannel.DASHBOARD, user.principal)
     return render(
         request,
         "inbox.html",
@@ -456,6 +462,7 @@ async def inbox(request: Request, user: User, page: PageNumber = 1) -> Response:
         items=items,
         crisis=crisis,
         resolved=resolved,
+        now=now,
         pager=Pager(page, size, total, "/dashboard/inbox"),
         back="/dashboard/inbox" + (f"?page={page}" if page > 1 else ""),
     )
