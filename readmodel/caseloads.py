@@ -75,6 +75,27 @@ async def caseload_entries(session: AsyncSession, practitioner_id: str) -> list[
     ]
 
 
+async def all_caseload_entries(session: AsyncSession) -> dict[str, list[CaseloadEntry]]:
+    """Every practitioner's active episodes, oldest first (one query for the whole page)."""
+    rows = await session.execute(
+        select(CaseloadRow, ReferralRow.stage)
+        .outerjoin(ReferralRow, ReferralRow.ref == CaseloadRow.ref)
+        .where(ACTIVE_EPISODE)
+        .order_by(CaseloadRow.practitioner_id, CaseloadRow.started_at, CaseloadRow.ref)
+    )
+    found: dict[str, list[CaseloadEntry]] = {}
+    for row, stage in rows.all():
+        found.setdefault(row.practitioner_id, []).append(
+            CaseloadEntry(
+                ref=row.ref,
+                episode=row.episode,
+                started_at=as_utc(row.started_at),
+                stage=None if stage is None else Stage(stage),
+            )
+        )
+    return found
+
+
 @dataclass(frozen=True)
 class CaseloadLine:
     """A practitioner's caseload as the Caseloads page shows it."""

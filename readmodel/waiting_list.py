@@ -298,6 +298,22 @@ async def returning_waiting(session: AsyncSession) -> dict[str, int]:
     return {p: int(n) for p, n in rows}
 
 
+async def returning_clients(session: AsyncSession) -> dict[str, list[str]]:
+    """The references of returning clients waiting, by the practitioner they wait for,
+    longest waiting first."""
+    rows = (
+        await session.execute(
+            select(ReferralRow.returning_to, ReferralRow.ref)
+            .where(RETURNING_WAITING)
+            .order_by(ReferralRow.returning_to, *RETURNING_ORDER)
+        )
+    ).all()
+    found: dict[str, list[str]] = {}
+    for practitioner, ref in rows:
+        found.setdefault(practitioner, []).append(ref)
+    return found
+
+
 # ------------------------------------------------------------------------------ internals
 
 

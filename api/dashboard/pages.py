@@ -44,12 +44,17 @@ from readmodel import inbox as inbox_queries
 from readmodel import overview as overview_queries
 from readmodel import read_audit as read_audit_queries
 from readmodel import referrals as referral_queries
-from readmodel.caseloads import caseload_lines
+from readmodel.caseloads import all_caseload_entries, caseload_lines
 from readmodel.person_search import find_people
 from readmodel.practitioners import list_practitioners
 from readmodel.referrals import ReferralFilters, count_referrals, referral_exists
 from readmodel.timeline import get_timeline
-from readmodel.waiting_list import WaitingFilters, wait_estimate, waiting_page
+from readmodel.waiting_list import (
+    WaitingFilters,
+    returning_clients,
+    wait_estimate,
+    waiting_page,
+)
 from services import referrals
 from services.person_display import NotAllowedToSee, load_person_for_display
 from services.read_audit import record_access
@@ -423,12 +428,16 @@ async def caseloads(request: Request, user: User) -> Response:
     context = get_context(request)
     async with context.session_factory() as session:
         lines = await caseload_lines(session)
+        clients = await all_caseload_entries(session)
+        returning = await returning_clients(session)
     return render(
         request,
         "caseloads.html",
         user,
         nav="caseloads",
         lines=lines,
+        clients=clients,
+        returning=returning,
         capacity=sum(line.capacity for line in lines if line.active),
         caseload=sum(line.caseload for line in lines),
         free=sum(line.free for line in lines),
