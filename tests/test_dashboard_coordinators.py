@@ -270,9 +270,10 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
 
         # --- caseloads: each practitioner's clients, linked
         await page.goto(dashboard.link("/dashboard/caseloads"))
-        assert await page.locator(
-            f"#caseload-p-ana a[href='/dashboard/referrals/{hannah}']"
-        ).count() == 1
+        assert (
+            await page.locator(f"#caseload-p-ana a[href='/dashboard/referrals/{hannah}']").count()
+            == 1
+        )
 
         # --- full: the other pages once there is something on them
         for path, name in (

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.dashboard import configure
 from models.person_search import (
     TermKind,
     client_terms,
@@ -19,6 +20,11 @@ from models.person_search import (
 )
 from models.tables import PersonSearchRow
 from readmodel.person_search import find_people, index_person, search_token
+from readmodel.referrals import referral_exists
+from tests.fixtures.api import ORG_A, Api
+from tests.fixtures.dashboard import dashboard_settings
+from tests.helpers import eventually
+from tests.test_dashboard_auth import _sign_in
 
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32
@@ -95,3 +101,31 @@ async def test_people_are_found_by_name_sound_and_number(session_factory: Sessio
     stored = " ".join(f"{r.token} {r.kind}" for r in rows).lower()
     for value in ("hannah", "lee", "catherine", "9434765919", "447700900123", "okafor"):
         assert value not in stored
+
+
+async def test_the_referrals_search_box_finds_by_reference_or_person(api: Api) -> None:
+    configure(api.app, dashboard_settings())
+    referrer = await api.key("referrer", organisation=ORG_A)
+    coordinator = await api.key("coordinator", label="c-dana")
+    async with api.h.worker():
+        ref = await api.refer(
+            referrer, client={"name": "Hannah Lee", "phone": "+447700900301", "nhs_number": None}
+        )
+        other = await api.refer(referrer, client={"name": "Sam Okafor", "phone": "+447700900302"})
+        for each in (ref, other):  # in the read model (the list shows its rows)
+            await eventually(lambda each=each: _known(api, coordinator, each), timeout=20)
+    assert (await _sign_in(api.http, coordinator)).status_code == 303
+    for query in ("Hanna", "hannah lee", "07700 900301", "+44 7700 900301"):
+        found = await api.http.get("/dashboard/referrals", params={"ref": query})
+        assert found.status_code == 200
+        assert ref in found.text and other not in found.text, query
+        assert "No referral has the reference" not in found.text
+    by_ref = await api.http.get("/dashboard/referrals", params={"ref": other.lower()})
+    assert by_ref.status_code == 303 and by_ref.headers["location"].endswith(other)
+    nobody = await api.http.get("/dashboard/referrals", params={"ref": "Zebedee"})
+    assert "No referral was found" in nobody.text
+
+
+async def _known(api: Api, key: str, ref: str) -> bool:
+    async with api.h.session_factory() as session:
+        return await referral_exists(session, ref)
