@@ -37,6 +37,7 @@ AXE_OPTIONS = {
 HANNAH = {"name": "Hannah Lee", "phone": "+447700900201", "email": "hl@example.org"}
 CATHERINE = {"name": "Catherine Hanna", "phone": "+447700900202", "email": "ch@example.org"}
 SAM = {"name": "Sam Okafor", "phone": "+447700900203", "email": "so@example.org"}
+URGENT = {"name": "Ola Nowak", "phone": "+447700900204", "email": "on@example.org"}
 _axe = Axe()
 # The elements that reach past the right edge (outermost first), to say what is too wide.
 WIDEST = """w => [...document.querySelectorAll('body *')]
@@ -145,7 +146,8 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         hannah = await api.refer(referrer, client=HANNAH)
         catherine = await api.refer(referrer, client=CATHERINE)
         sam = await api.refer(referrer, client=SAM)
-        for ref in (hannah, catherine, sam):
+        urgent = await api.refer(referrer, urgency="urgent", client=URGENT)
+        for ref in (hannah, catherine, sam, urgent):
             await eventually(lambda ref=ref: _triage(api, helper, ref), timeout=20)
 
         # --- find a client by a misspelt name, by keyboard: both Hannah and Catherine Hanna
@@ -204,8 +206,15 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         # --- Sam accepted (through the API); the page and the list agree on where he stands
         accepted = await api.post(f"/v1/referrals/{sam}/triage", helper, json={"outcome": "accept"})
         assert accepted.status_code == 200, accepted.text
+        # An urgent referral accepted after Sam goes ahead of him: his workflow saved "2 of 2"
+        # at acceptance; the list (and so every page) says 3 of 3 now.
+        accepted = await api.post(
+            f"/v1/referrals/{urgent}/triage", helper, json={"outcome": "accept"}
+        )
+        assert accepted.status_code == 200, accepted.text
         await page.goto(dashboard.link(f"/dashboard/referrals/{sam}"))
         on_page = await page.inner_text("#position")
+        assert on_page == "3 of 3"
         estimate = await page.inner_text("#estimate")
         await check_page(page, "referral-waiting")
         await page.goto(dashboard.link("/dashboard/waiting-list"))
@@ -213,6 +222,9 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         total = (await page.inner_text(".lead")).split(" waiting")[0]
         assert on_page == f"{await row.locator('td.num').first.inner_text()} of {total}"
         assert estimate == await row.locator("td.nowrap").nth(1).inner_text()
+        # The API says the same (not what the workflow saved at acceptance).
+        through_api = (await api.get(f"/v1/referrals/{sam}", helper)).json()
+        assert on_page == f"{through_api['position']} of {through_api['waiting_total']}"
 
         # --- allocate Hannah from her page, by keyboard
         await page.goto(dashboard.link(f"/dashboard/referrals/{hannah}"))

@@ -52,8 +52,8 @@ from readmodel.timeline import get_timeline
 from readmodel.waiting_list import (
     WaitingFilters,
     returning_clients,
-    wait_estimate,
     waiting_page,
+    with_current_standing,
 )
 from services import referrals
 from services.person_display import NotAllowedToSee, load_person_for_display
@@ -320,7 +320,7 @@ async def referral_page(
         views = await read_audit_queries.accesses(session, ref, limit=VIEWS_SHOWN)
         alerts = await crisis_alerts.open_alerts(session, context.keyring, ref)
         # One truth: the waiting list's own position and estimate, never the workflow's copy.
-        standing = await wait_estimate(session, ref, now) if view.stage == Stage.WAITING else None
+        view = await with_current_standing(session, view, now)
     actions = available_actions(view)
     returning_to = view.practitioner_id if view.returning else None
     practitioners = (
@@ -339,7 +339,6 @@ async def referral_page(
         status=status,
         view=view,
         person=person,
-        standing=standing,
         alerts=alerts,
         triage=triage,
         timeline=list(reversed(timeline)),
