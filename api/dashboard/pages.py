@@ -38,7 +38,7 @@ from models.actions import (
 from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
 from models.read_audit import AccessChannel
 from models.records import Practitioner
-from models.referral import REFERENCE_PATTERN, ReferralView, Stage, Urgency
+from models.referral import REFERENCE_PATTERN, ReferralSubmission, ReferralView, Stage, Urgency
 from readmodel import crisis_alerts, referral_records, reports
 from readmodel import inbox as inbox_queries
 from readmodel import overview as overview_queries
@@ -56,7 +56,11 @@ from readmodel.waiting_list import (
     with_current_standing,
 )
 from services import referrals
-from services.person_display import NotAllowedToSee, load_person_for_display
+from services.person_display import (
+    NotAllowedToSee,
+    PersonUnavailable,
+    load_person_for_display,
+)
 from services.read_audit import record_access
 
 router = APIRouter(route_class=DashboardRoute)
@@ -301,7 +305,7 @@ async def referral_page(
         async with asyncio.timeout(context.api_settings.query_timeout_seconds):
             view = await referrals.read(context.client, ref)
             # The view is audited inside, before the person is asked for.
-            person = await load_person_for_display(
+            person: ReferralSubmission | None = await load_person_for_display(
                 context.client,
                 context.session_factory,
                 ref,
@@ -309,6 +313,8 @@ async def referral_page(
                 AccessChannel.DASHBOARD,
                 practitioner_id=view.practitioner_id,
             )
+    except PersonUnavailable:
+        person = None  # the rest of the page still helps; the card says why it is missing
     except (referrals.NotFound, NotAllowedToSee):
         raise PageError(404, "No such referral", f"There is no referral {ref}.") from None
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
