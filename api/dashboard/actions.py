@@ -123,6 +123,9 @@ _TRIAGE_FIELDS = {
 }
 
 
+_FIELD_WORDS = {"signposting": "The services to suggest", "question": "The question"}
+
+
 def triage_problems(values: dict[str, str]) -> list[FieldError]:
     """What is missing or wrong in a posted triage form, in a coordinator's words."""
     outcome = values.get("outcome", "")
@@ -142,7 +145,9 @@ def triage_problems(values: dict[str, str]) -> list[FieldError]:
                 name = str(problem.get("loc", ("outcome",))[0])
                 field, message = _TRIAGE_FIELDS.get(name, _TRIAGE_FIELDS["outcome"])
                 if problem.get("type") != "string_too_long":
-                    message = f"Check what you wrote: {problem.get('msg', 'not valid')}"
+                    # The rule's words (never the text typed), after the field's own name.
+                    said = str(problem.get("msg", "not valid")).removeprefix("Value error, ")
+                    message = f"{_FIELD_WORDS.get(name, 'What you wrote')}: {said}"
                 problems.append(FieldError(field, message))
     return problems
 
