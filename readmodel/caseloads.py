@@ -75,22 +75,45 @@ async def caseload_entries(session: AsyncSession, practitioner_id: str) -> list[
     ]
 
 
-async def all_caseload_entries(session: AsyncSession) -> dict[str, list[CaseloadEntry]]:
-    """Every practitioner's active episodes, oldest first (one query for the whole page)."""
-    rows = await session.execute(
-        select(CaseloadRow, ReferralRow.stage)
-        .outerjoin(ReferralRow, ReferralRow.ref == CaseloadRow.ref)
+# The Caseloads page lists at most this many of each practitioner's clients (the longest first).
+CLIENTS_SHOWN = 30
+
+
+async def all_caseload_entries(
+    session: AsyncSession, per_practitioner: int = CLIENTS_SHOWN
+) -> dict[str, list[CaseloadEntry]]:
+    """Each practitioner's active episodes, oldest first, at most ``per_practitioner`` each
+    (one windowed query for the whole page)."""
+    numbered = (
+        select(
+            CaseloadRow.ref,
+            CaseloadRow.episode,
+            CaseloadRow.started_at,
+            CaseloadRow.practitioner_id,
+            func.row_number()
+            .over(
+                partition_by=CaseloadRow.practitioner_id,
+                order_by=(CaseloadRow.started_at, CaseloadRow.ref),
+            )
+            .label("n"),
+        )
         .where(ACTIVE_EPISODE)
-        .order_by(CaseloadRow.practitioner_id, CaseloadRow.started_at, CaseloadRow.ref)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(numbered, ReferralRow.stage)
+        .outerjoin(ReferralRow, ReferralRow.ref == numbered.c.ref)
+        .where(numbered.c.n <= per_practitioner)
+        .order_by(numbered.c.practitioner_id, numbered.c.n)
     )
     found: dict[str, list[CaseloadEntry]] = {}
-    for row, stage in rows.all():
+    for row in rows.all():
         found.setdefault(row.practitioner_id, []).append(
             CaseloadEntry(
                 ref=row.ref,
                 episode=row.episode,
                 started_at=as_utc(row.started_at),
-                stage=None if stage is None else Stage(stage),
+                stage=None if row.stage is None else Stage(row.stage),
             )
         )
     return found

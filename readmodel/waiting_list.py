@@ -317,14 +317,15 @@ async def returning_waiting(session: AsyncSession) -> dict[str, int]:
     return {p: int(n) for p, n in rows}
 
 
-async def returning_clients(session: AsyncSession) -> dict[str, list[str]]:
-    """The references of returning clients waiting, by the practitioner they wait for,
-    longest waiting first."""
+async def returning_clients(session: AsyncSession, limit: int = 500) -> dict[str, list[str]]:
+    """The references of returning clients waiting (at most ``limit`` in all), by the
+    practitioner they wait for, in allocation order."""
     rows = (
         await session.execute(
             select(ReferralRow.returning_to, ReferralRow.ref)
             .where(RETURNING_WAITING)
-            .order_by(ReferralRow.returning_to, *RETURNING_ORDER)
+            .order_by(*RETURNING_ORDER)
+            .limit(limit)
         )
     ).all()
     found: dict[str, list[str]] = {}
