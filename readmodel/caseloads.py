@@ -75,50 +75,6 @@ async def caseload_entries(session: AsyncSession, practitioner_id: str) -> list[
     ]
 
 
-# The Caseloads page lists at most this many of each practitioner's clients (the longest first).
-CLIENTS_SHOWN = 30
-
-
-async def all_caseload_entries(
-    session: AsyncSession, per_practitioner: int = CLIENTS_SHOWN
-) -> dict[str, list[CaseloadEntry]]:
-    """Each practitioner's active episodes, oldest first, at most ``per_practitioner`` each
-    (one windowed query for the whole page)."""
-    numbered = (
-        select(
-            CaseloadRow.ref,
-            CaseloadRow.episode,
-            CaseloadRow.started_at,
-            CaseloadRow.practitioner_id,
-            func.row_number()
-            .over(
-                partition_by=CaseloadRow.practitioner_id,
-                order_by=(CaseloadRow.started_at, CaseloadRow.ref),
-            )
-            .label("n"),
-        )
-        .where(ACTIVE_EPISODE)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(numbered, ReferralRow.stage)
-        .outerjoin(ReferralRow, ReferralRow.ref == numbered.c.ref)
-        .where(numbered.c.n <= per_practitioner)
-        .order_by(numbered.c.practitioner_id, numbered.c.n)
-    )
-    found: dict[str, list[CaseloadEntry]] = {}
-    for row in rows.all():
-        found.setdefault(row.practitioner_id, []).append(
-            CaseloadEntry(
-                ref=row.ref,
-                episode=row.episode,
-                started_at=as_utc(row.started_at),
-                stage=None if row.stage is None else Stage(row.stage),
-            )
-        )
-    return found
-
-
 @dataclass(frozen=True)
 class CaseloadLine:
     """A practitioner's caseload as the Caseloads page shows it."""

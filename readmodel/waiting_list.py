@@ -317,21 +317,15 @@ async def returning_waiting(session: AsyncSession) -> dict[str, int]:
     return {p: int(n) for p, n in rows}
 
 
-async def returning_clients(session: AsyncSession, limit: int = 500) -> dict[str, list[str]]:
-    """The references of returning clients waiting (at most ``limit`` in all), by the
-    practitioner they wait for, in allocation order."""
-    rows = (
-        await session.execute(
-            select(ReferralRow.returning_to, ReferralRow.ref)
-            .where(RETURNING_WAITING)
-            .order_by(*RETURNING_ORDER)
-            .limit(limit)
-        )
-    ).all()
-    found: dict[str, list[str]] = {}
-    for practitioner, ref in rows:
-        found.setdefault(practitioner, []).append(ref)
-    return found
+async def returning_clients(session: AsyncSession, practitioner_id: str) -> list[str]:
+    """The references of returning clients waiting for ``practitioner_id``, in allocation
+    order (``ix_referrals_returning``)."""
+    rows = await session.execute(
+        select(ReferralRow.ref)
+        .where(RETURNING_WAITING, ReferralRow.returning_to == practitioner_id)
+        .order_by(*RETURNING_ORDER)
+    )
+    return [ref for (ref,) in rows]
 
 
 # ------------------------------------------------------------------------------ internals

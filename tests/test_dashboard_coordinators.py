@@ -129,6 +129,7 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
             ("/dashboard/waiting-list", "waiting-list-empty"),
             ("/dashboard/referrals", "referrals-empty"),
             ("/dashboard/caseloads", "caseloads-empty"),
+            ("/dashboard/caseloads/p-ana", "caseload-practitioner-empty"),
             ("/dashboard/inbox", "inbox-empty"),
             ("/dashboard/reports", "report-waits-empty"),
             ("/dashboard/reports/referrers", "report-referrers-empty"),
@@ -280,12 +281,11 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         assert row_.crisis_acknowledged_by == "c-dana"
         assert row_.crisis_acknowledgement_note and "safety" not in row_.crisis_acknowledgement_note
 
-        # --- caseloads: each practitioner's clients, linked
+        # --- caseloads: each practitioner's clients, linked, by keyboard
         await page.goto(dashboard.link("/dashboard/caseloads"))
-        assert (
-            await page.locator(f"#caseload-p-ana a[href='/dashboard/referrals/{hannah}']").count()
-            == 1
-        )
+        await press_enter_on(page, "a[href='/dashboard/caseloads/p-ana']")
+        assert await page.locator(f"#caseload a[href='/dashboard/referrals/{hannah}']").count()
+        await check_page(page, "caseload-practitioner")
 
         # --- full: the other pages once there is something on them
         for path, name in (

@@ -36,6 +36,7 @@ from models.actions import (
     TriageOutcome,
 )
 from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
+from models.practitioner import ID_PATTERN
 from models.read_audit import AccessChannel
 from models.records import Practitioner
 from models.referral import REFERENCE_PATTERN, ReferralSubmission, ReferralView, Stage, Urgency
@@ -44,7 +45,7 @@ from readmodel import inbox as inbox_queries
 from readmodel import overview as overview_queries
 from readmodel import read_audit as read_audit_queries
 from readmodel import referrals as referral_queries
-from readmodel.caseloads import all_caseload_entries, caseload_lines
+from readmodel.caseloads import caseload_entries, caseload_lines
 from readmodel.person_search import find_people
 from readmodel.practitioners import list_practitioners
 from readmodel.referrals import ReferralFilters, count_referrals, referral_exists
@@ -433,20 +434,42 @@ async def caseloads(request: Request, user: User) -> Response:
     context = get_context(request)
     async with context.session_factory() as session:
         lines = await caseload_lines(session)
-        clients = await all_caseload_entries(session)
-        returning = await returning_clients(session)
     return render(
         request,
         "caseloads.html",
         user,
         nav="caseloads",
         lines=lines,
-        clients=clients,
-        returning=returning,
         capacity=sum(line.capacity for line in lines if line.active),
         caseload=sum(line.caseload for line in lines),
         free=sum(line.free for line in lines),
         returning_total=sum(line.returning_waiting for line in lines),
+    )
+
+
+@router.get("/caseloads/{practitioner_id}")
+async def practitioner_caseload(
+    request: Request,
+    user: User,
+    practitioner_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
+) -> Response:
+    """One practitioner's caseload: their clients (each linked to their page), room left, and
+    the returning clients waiting for them."""
+    context = get_context(request)
+    async with context.session_factory() as session:
+        line = next((x for x in await caseload_lines(session) if x.id == practitioner_id), None)
+        if line is None:
+            raise PageError(404, "No such practitioner", "There is no such practitioner.")
+        clients = await caseload_entries(session, practitioner_id)
+        returning = await returning_clients(session, practitioner_id)
+    return render(
+        request,
+        "caseload.html",
+        user,
+        nav="caseloads",
+        line=line,
+        clients=clients,
+        returning=returning,
     )
 
 
