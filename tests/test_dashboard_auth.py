@@ -32,6 +32,7 @@ PAGES = [
     "/dashboard/referrals",
     "/dashboard/referrals/R0123456789",
     "/dashboard/caseloads",
+    "/dashboard/caseloads/p-ana",
     "/dashboard/inbox",
     "/dashboard/reports",
     "/dashboard/reports/referrers",
