@@ -157,6 +157,7 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         await page.keyboard.type("Hanna")
         async with page.expect_navigation():
             await page.keyboard.press("Enter")
+        assert "Hanna" not in page.url  # posted: a name never sits in an address
         found = await page.inner_text("#referrals tbody")
         assert hannah in found and catherine in found and sam not in found
         await check_page(page, "search-results")

@@ -120,6 +120,17 @@ async def test_the_referrals_search_box_finds_by_reference_or_person(api: Api) -
         assert found.status_code == 200
         assert ref in found.text and other not in found.text, query
         assert "No referral has the reference" not in found.text
+    # The header's box posts what was typed (a name stays out of addresses and logs).
+    page = await api.http.get("/dashboard")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    posted = await api.http.post(
+        "/dashboard/referrals/search", data={"csrf": csrf, "ref": "Hannah Lee"}
+    )
+    assert posted.status_code == 200 and ref in posted.text and other not in posted.text
+    to_page = await api.http.post("/dashboard/referrals/search", data={"csrf": csrf, "ref": ref})
+    assert to_page.status_code == 303 and to_page.headers["location"].endswith(ref)
+    forged = await api.http.post("/dashboard/referrals/search", data={"ref": "Hannah"})
+    assert forged.status_code == 403
     by_ref = await api.http.get("/dashboard/referrals", params={"ref": other.lower()})
     assert by_ref.status_code == 303 and by_ref.headers["location"].endswith(other)
     nobody = await api.http.get("/dashboard/referrals", params={"ref": "Zebedee"})

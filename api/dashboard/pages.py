@@ -27,7 +27,14 @@ from api.dashboard import charts, mailbox
 from api.dashboard.charts import Marker, Series
 from api.dashboard.session import DashboardUser
 from api.dashboard.state import STATIC, get_state
-from api.dashboard.web import DashboardRoute, PageError, current_user, redirect, render
+from api.dashboard.web import (
+    DashboardRoute,
+    PageError,
+    current_user,
+    posted_form,
+    redirect,
+    render,
+)
 from models.actions import (
     ClosureReason,
     DeclineReason,
@@ -191,26 +198,7 @@ async def referral_list(
     state = get_state(request)
     searched = (ref or "").strip()
     if searched:
-        async with context.session_factory() as session:
-            if re.match(REFERENCE_PATTERN, searched.upper()) and await referral_exists(
-                session, searched.upper()
-            ):
-                return redirect(request, f"/dashboard/referrals/{searched.upper()}")
-            found = await find_people(session, context.pseudonym_key, searched)
-            rows = await referral_queries.referral_summaries(session, found)
-            crisis = await crisis_alerts.refs_in_crisis(session, (r.ref for r in rows))
-        return render(
-            request,
-            "referrals.html",
-            user,
-            nav="referrals",
-            rows=rows,
-            crisis=crisis,
-            pager=Pager(1, max(1, len(rows)), len(rows), "/dashboard/referrals"),
-            stage=None,
-            stages=list(Stage),
-            searched=searched,
-        )
+        return await _search(request, user, searched)
     chosen = stage if stage in {s.value for s in Stage} else None
     size = state.settings.page_size
     async with context.session_factory() as session:
@@ -232,6 +220,42 @@ async def referral_list(
         stage=chosen,
         stages=list(Stage),
         searched=None,
+    )
+
+
+@router.post("/referrals/search")
+async def search(request: Request, user: User) -> Response:
+    """The header's search box: a reference opens its referral; a name, NHS number or phone
+    number lists the referrals of the people it finds. Posted, so that what was typed (a
+    person's name or number) never sits in an address, the browser's history or a log."""
+    form = await posted_form(request, user)
+    searched = form.get("ref")[:100]
+    if not searched:
+        return redirect(request, "/dashboard/referrals")
+    return await _search(request, user, searched)
+
+
+async def _search(request: Request, user: DashboardUser, searched: str) -> Response:
+    """A reference found: its page; otherwise the people found through the blind index."""
+    context = get_context(request)
+    async with context.session_factory() as session:
+        reference = searched.upper()
+        if re.match(REFERENCE_PATTERN, reference) and await referral_exists(session, reference):
+            return redirect(request, f"/dashboard/referrals/{reference}")
+        found = await find_people(session, context.pseudonym_key, searched)
+        rows = await referral_queries.referral_summaries(session, found)
+        crisis = await crisis_alerts.refs_in_crisis(session, (r.ref for r in rows))
+    return render(
+        request,
+        "referrals.html",
+        user,
+        nav="referrals",
+        rows=rows,
+        crisis=crisis,
+        pager=Pager(1, max(1, len(rows)), len(rows), "/dashboard/referrals"),
+        stage=None,
+        stages=list(Stage),
+        searched=searched,
     )
 
 
