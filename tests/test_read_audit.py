@@ -220,6 +220,15 @@ async def test_every_look_at_the_person_is_audited(api: Api) -> None:
         assert error.status_code == 400 and "Hannah Lee" in error.text
         assert "Choose a decision" in error.text and "outcome:" not in error.text
         shown += 1
+        accept = {"csrf": csrf, "back": "/dashboard", "outcome": "accept"}
+        accepted = await api.http.post(f"/dashboard/referrals/{ref}/triage", data=accept)
+        assert accepted.status_code == 303
+        # The same form sent again (a stale page): the workflow's refusal, in the summary.
+        stale = await api.http.post(f"/dashboard/referrals/{ref}/triage", data=accept)
+        assert stale.status_code == 409 and "Hannah Lee" in stale.text
+        summary = stale.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+        assert 'href="#actions"' in summary and "Not recorded" in summary
+        shown += 1
     listed = await _views(api, ref, coordinator)
     dashboard_views = [v for v in listed if v["through"] == "dashboard"]
     assert len(dashboard_views) == shown

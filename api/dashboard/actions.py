@@ -178,10 +178,10 @@ async def triage(request: Request, user: User, ref: Ref) -> Response:
         argument = TriageDecision.model_validate({**fields, "coordinator": user.staff_id})
         view: ReferralView = await get_context(request).act(ref, "triage", argument)
     except WorkerUnavailable:
-        problems = [FieldError("triage-h", WORKER_DOWN)]
+        problems = [FieldError("actions", WORKER_DOWN)]
     except referrals.ActionRejected as rejected:
         log.info("dashboard action rejected", ref=ref, action="triage")
-        problems = [FieldError("triage-h", f"Not recorded: {rejected.reason}")]
+        problems = [FieldError("actions", f"Not recorded: {rejected.reason}")]
     except referrals.NotFound:
         raise PageError(404, "No such referral", f"There is no referral {ref}.") from None
     if problems:
