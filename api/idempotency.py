@@ -25,6 +25,7 @@ from api.problems import ProblemError
 from infra.database import insert_for, write_transaction
 from models.referral import ReferralSubmission
 from models.tables import IdempotencyKeyRow
+from readmodel.person_search import index_person
 from services import referrals
 
 log = structlog.get_logger("harbour.api")
@@ -113,7 +114,7 @@ async def _claim(
 
 async def _start(context: ApiContext, submission: ReferralSubmission, ref: str | None) -> str:
     try:
-        return await referrals.submit(
+        started = await referrals.submit(
             context.client,
             submission,
             context.settings.effective_policy(),
@@ -123,4 +124,15 @@ async def _start(context: ApiContext, submission: ReferralSubmission, ref: str |
     except WorkflowAlreadyStartedError:
         # Only reachable with a fixed ref: an earlier attempt started it (or is running it).
         assert ref is not None
-        return ref
+        started = ref
+    # Staff find the client by name, NHS number or phone through keyed hashes only.
+    client = submission.client
+    await index_person(
+        context.session_factory,
+        context.pseudonym_key,
+        started,
+        client.name,
+        client.nhs_number,
+        client.phone,
+    )
+    return started

@@ -53,15 +53,18 @@ from bench.common import (
 )
 from infra.database import make_engine, make_session_factory, migrate
 from infra.keys import KeyRing
+from models.person_search import client_terms
 from models.tables import (
     CaseloadRow,
     InboundMessageRow,
     OutboxRow,
     OutcomeRow,
+    PersonSearchRow,
     PractitionerRow,
     ReferralRow,
     TimelineEventRow,
 )
+from readmodel.person_search import search_token
 from readmodel.sealed_text import seal_optional, seal_text
 from services import referrals
 from services.api_keys import create_api_key
@@ -279,10 +282,35 @@ def _messages(
     return found
 
 
-async def fill(session_factory: Any, count: int, now: datetime, keyring: KeyRing) -> None:
-    """Insert ``count`` referrals' rows (and practitioners, messages) and refresh statistics;
-    free text is sealed with ``keyring``, as Harbour writes it."""
+# Made-up names for the person search's blind index (the bench's referrals have no workflow).
+FIRST_NAMES = ("Hannah", "Sam", "Ola", "Catherine", "Robin", "Amir", "Zoe", "Tom", "Priya", "Lee")
+SURNAMES = ("Okafor", "Lee", "Nowak", "Hanna", "Smith", "Quill", "Patel", "Jones", "Ahmed", "Ray")
+
+
+def search_rows(count: int, key: bytes) -> list[dict[str, Any]]:
+    """The blind index's rows of ``count`` referrals, as intake writes them."""
+    found = []
+    for n in range(count):
+        name = f"{FIRST_NAMES[n % 10]} {SURNAMES[(n // 10) % 10]}"
+        phone = f"07700 9{n % 100000:05d}"
+        for term in client_terms(name, None, phone):
+            found.append({"token": search_token(key, term), "ref": f"R{n:010d}", "kind": term[0]})
+    return found
+
+
+async def fill(
+    session_factory: Any,
+    count: int,
+    now: datetime,
+    keyring: KeyRing,
+    search_key: bytes | None = None,
+) -> None:
+    """Insert ``count`` referrals' rows (and practitioners, messages; with ``search_key``, the
+    person search's index) and refresh statistics; free text is sealed with ``keyring``, as
+    Harbour writes it."""
     data = rows(count, now)
+    if search_key is not None:
+        data["person_search"] = search_rows(count, search_key)
     for outcome in data["outcomes"]:
         for column in ("baseline_skipped_reason", "end_skipped_reason"):
             outcome[column] = seal_optional(keyring, outcome[column])
@@ -301,13 +329,14 @@ async def fill(session_factory: Any, count: int, now: datetime, keyring: KeyRing
             ],
         )
         for table, key in (
+            (PersonSearchRow, "person_search"),
             (ReferralRow, "referrals"),
             (CaseloadRow, "caseload"),
             (TimelineEventRow, "timeline"),
             (OutboxRow, "outbox"),
             (OutcomeRow, "outcomes"),
         ):
-            batch = data[key]
+            batch = data.get(key, [])
             for start in range(0, len(batch), 5000):
                 await session.execute(insert(table), batch[start : start + 5000])
         await session.execute(insert(InboundMessageRow), _messages(now, keyring))
@@ -368,7 +397,7 @@ async def _run(
     try:
         now = datetime.now(UTC)
         began = time.perf_counter()
-        await fill(session_factory, count, now, KEYRING)
+        await fill(session_factory, count, now, KEYRING, PSEUDONYM_KEY)
         write_mailbox(stack.settings.mailbox_dir)
         print(f"  {label}: {count} referrals inserted in {time.perf_counter() - began:.1f} s")
         settings = stack.settings.model_copy(update={"database_url": database_url})
@@ -420,6 +449,10 @@ async def _run(
                     ),
                     ("Referral (workflow query)", f"/dashboard/referrals/{ref}"),
                     ("Caseloads", "/dashboard/caseloads"),
+                    ("Caseload of one practitioner", "/dashboard/caseloads/p-07"),
+                    ("Search: a name, by sound", "/dashboard/referrals?ref=Hanna"),
+                    ("Search: first name and surname", "/dashboard/referrals?ref=Sam+Okafor"),
+                    ("Search: a phone number", "/dashboard/referrals?ref=07700+900123"),
                     ("Inbox", "/dashboard/inbox"),
                     ("Reports: waiting times", "/dashboard/reports"),
                     ("Reports: referrers", "/dashboard/reports/referrers"),

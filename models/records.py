@@ -174,6 +174,15 @@ class InboxItem(BaseModel):
     resolution_note: str | None = None
 
 
+class InboxMessage(InboxItem):
+    """An open inbox message as the coordinators' page shows it: who sent it (opened from its
+    seal for display; None for messages kept before it was sealed) and who has claimed it."""
+
+    sender: str | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+
+
 class Practitioner(BaseModel):
     """A practitioner and how full their caseload is (active episodes of ``capacity``)."""
 

@@ -196,6 +196,11 @@ class InboundMessageRow(Base):
     # A crisis alert stays raised (and is escalated) until a coordinator acknowledges it.
     crisis_acknowledged_at: Mapped[datetime | None] = mapped_column(UTC_DT)
     crisis_acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    crisis_acknowledgement_note: Mapped[str | None] = mapped_column(Text, doc="sealed")
+    # The sender's number or address, so a coordinator can see who wrote and reply (issue 11).
+    sender: Mapped[str | None] = mapped_column(Text, doc="sealed")
+    claimed_by: Mapped[str | None] = mapped_column(String(80), doc="staff id")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTC_DT)
 
     __table_args__ = (UniqueConstraint("channel", "gateway_id", name="uq_inbound_gateway"),)
 
@@ -230,6 +235,17 @@ class CaseloadRow(Base):
             postgresql_where=text("ended_at IS NULL"),
         ),
     )
+
+
+class PersonSearchRow(Base):
+    """The keyed blind index of a referral's client (issue 11): HMACs of the normalised name's
+    tokens and phonetic keys, the NHS number and the phone — never the values themselves."""
+
+    __tablename__ = "person_search"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="name | phonetic | nhs | phone")
 
 
 # --- HTTP API access (issue 4) ------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from infra.database import as_utc, insert_for, write_transaction
 from infra.keys import KeyRing
 from models.messages import Channel
-from models.records import InboxItem, StoredMessage
+from models.records import InboxItem, InboxMessage, StoredMessage
 from models.referral import Stage
 from models.tables import (
     ContactRow,
@@ -73,6 +73,8 @@ async def store_inbound_message(
                 sender_key=sender_key,
                 received_at=as_utc(received_at),
                 body=seal_text(keyring, body),
+                # Sealed like the body: shown to coordinators so they can see who wrote.
+                sender=seal_text(keyring, sender),
                 ref=None,
                 status=MESSAGE_RECEIVED,
                 intent=None,
@@ -186,9 +188,10 @@ async def list_inbox(
 
 async def inbox_page(
     session: AsyncSession, keyring: KeyRing, offset: int, limit: int
-) -> tuple[list[InboxItem], int, int]:
-    """A page of the open inbox in the inbox's order, how many are open, how many of those
-    are possible crises."""
+) -> tuple[list[InboxMessage], int, int]:
+    """A page of the open inbox in the inbox's order (each with its sender, opened from its
+    seal, and who has claimed it), how many are open, how many of those are possible
+    crises."""
     rows = (
         await session.scalars(
             select(InboundMessageRow)
@@ -200,7 +203,16 @@ async def inbox_page(
     ).all()
     crisis = func.coalesce(func.sum(case((InboundMessageRow.crisis.is_(True), 1), else_=0)), 0)
     counts = (await session.execute(select(func.count(), crisis).where(_OPEN))).one()
-    return [_inbox_item(r, keyring) for r in rows], int(counts[0]), int(counts[1])
+    messages = [
+        InboxMessage(
+            **_inbox_item(r, keyring).model_dump(),
+            sender=open_optional(keyring, r.sender),
+            claimed_by=r.claimed_by,
+            claimed_at=None if r.claimed_at is None else as_utc(r.claimed_at),
+        )
+        for r in rows
+    ]
+    return messages, int(counts[0]), int(counts[1])
 
 
 async def recently_resolved(
@@ -328,3 +340,20 @@ async def resolve_inbox_item(
         )
     log.info("inbox item resolved", message_id=id)
     return True
+
+
+async def claim_inbox_item(
+    session_factory: SessionFactory, id: str, staff_id: str | None, *, at: datetime | None = None
+) -> bool:
+    """``staff_id`` takes an open message (None: gives it back), so others see who is on it.
+    False when there is no such open message."""
+    async with write_transaction(session_factory) as session:
+        done = await session.execute(
+            update(InboundMessageRow)
+            .where(InboundMessageRow.id == id, _OPEN)
+            .values(
+                claimed_by=staff_id,
+                claimed_at=None if staff_id is None else as_utc(at or datetime.now(UTC)),
+            )
+        )
+    return bool(done.rowcount)

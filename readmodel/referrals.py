@@ -117,6 +117,15 @@ async def referral_summary(session: AsyncSession, ref: str) -> ReferralSummary |
     return None if row is None else _summary(row)
 
 
+async def referral_summaries(session: AsyncSession, refs: list[str]) -> list[ReferralSummary]:
+    """The summaries of ``refs``, in the order given (refs unknown to the read model left out)."""
+    if not refs:
+        return []
+    rows = (await session.execute(select(ReferralRow).where(ReferralRow.ref.in_(refs)))).scalars()
+    by_ref = {row.ref: _summary(row) for row in rows}
+    return [by_ref[ref] for ref in refs if ref in by_ref]
+
+
 def _summary(row: ReferralRow) -> ReferralSummary:
     def utc(value: datetime | None) -> datetime | None:
         return None if value is None else as_utc(value)

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.database import as_utc
 from models.allocation import URGENCY_RANK, PractitionerRoom, WaitingReferral
-from models.referral import Stage, Urgency
+from models.referral import ReferralView, Stage, Urgency
 from models.tables import CaseloadRow, ReferralRow
 from readmodel.cursors import read_waiting_cursor, waiting_cursor
 from readmodel.estimates import EstimateInputs, estimate_inputs
@@ -242,6 +242,25 @@ async def wait_estimate(
     return position, total, low, high
 
 
+async def with_current_standing(
+    session: AsyncSession, view: ReferralView, now: datetime
+) -> ReferralView:
+    """``view`` with the position, total and estimate the waiting list gives now (those of
+    ``wait_estimate``: the list's, the letters' and every page's), in place of the figures the
+    workflow saved when it last asked; unchanged when the referral is not waiting."""
+    if view.stage != Stage.WAITING:
+        return view
+    position, total, low, high = await wait_estimate(session, view.ref, now)
+    return view.model_copy(
+        update={
+            "position": position,
+            "waiting_total": total,
+            "estimate_weeks_low": low,
+            "estimate_weeks_high": high,
+        }
+    )
+
+
 async def head_of_waiting_list(
     session: AsyncSession, rooms: Sequence[PractitionerRoom]
 ) -> list[WaitingReferral]:
@@ -296,6 +315,17 @@ async def returning_waiting(session: AsyncSession) -> dict[str, int]:
         )
     ).all()
     return {p: int(n) for p, n in rows}
+
+
+async def returning_clients(session: AsyncSession, practitioner_id: str) -> list[str]:
+    """The references of returning clients waiting for ``practitioner_id``, in allocation
+    order (``ix_referrals_returning``)."""
+    rows = await session.execute(
+        select(ReferralRow.ref)
+        .where(RETURNING_WAITING, ReferralRow.returning_to == practitioner_id)
+        .order_by(*RETURNING_ORDER)
+    )
+    return [ref for (ref,) in rows]
 
 
 # ------------------------------------------------------------------------------ internals

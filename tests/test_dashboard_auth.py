@@ -32,6 +32,7 @@ PAGES = [
     "/dashboard/referrals",
     "/dashboard/referrals/R0123456789",
     "/dashboard/caseloads",
+    "/dashboard/caseloads/p-ana",
     "/dashboard/inbox",
     "/dashboard/reports",
     "/dashboard/reports/referrers",
@@ -228,10 +229,14 @@ async def test_unknown_things_are_plain_pages(dash: Api) -> None:
     malformed = await dash.http.get("/dashboard/referrals/not-a-ref")
     assert malformed.status_code == 404 and "text/html" in malformed.headers["content-type"]
     found = await dash.http.get("/dashboard/referrals", params={"ref": "R0123456789"})
-    assert found.status_code == 200 and "No referral has the reference R0123456789" in found.text
+    assert found.status_code == 200 and "No referral was found" in found.text
     # What someone typed is shown back escaped, never as markup.
     typed = await dash.http.get("/dashboard/referrals", params={"ref": "<b>x</b>"})
-    assert "<b>x</b>" not in typed.text and "&lt;B&gt;X&lt;/B&gt;" in typed.text
+    assert "<b>x</b>" not in typed.text and "&lt;b&gt;x&lt;/b&gt;" in typed.text
+    # Any other dashboard address is an HTML page with the normal header, not JSON.
+    unknown = await dash.http.get("/dashboard/no/such/page")
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert "Page not found" in unknown.text and "Sign out" in unknown.text
     # A workflow's refusal comes back as a message on the page, not an error.
     refused = await dash.http.post(
         "/dashboard/waiting-list/actions",

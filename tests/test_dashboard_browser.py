@@ -107,7 +107,9 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
         await page.click("text=Record triage")
         await page.wait_for_selector(".flash-ok")
         assert "accepted" in await page.inner_text(".flash-ok")
-        assert await page.inner_text("#timeline tbody tr:first-child th") == "Accepted"
+        assert await page.inner_text("#timeline tbody tr:first-child th") == (
+            "Accepted onto the waiting list"
+        )
         assert "Waiting" in await page.inner_text(".head-tags")
 
         # --- decline another, with a reason and signposting for the referrer
@@ -219,7 +221,7 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
         await page.click(f"li[data-id='{crisis_id}'] button:text('Resolve')")
         await page.wait_for_selector(".flash-ok")
         assert await page.locator("#inbox > li").count() == 1
-        assert "safety plan agreed" in await page.inner_text("#resolved-h + table")
+        assert "safety plan agreed" in await page.inner_text("#resolved-h + .table-scroll table")
 
         # --- caseloads
         await page.click("nav.site-nav >> text=Caseloads")

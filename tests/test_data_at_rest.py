@@ -235,7 +235,16 @@ async def _stored_text(url: str) -> dict[str, Any]:
     engine = make_engine(url)
     try:
         async with make_session_factory(engine)() as session:
-            messages = (await session.execute(select(InboundMessageRow))).scalars().all()
+            # The columns 0005 already had (later revisions add others to the table).
+            messages = (
+                await session.execute(
+                    select(
+                        InboundMessageRow.id,
+                        InboundMessageRow.body,
+                        InboundMessageRow.resolution_note,
+                    )
+                )
+            ).all()
             sessions = (await session.execute(select(SessionRow))).scalars().all()
             outcomes = (await session.execute(select(OutcomeRow))).scalars().all()
     finally:

@@ -19,6 +19,7 @@ from models.text import FreeText, OneLine
 from tests.factories import submission
 from tests.fixtures.api import ORG_A, Api, intake_body
 from tests.fixtures.dashboard import dashboard_settings
+from tests.helpers import eventually
 
 INJECTION = "Bob\r\nBcc: x@y.example"
 # One of each kind a one-line field refuses.
@@ -147,20 +148,30 @@ async def test_the_dashboard_refuses_them_naming_the_field(api: Api) -> None:
     page = await api.http.get("/dashboard")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None
-    posted = await api.http.post(
-        "/dashboard/referrals/R0000000000/triage",
-        data={
-            "csrf": csrf.group(1),
-            "outcome": "decline",
-            "decline_reason": "other",
-            "signposting": "Coastal Mind\u202e",
-            "back": "/dashboard",
-        },
-    )
-    assert posted.status_code == 303
-    shown = (await api.http.get("/dashboard")).text
-    assert "signposting" in shown and "control characters" in shown
-    assert "no referral" not in shown.lower()  # refused at the door, not by the workflow
+    referrer = await api.key("referrer", organisation=ORG_A)
+    async with api.h.worker():
+        ref = await api.refer(referrer)
+        await eventually(lambda: _in_triage(api, key, ref), timeout=20)
+        posted = await api.http.post(
+            f"/dashboard/referrals/{ref}/triage",
+            data={
+                "csrf": csrf.group(1),
+                "outcome": "decline",
+                "decline_reason": "other",
+                "signposting": "Coastal Mind\u202e",
+                "back": "/dashboard",
+            },
+        )
+        # The form comes back as posted, its error summary naming the field in words.
+        assert posted.status_code == 400
+        summary = posted.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+        assert 'href="#signposting"' in summary and "The services to suggest" in summary
+        assert "control characters" in summary
+        assert (await api.get(f"/v1/referrals/{ref}", key)).json()["stage"] == "triage"
+
+
+async def _in_triage(api: Api, key: str, ref: str) -> bool:
+    return bool((await api.get(f"/v1/referrals/{ref}", key)).json()["stage"] == "triage")
 
 
 def test_the_cli_refuses_them_naming_the_field(

@@ -193,3 +193,61 @@ async def test_the_audit_lists_newest_first_with_a_total(session_factory: Sessio
             await record_access(session_factory, "R0000000001", AccessChannel.CLI, bad)
     async with session_factory() as session:
         assert (await accesses(session, "R0000000001")).total == 4
+
+
+async def test_every_look_at_the_person_is_audited(api: Api) -> None:
+    """The referral page shows the person (name, contacts, the reason) decrypted for display,
+    and each showing — the page, the triage form coming back with an error — is one audited
+    view; the person is never shown without one."""
+    configure(api.app, dashboard_settings())
+    referrer = await api.key("referrer", organisation=ORG_A)
+    coordinator = await api.key("coordinator", label="c-dana")
+    async with api.h.worker():
+        ref = await api.refer(referrer, client={"name": "Hannah Lee"})
+        await eventually(lambda: _in_triage(api, coordinator, ref), timeout=20)
+        assert (await _sign_in(api.http, coordinator)).status_code == 303
+        shown = 0
+        for _ in range(3):
+            page = await api.http.get(f"/dashboard/referrals/{ref}")
+            assert page.status_code == 200 and "Hannah Lee" in page.text
+            assert "CLINICAL-MARKER" in page.text  # the reason, for a coordinator to read
+            shown += 1
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        # A triage without a decision comes back (400) with the person shown again: audited.
+        error = await api.http.post(
+            f"/dashboard/referrals/{ref}/triage", data={"csrf": csrf, "back": "/dashboard"}
+        )
+        assert error.status_code == 400 and "Hannah Lee" in error.text
+        assert "Choose a decision" in error.text and "outcome:" not in error.text
+        shown += 1
+        accept = {"csrf": csrf, "back": "/dashboard", "outcome": "accept"}
+        accepted = await api.http.post(f"/dashboard/referrals/{ref}/triage", data=accept)
+        assert accepted.status_code == 303
+        # The same form sent again (a stale page): the workflow's refusal, in the summary.
+        stale = await api.http.post(f"/dashboard/referrals/{ref}/triage", data=accept)
+        assert stale.status_code == 409 and "Hannah Lee" in stale.text
+        summary = stale.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+        assert 'href="#actions"' in summary and "Not recorded" in summary
+        shown += 1
+    listed = await _views(api, ref, coordinator)
+    dashboard_views = [v for v in listed if v["through"] == "dashboard"]
+    assert len(dashboard_views) == shown
+    assert {v["actor"] for v in dashboard_views} == {"c-dana"}
+
+
+async def test_a_practitioner_sees_only_their_own_clients_person() -> None:
+    from services.person_display import may_see_person
+
+    def principal(role: Role, practitioner: str | None = None) -> Principal:
+        return Principal(key_id="k1", role=role, practitioner_id=practitioner)
+
+    assert may_see_person(principal(Role.COORDINATOR), None)
+    assert may_see_person(principal(Role.PRACTITIONER, "p-ana"), "p-ana")
+    assert not may_see_person(principal(Role.PRACTITIONER, "p-ana"), "p-ben")
+    assert not may_see_person(principal(Role.PRACTITIONER, "p-ana"), None)
+    assert not may_see_person(principal(Role.REFERRER), "p-ana")
+    assert not may_see_person(principal(Role.GATEWAY), None)
+
+
+async def _in_triage(api: Api, key: str, ref: str) -> bool:
+    return bool((await api.get(f"/v1/referrals/{ref}", key)).json()["stage"] == "triage")

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.dashboard import actions, login, pages, practice, practice_forms
+from api.dashboard import actions, login, not_found, pages, practice, practice_forms
 from api.dashboard.state import configure
 from api.dashboard.web import DashboardRoute
 
 router = APIRouter(route_class=DashboardRoute)
 for _module in (login, actions, pages, practice, practice_forms):
     router.include_router(_module.router, prefix="/dashboard", include_in_schema=False)
+# Last: every other address under /dashboard is an HTML 404 page.
+router.include_router(not_found.router, prefix="/dashboard", include_in_schema=False)
 
 __all__ = ["configure", "router"]

@@ -20,8 +20,16 @@ from pydantic import BaseModel, ValidationError
 
 from api.context import get_context
 from api.dashboard.formatting import label
+from api.dashboard.pages import FieldError, FormEcho, referral_page
 from api.dashboard.session import DashboardUser, Flash
-from api.dashboard.web import DashboardRoute, Form, current_user, posted_form, redirect
+from api.dashboard.web import (
+    DashboardRoute,
+    Form,
+    PageError,
+    current_user,
+    posted_form,
+    redirect,
+)
 from api.schemas import AllocationBody, ResolutionBody, TriageBody
 from models.actions import (
     Allocation,
@@ -30,9 +38,12 @@ from models.actions import (
     HoldRelease,
     Removal,
     TriageDecision,
+    TriageOutcome,
     WithdrawalConfirmation,
 )
 from models.referral import REFERENCE_PATTERN, ReferralView
+from readmodel.crisis_alerts import keep_acknowledgement_note
+from readmodel.inbox import claim_inbox_item
 from services import inbound_messages, referrals
 from services.worker_presence import WorkerUnavailable
 
@@ -103,19 +114,84 @@ def _form_fields(form: Form, *names: str) -> dict[str, object]:
     return {name: form.optional(name) for name in names}
 
 
+# What a coordinator reads when a triage form is not complete (never a field's code name).
+_TRIAGE_FIELDS = {
+    "outcome": ("outcome-accept", "Choose a decision: accept, decline, or ask the referrer"),
+    "decline_reason": ("decline_reason", "Choose why the referral is declined"),
+    "signposting": ("signposting", "The services to suggest can be up to 500 characters"),
+    "question": ("question", "The question can be up to 2,000 characters"),
+}
+
+
+_FIELD_WORDS = {"signposting": "The services to suggest", "question": "The question"}
+
+
+def triage_problems(values: dict[str, str]) -> list[FieldError]:
+    """What is missing or wrong in a posted triage form, in a coordinator's words."""
+    outcome = values.get("outcome", "")
+    if outcome not in {o.value for o in TriageOutcome}:
+        return [FieldError(*_TRIAGE_FIELDS["outcome"])]
+    problems = []
+    if outcome == TriageOutcome.DECLINE and not values.get("decline_reason"):
+        problems.append(FieldError(*_TRIAGE_FIELDS["decline_reason"]))
+    if outcome == TriageOutcome.REQUEST_INFORMATION and not values.get("question"):
+        problems.append(FieldError("question", "Write the question for the referrer"))
+    fields = {k: v for k, v in values.items() if v and k in _TRIAGE_FIELDS}
+    if not problems:
+        try:
+            TriageBody.model_validate(fields)
+        except ValidationError as error:
+            for problem in error.errors():
+                name = str(problem.get("loc", ("outcome",))[0])
+                field, message = _TRIAGE_FIELDS.get(name, _TRIAGE_FIELDS["outcome"])
+                if problem.get("type") != "string_too_long":
+                    # The rule's words (never the text typed), after the field's own name.
+                    said = str(problem.get("msg", "not valid")).removeprefix("Value error, ")
+                    message = f"{_FIELD_WORDS.get(name, 'What you wrote')}: {said}"
+                problems.append(FieldError(field, message))
+    return problems
+
+
 @router.post("/referrals/{ref}/triage")
 async def triage(request: Request, user: User, ref: Ref) -> Response:
-    """Accept, decline (coded reason and signposting) or ask the referrer a question."""
+    """Accept, decline (coded reason and signposting) or ask the referrer a question. A form
+    with problems comes back as it was posted, with an error summary linked to the fields."""
     form = await posted_form(request, user)
-    fields = _form_fields(form, "outcome", "decline_reason", "signposting", "question")
-    outcome = form.get("outcome")
+    values = {
+        name: form.get(name) for name in ("outcome", "decline_reason", "signposting", "question")
+    }
+    problems = triage_problems(values)
+    if problems:
+        echo = FormEcho(errors=tuple(problems), values=values)
+        return await referral_page(request, user, ref, triage=echo, status=400)
+    outcome = values["outcome"]
+    # Only the fields the chosen decision needs go to the workflow.
+    kept = {"decline": ("decline_reason", "signposting"), "request_information": ("question",)}
+    fields: dict[str, object] = {"outcome": outcome}
+    fields.update({name: values[name] or None for name in kept.get(outcome, ())})
     done = {
         "accept": "accepted.",
         "decline": "declined; the referrer is told why.",
         "request_information": "the referrer has been asked.",
-    }.get(outcome, "triaged.")
-    return await _act(
-        request, user, form, ref, "triage", TriageDecision, fields, done, entry=TriageBody
+    }[outcome]
+    try:
+        argument = TriageDecision.model_validate({**fields, "coordinator": user.staff_id})
+        view: ReferralView = await get_context(request).act(ref, "triage", argument)
+    except WorkerUnavailable:
+        problems = [FieldError("actions", WORKER_DOWN)]
+    except referrals.ActionRejected as rejected:
+        log.info("dashboard action rejected", ref=ref, action="triage")
+        problems = [FieldError("actions", f"Not recorded: {rejected.reason}")]
+    except referrals.NotFound:
+        raise PageError(404, "No such referral", f"There is no referral {ref}.") from None
+    if problems:
+        echo = FormEcho(errors=tuple(problems), values=values)
+        return await referral_page(request, user, ref, triage=echo, status=409)
+    log.info("dashboard action", ref=ref, action="triage", stage=view.stage.value)
+    return redirect(
+        request,
+        f"/dashboard/referrals/{ref}",
+        Flash("ok", f"{ref}: {done} Now {label(view.stage.value)}."),
     )
 
 
@@ -278,3 +354,55 @@ async def resolve(
         return redirect(request, back, Flash("error", "That message is no longer there."))
     log.info("dashboard inbox resolved", message_id=message_id)
     return redirect(request, back, Flash("ok", "Message resolved."))
+
+
+@router.post("/inbox/{message_id}/acknowledge")
+async def acknowledge(
+    request: Request,
+    user: User,
+    message_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")],
+) -> Response:
+    """Acknowledge a crisis alert with a note of what was done: its escalation stops, the
+    acknowledgement (who, when) and the note (sealed) are kept."""
+    form = await posted_form(request, user)
+    back = _back(form, "/dashboard/inbox")
+    note = form.get("note")
+    if not note or len(note) > 2000:
+        return redirect(
+            request,
+            back,
+            Flash("error", "Write what you have done or will do (up to 2,000 characters) first."),
+        )
+    try:
+        ResolutionBody(note=note)
+    except ValidationError:
+        return redirect(request, back, Flash("error", "The note has characters it cannot keep."))
+    context = get_context(request)
+    try:
+        await inbound_messages.acknowledge_crisis(context.client, message_id, user.staff_id)
+    except inbound_messages.NotACrisisAlert:
+        return redirect(
+            request, back, Flash("error", "That crisis alert was already acknowledged.")
+        )
+    await keep_acknowledgement_note(context.session_factory, context.keyring, message_id, note)
+    log.info("dashboard crisis acknowledged", message_id=message_id)
+    return redirect(request, back, Flash("ok", "Crisis alert acknowledged. Thank you."))
+
+
+@router.post("/inbox/{message_id}/claim")
+async def claim(
+    request: Request,
+    user: User,
+    message_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")],
+) -> Response:
+    """Take a message (``give_back``: hand it back), so the others see who is dealing with it."""
+    form = await posted_form(request, user)
+    back = _back(form, "/dashboard/inbox")
+    giving_back = form.get("give_back") == "yes"
+    done = await claim_inbox_item(
+        get_context(request).session_factory, message_id, None if giving_back else user.staff_id
+    )
+    if not done:
+        return redirect(request, back, Flash("error", "That message is no longer in the inbox."))
+    text = "Message handed back." if giving_back else f"Message taken by {user.staff_id}."
+    return redirect(request, back, Flash("ok", text))

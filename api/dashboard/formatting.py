@@ -29,9 +29,94 @@ def label(code: object) -> str:
     return STAGE_LABELS.get(text) or text.replace("_", " ")
 
 
+# Timeline events in a coordinator's words (an unknown kind reads as its words, capitalised).
+EVENTS: dict[str, str] = {
+    "received": "Referral received",
+    "triage_reminder": "Coordinators reminded to triage",
+    "accepted": "Accepted onto the waiting list",
+    "declined": "Declined",
+    "information_requested": "Referrer asked a question",
+    "information_received": "Referrer answered",
+    "checkin": "Check-in message sent to the client",
+    "checkin_answered": "Client answered a check-in",
+    "wait_breach": "Waited longer than the standard",
+    "validated_kept": "Kept on the list after no answer",
+    "held": "Held back from automatic allocation",
+    "hold_released": "Hold released",
+    "allocated": "Allocated to a practitioner",
+    "session_booked": "Session booked",
+    "session_reminder": "Session reminder sent to the client",
+    "session_recorded": "Session recorded",
+    "silence_nudge": "Practitioner prompted after a long silence",
+    "reqol_recorded": "ReQoL-10 recorded",
+    "plan_extended": "Plan extended",
+    "discharged": "Discharged",
+    "reactivated_waiting": "Came back; waiting for their practitioner",
+    "returning_client": "Came back",
+    "client_message": "Message from the client",
+    "withdrawal_requested": "Client asked to withdraw",
+    "closed": "Closed",
+}
+# Deadlines (timer kinds) in words.
+DEADLINES: dict[str, str] = {
+    "triage_reminder": "triage reminder",
+    "checkin": "next check-in message",
+    "wait_breach": "waiting standard reached",
+    "session_reminder": "session reminder",
+    "silence_nudge": "prompt after silence",
+    "reentry_window_end": "end of the re-entry window",
+}
+# Timeline details: what each key is called; None: internal, not shown (ids, counters).
+DETAIL_NAMES: dict[str, str | None] = {
+    "session_id": None,
+    "message_id": None,
+    "seq": None,
+    "ref": None,
+    "checkin": None,
+    "checkin_number": "check-in number",
+    "session_at": "when",
+    "session_location": "where",
+    "practitioner_id": "practitioner",
+    "allocated_by": "by",
+    "coordinator": "by",
+    "confirmed_by": "confirmed by",
+    "question_asked": "question asked",
+    "validation_cleared": "off the validation queue",
+    "validation_queue": "to the validation queue",
+    "weeks_waited": "weeks waited",
+    "sessions_attended": "sessions attended",
+    "texts_stopped": "texts stopped",
+    "reentry_practitioner_available": "their practitioner had room",
+    "intent": "read as",
+    "acted": "acted on",
+    "from": "from",
+    "to": "to",
+}
+
+
 def event(kind: str) -> str:
-    """A timeline event's kind as a sentence-case phrase (``wait_breach`` -> Wait breach)."""
-    return kind.replace("_", " ").capitalize()
+    """A timeline event's kind in plain words (``wait_breach`` -> Waited longer than the
+    standard); a kind not listed reads as its words."""
+    return EVENTS.get(kind) or kind.replace("_", " ").capitalize()
+
+
+def deadline(kind: str) -> str:
+    """A deadline's kind in plain words."""
+    return DEADLINES.get(kind) or label(kind)
+
+
+def details(detail_: dict[str, object]) -> str:
+    """A timeline event's details as a short phrase: ``by c-dana; practitioner p-ana``
+    (internal ids and counters left out)."""
+    parts = []
+    for key, value in detail_.items():
+        if value is None:
+            continue
+        name = DETAIL_NAMES.get(key, label(key))
+        if name is None:
+            continue
+        parts.append(f"{name}: {detail(value)}")
+    return "; ".join(parts) or "—"
 
 
 def detail(value: object) -> str:
@@ -79,12 +164,26 @@ def install(env: Environment, zone: ZoneInfo) -> None:
             return f"about {high} wk"
         return f"{low}–{high} wk"
 
+    def age(value: datetime | None, now: datetime) -> str:
+        """How long ago: ``3 h 20 min``, ``2 days``."""
+        if value is None:
+            return "—"
+        minutes = max(0, int((now - value).total_seconds() // 60))
+        if minutes < 60:
+            return f"{minutes} min"
+        if minutes < 48 * 60:
+            return f"{minutes // 60} h {minutes % 60} min"
+        return f"{minutes // (24 * 60)} days"
+
     env.filters.update(
+        age=age,
         dt=dt,
         date=date,
         iso=iso,
         label=label,
         event=event,
+        deadline=deadline,
+        details=details,
         detail=detail,
         number=number,
         percent=percent,

@@ -27,7 +27,14 @@ from api.dashboard import charts, mailbox
 from api.dashboard.charts import Marker, Series
 from api.dashboard.session import DashboardUser
 from api.dashboard.state import STATIC, get_state
-from api.dashboard.web import DashboardRoute, PageError, current_user, redirect, render
+from api.dashboard.web import (
+    DashboardRoute,
+    PageError,
+    current_user,
+    posted_form,
+    redirect,
+    render,
+)
 from models.actions import (
     ClosureReason,
     DeclineReason,
@@ -36,20 +43,33 @@ from models.actions import (
     TriageOutcome,
 )
 from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
+from models.practitioner import ID_PATTERN
 from models.read_audit import AccessChannel
 from models.records import Practitioner
-from models.referral import REFERENCE_PATTERN, ReferralView, Stage, Urgency
+from models.referral import REFERENCE_PATTERN, ReferralSubmission, ReferralView, Stage, Urgency
+from readmodel import crisis_alerts, referral_records, reports
 from readmodel import inbox as inbox_queries
 from readmodel import overview as overview_queries
 from readmodel import read_audit as read_audit_queries
-from readmodel import referral_records, reports
 from readmodel import referrals as referral_queries
-from readmodel.caseloads import caseload_lines
+from readmodel.caseloads import caseload_entries, caseload_lines
+from readmodel.person_search import find_people
 from readmodel.practitioners import list_practitioners
 from readmodel.referrals import ReferralFilters, count_referrals, referral_exists
 from readmodel.timeline import get_timeline
-from readmodel.waiting_list import WaitingFilters, waiting_page
-from services import read_audit, referrals
+from readmodel.waiting_list import (
+    WaitingFilters,
+    returning_clients,
+    waiting_page,
+    with_current_standing,
+)
+from services import referrals
+from services.person_display import (
+    NotAllowedToSee,
+    PersonUnavailable,
+    load_person_for_display,
+)
+from services.read_audit import record_access
 
 router = APIRouter(route_class=DashboardRoute)
 
@@ -115,8 +135,10 @@ async def overview(request: Request, user: User) -> Response:
     """Counts per stage, demand against capacity, the list over time, queues to look at."""
     state = get_state(request)
     now = await _now(request)
-    async with get_context(request).session_factory() as session:
+    context = get_context(request)
+    async with context.session_factory() as session:
         figures = await overview_queries.overview(session, now, state.zone)
+        alerts = await crisis_alerts.open_alerts(session, context.keyring)
     labels = [_week_label(s, state.zone) for s in figures.week_starts]
     demand = charts.bar_chart(
         title="Referrals in and allocations out, per week",
@@ -151,6 +173,7 @@ async def overview(request: Request, user: User) -> Response:
         user,
         nav="overview",
         figures=figures,
+        alerts=alerts,
         demand_chart=demand,
         length_chart=length,
         stages=list(Stage),
@@ -166,20 +189,16 @@ async def referral_list(
     request: Request,
     user: User,
     stage: str | None = None,
-    ref: Annotated[str | None, Query(max_length=40)] = None,
+    ref: Annotated[str | None, Query(max_length=100)] = None,
     page: PageNumber = 1,
 ) -> Response:
-    """Find a referral by reference, or list referrals (newest first), optionally by stage."""
+    """Find a referral by reference or by the person (name, NHS number or phone, through the
+    blind index), or list referrals (newest first), optionally by stage."""
     context = get_context(request)
     state = get_state(request)
-    searched = (ref or "").strip().upper()
-    not_found = None
+    searched = (ref or "").strip()
     if searched:
-        if re.match(REFERENCE_PATTERN, searched):
-            async with context.session_factory() as session:
-                if await referral_exists(session, searched):
-                    return redirect(request, f"/dashboard/referrals/{searched}")
-        not_found = searched
+        return await _search(request, user, searched)
     chosen = stage if stage in {s.value for s in Stage} else None
     size = state.settings.page_size
     async with context.session_factory() as session:
@@ -188,6 +207,7 @@ async def referral_list(
             session, filters, limit=size, offset=(page - 1) * size
         )
         rows, total = listed.items, await count_referrals(session, filters)
+        crisis = await crisis_alerts.refs_in_crisis(session, (r.ref for r in rows))
     pager = Pager(page, size, total, "/dashboard/referrals", (("stage", chosen or ""),))
     return render(
         request,
@@ -195,10 +215,47 @@ async def referral_list(
         user,
         nav="referrals",
         rows=rows,
+        crisis=crisis,
         pager=pager,
         stage=chosen,
         stages=list(Stage),
-        not_found=not_found,
+        searched=None,
+    )
+
+
+@router.post("/referrals/search")
+async def search(request: Request, user: User) -> Response:
+    """The header's search box: a reference opens its referral; a name, NHS number or phone
+    number lists the referrals of the people it finds. Posted, so that what was typed (a
+    person's name or number) never sits in an address, the browser's history or a log."""
+    form = await posted_form(request, user)
+    searched = form.get("ref")[:100]
+    if not searched:
+        return redirect(request, "/dashboard/referrals")
+    return await _search(request, user, searched)
+
+
+async def _search(request: Request, user: DashboardUser, searched: str) -> Response:
+    """A reference found: its page; otherwise the people found through the blind index."""
+    context = get_context(request)
+    async with context.session_factory() as session:
+        reference = searched.upper()
+        if re.match(REFERENCE_PATTERN, reference) and await referral_exists(session, reference):
+            return redirect(request, f"/dashboard/referrals/{reference}")
+        found = await find_people(session, context.pseudonym_key, searched)
+        rows = await referral_queries.referral_summaries(session, found)
+        crisis = await crisis_alerts.refs_in_crisis(session, (r.ref for r in rows))
+    return render(
+        request,
+        "referrals.html",
+        user,
+        nav="referrals",
+        rows=rows,
+        crisis=crisis,
+        pager=Pager(1, max(1, len(rows)), len(rows), "/dashboard/referrals"),
+        stage=None,
+        stages=list(Stage),
+        searched=searched,
     )
 
 
@@ -231,30 +288,70 @@ async def practitioners_with_room(request: Request, first: str | None = None) ->
     return sorted(found, key=lambda p: (p.id != first, p.id))
 
 
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with a posted form, in a coordinator's words, linked to its field."""
+
+    field: str  # the id of the field the error summary links to
+    message: str
+
+
+@dataclass(frozen=True)
+class FormEcho:
+    """A form posted with problems: what was chosen and typed (shown again), and why not."""
+
+    errors: tuple[FieldError, ...]
+    values: dict[str, str]
+
+
 @router.get("/referrals/{ref}")
 async def referral(
     request: Request,
     user: User,
     ref: Annotated[str, PathParam(pattern=REFERENCE_PATTERN)],
 ) -> Response:
-    """One referral: the workflow's state, the whole timeline, letters, sessions, liaison,
-    who has looked at it (this view included: it is recorded first) and the actions that fit
-    its stage."""
+    """One referral: the person (audited), the workflow's state, crisis alerts, the whole
+    timeline, letters, sessions, liaison, who has looked at it (this view included: it is
+    recorded first) and the actions that fit its stage."""
+    return await referral_page(request, user, ref)
+
+
+async def referral_page(
+    request: Request,
+    user: DashboardUser,
+    ref: str,
+    *,
+    triage: FormEcho | None = None,
+    status: int = 200,
+) -> Response:
+    """The referral's page; with ``triage``, the triage form as posted and its errors."""
     context = get_context(request)
     try:
         async with asyncio.timeout(context.api_settings.query_timeout_seconds):
             view = await referrals.read(context.client, ref)
-    except referrals.NotFound:
+            # The view is audited inside, before the person is asked for.
+            person: ReferralSubmission | None = await load_person_for_display(
+                context.client,
+                context.session_factory,
+                ref,
+                user.principal,
+                AccessChannel.DASHBOARD,
+                practitioner_id=view.practitioner_id,
+            )
+    except PersonUnavailable:
+        person = None  # the rest of the page still helps; the card says why it is missing
+    except (referrals.NotFound, NotAllowedToSee):
         raise PageError(404, "No such referral", f"There is no referral {ref}.") from None
-    await read_audit.record_access(
-        context.session_factory, ref, AccessChannel.DASHBOARD, user.principal
-    )
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
+    now = await _now(request)
     async with context.session_factory() as session:
         sent = await referral_records.letters(session, ref)
         recorded = await referral_records.sessions(session, context.keyring, ref)
         liaison = await referral_records.liaison(session, ref)
         views = await read_audit_queries.accesses(session, ref, limit=VIEWS_SHOWN)
+        alerts = await crisis_alerts.open_alerts(session, context.keyring, ref)
+        # One truth: the waiting list's own position and estimate, never the workflow's copy.
+        view = await with_current_standing(session, view, now)
     actions = available_actions(view)
     returning_to = view.practitioner_id if view.returning else None
     practitioners = (
@@ -270,7 +367,11 @@ async def referral(
         "referral.html",
         user,
         nav="referrals",
+        status=status,
         view=view,
+        person=person,
+        alerts=alerts,
+        triage=triage,
         timeline=list(reversed(timeline)),
         letters=sent,
         sessions=recorded,
@@ -318,6 +419,7 @@ async def waiting_list(
     size = state.settings.page_size
     async with context.session_factory() as session:
         listed = await waiting_page(session, filters, now, limit=size, offset=(page - 1) * size)
+        crisis = await crisis_alerts.refs_in_crisis(session, (r.ref for r in listed.items))
     rows, matching, total = listed.items, listed.matching, listed.total_waiting
     params = (
         ("breach", breach or ""),
@@ -335,6 +437,7 @@ async def waiting_list(
         user,
         nav="waiting",
         rows=rows,
+        crisis=crisis,
         pager=pager,
         total=total,
         filters=dict(params),
@@ -368,19 +471,50 @@ async def caseloads(request: Request, user: User) -> Response:
     )
 
 
+@router.get("/caseloads/{practitioner_id}")
+async def practitioner_caseload(
+    request: Request,
+    user: User,
+    practitioner_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
+) -> Response:
+    """One practitioner's caseload: their clients (each linked to their page), room left, and
+    the returning clients waiting for them."""
+    context = get_context(request)
+    async with context.session_factory() as session:
+        line = next((x for x in await caseload_lines(session) if x.id == practitioner_id), None)
+        if line is None:
+            raise PageError(404, "No such practitioner", "There is no such practitioner.")
+        clients = await caseload_entries(session, practitioner_id)
+        returning = await returning_clients(session, practitioner_id)
+    return render(
+        request,
+        "caseload.html",
+        user,
+        nav="caseloads",
+        line=line,
+        clients=clients,
+        returning=returning,
+    )
+
+
 # ------------------------------------------------------------------------------------ inbox
 
 
 @router.get("/inbox")
 async def inbox(request: Request, user: User, page: PageNumber = 1) -> Response:
-    """Messages waiting for a coordinator: crisis first and marked, then oldest first."""
+    """Messages waiting for a coordinator: crisis first and marked, then oldest first; each
+    with its sender (a view of the referral it came from is audited), its age and its owner."""
     context = get_context(request)
     size = get_state(request).settings.page_size
+    now = await _now(request)
     async with context.session_factory() as session:
         items, total, crisis = await inbox_queries.inbox_page(
             session, context.keyring, (page - 1) * size, size
         )
         resolved = await inbox_queries.recently_resolved(session, context.keyring)
+    # A sender's contact belongs to the person of its referral: seeing it is a view of it.
+    for ref in dict.fromkeys(m.ref for m in items if m.ref and m.sender):
+        await record_access(context.session_factory, ref, AccessChannel.DASHBOARD, user.principal)
     return render(
         request,
         "inbox.html",
@@ -389,6 +523,7 @@ async def inbox(request: Request, user: User, page: PageNumber = 1) -> Response:
         items=items,
         crisis=crisis,
         resolved=resolved,
+        now=now,
         pager=Pager(page, size, total, "/dashboard/inbox"),
         back="/dashboard/inbox" + (f"?page={page}" if page > 1 else ""),
     )

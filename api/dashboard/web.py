@@ -101,7 +101,9 @@ class DashboardRoute(APIRoute):
                     if error.status == 422
                     else error.detail
                 )
-                response = error_page(request, error.status, "Not possible", message)
+                response = error_page(
+                    request, error.status, "Not possible", message, await _signed_in(request)
+                )
             except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as error:
                 log.warning("temporal unavailable", error_type=type(error).__name__)
                 response = error_page(
@@ -109,12 +111,17 @@ class DashboardRoute(APIRoute):
                     503,
                     "Temporal is not answering",
                     "The workflow service did not answer in time. Try again in a moment.",
+                    await _signed_in(request),
                 )
             except Exception as error:
                 # By type only: a message could quote personal data.
                 log.error("dashboard error", error_type=type(error).__name__, path=request.url.path)
                 response = error_page(
-                    request, 500, "Something went wrong", "Something went wrong on our side."
+                    request,
+                    500,
+                    "Something went wrong",
+                    "Something went wrong on our side.",
+                    await _signed_in(request),
                 )
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)

@@ -72,6 +72,7 @@ from readmodel.cursors import REFERRAL_CURSOR, InvalidCursor
 from readmodel.read_audit import accesses
 from readmodel.referrals import ReferralFilters, referral_exists, referral_list, referral_summary
 from readmodel.timeline import get_timeline
+from readmodel.waiting_list import with_current_standing
 from services import read_audit, referrals
 
 T = TypeVar("T")
@@ -241,6 +242,9 @@ async def get_referral(
         if view.stage == Stage.INFO_REQUESTED:
             question = await _asked(context, ref)
         return _for_referrer(view, timeline, question)
+    # One truth: the waiting list's own position and estimate, as every page and letter.
+    async with context.session_factory() as session:
+        view = await with_current_standing(session, view, await context.clock())
     return view.model_copy(update={"timeline": timeline})
 
 

@@ -1,7 +1,7 @@
 """Clients' secure links: the ids of links already used (single use).
 
 Revision ID: 0008_client_links
-Revises: 0006_at_rest
+Revises: 0007_person_search
 Create Date: 2026-12-05
 
 A link in a letter is a signed, expiring token (``infra.link_tokens``); nothing is stored
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_client_links"
-down_revision: str | Sequence[str] | None = "0006_at_rest"
+down_revision: str | Sequence[str] | None = "0007_person_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -35,6 +35,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0006."""
+    """Back to 0007."""
     op.drop_index("ix_client_link_uses_ref", "client_link_uses")
     op.drop_table("client_link_uses")
