@@ -2,8 +2,8 @@
 see the organisation's referrals and their stage, read and answer a triage question, read a
 decision, and refer someone through a form.
 
-What a referrer may see and do is decided where the API decides it (``api.routes.referrals``:
-``_check_access``, ``_for_referrer``), the form is validated by the model the CLI uses
+What a referrer may see and do is decided where the API decides it (``api.referral_access``:
+``check_access``, ``referrer_view``), the form is validated by the model the CLI uses
 (``models.referral.ReferralEntry``), and intake goes through ``api.idempotency`` with a key
 from a hidden field: a double click or a refresh makes one referral.
 """
@@ -27,7 +27,13 @@ from api.dashboard.web import Form, PageError, read_form, same_origin
 from api.idempotency import submit_referral
 from api.portal import session
 from api.portal.session import ReferrerUser
-from api.routes.referrals import _asked, _check_access, _for_referrer, _in_time, _state
+from api.referral_access import (
+    check_access,
+    in_time,
+    open_question,
+    referral_state,
+    referrer_view,
+)
 from api.schemas import InformationBody
 from models.actions import DeclineReason, InformationAnswer
 from models.read_audit import AccessChannel
@@ -211,21 +217,21 @@ async def _referral(
 ) -> Response:
     context = get_context(request)
     # 404 (the API's own answer) for a referral of another organisation, or none.
-    view = await _check_access(context, user.principal, ref) or await _state(context, ref)
+    view = await check_access(context, user.principal, ref) or await referral_state(context, ref)
     if view.referrer_organisation != user.organisation:
         raise PageError(404, "Not found", "There is no such referral for your organisation.")
     await read_audit.record_access(
         context.session_factory, ref, AccessChannel.PORTAL, user.principal
     )
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
-    question = await _asked(context, ref) if view.stage == Stage.INFO_REQUESTED else None
-    shown = _for_referrer(view, timeline, question)
+    question = await open_question(context, ref) if view.stage == Stage.INFO_REQUESTED else None
+    shown = referrer_view(view, timeline, question)
     decline = next(
         (e.detail.get("decline_reason") for e in shown.timeline if e.kind == "declined"), None
     )
     decline_words = signposting = None
     if decline is not None:
-        signposting = await _in_time(context, referrals.signposting(context.client, ref))
+        signposting = await in_time(context, referrals.signposting(context.client, ref))
         try:
             decline_words = DECLINE_WORDS[DeclineReason(str(decline))]
         except ValueError:
@@ -256,7 +262,7 @@ async def answer(request: Request, ref: RefPath) -> Response:
             request, user, ref, "Please write an answer (at most 5000 characters).", 422
         )
     context = get_context(request)
-    await _check_access(context, user.principal, ref)
+    await check_access(context, user.principal, ref)
     try:
         await context.act(ref, "answer_information", InformationAnswer(answer=body.answer))
     except referrals.ActionRejected:
@@ -403,5 +409,5 @@ async def refer(request: Request) -> Response:
 async def referred(request: Request, ref: RefPath) -> Response:
     """The reference of the referral just made."""
     user = await _user(request)
-    await _check_access(get_context(request), user.principal, ref)
+    await check_access(get_context(request), user.principal, ref)
     return _page(request, "referrer_referred.html", user, ref=ref)

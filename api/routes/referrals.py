@@ -4,17 +4,16 @@ Each action is one of the referral workflow's updates (``services.referrals.act`
 workflow's validator decides whether it fits the referral now, and a rejection is a 409 with
 its reason. Who may act is decided here first: a referrer on its own organisation's referrals,
 a practitioner on their caseload, a coordinator on any. A referral the caller may not see is
-a 404, exactly like one that does not exist, after the same lookups (``_check_access``). Every
-view of a referral is recorded (``services.read_audit``), and coordinators can list who has
-looked (``/{ref}/views``).
+a 404, exactly like one that does not exist, after the same lookups (the rules are
+``api.referral_access``'s, shared with the referrers' own pages). Every view of a referral is
+recorded (``services.read_audit``), and coordinators can list who has looked
+(``/{ref}/views``).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
@@ -22,6 +21,13 @@ from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
 from api.idempotency import submit_referral
 from api.problems import FieldError, ProblemError, invalid_cursor, not_found, responses
+from api.referral_access import (
+    check_access,
+    may_see,
+    open_question,
+    referral_state,
+    referrer_view,
+)
 from api.schemas import (
     ID_PATTERN,
     AllocationBody,
@@ -66,16 +72,13 @@ from models.referral import (
     ReferralView,
     ReferrerDetails,
     Stage,
-    TimelineEvent,
 )
 from readmodel.cursors import REFERRAL_CURSOR, InvalidCursor
 from readmodel.read_audit import accesses
-from readmodel.referrals import ReferralFilters, referral_exists, referral_list, referral_summary
+from readmodel.referrals import ReferralFilters, referral_exists, referral_list
 from readmodel.timeline import get_timeline
 from readmodel.waiting_list import with_current_standing
-from services import read_audit, referrals
-
-T = TypeVar("T")
+from services import read_audit
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
@@ -83,20 +86,6 @@ RefPath = Annotated[
     str, Path(pattern=REFERENCE_PATTERN, description="the referral's reference, e.g. R7K2M9QX4PT")
 ]
 MAX_PAGE = 200
-# What a referrer sees of the timeline: milestones, and of their detail only these codes.
-REFERRER_EVENTS = frozenset(
-    {
-        "received",
-        "information_requested",
-        "information_received",
-        "accepted",
-        "declined",
-        "allocated",
-        "discharged",
-        "closed",
-    }
-)
-REFERRER_DETAIL = frozenset({"decline_reason", "reason", "episode"})
 
 Coordinator = Annotated[Principal, require(Role.COORDINATOR)]
 Practitioner = Annotated[Principal, require(Role.PRACTITIONER)]
@@ -232,16 +221,16 @@ async def get_referral(
     A referrer gets the milestones only (``ReferrerReferral``), and the coordinator's
     question while one waits for their answer. The view is recorded (who, when, through the
     API) before it is answered."""
-    view = await _check_access(context, caller, ref) or await _state(context, ref)
-    if not _may_see(caller, view.referrer_organisation, view.practitioner_id):
+    view = await check_access(context, caller, ref) or await referral_state(context, ref)
+    if not may_see(caller, view.referrer_organisation, view.practitioner_id):
         raise not_found()
     await read_audit.record_access(context.session_factory, ref, AccessChannel.API, caller)
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
     if caller.role == Role.REFERRER:
         question = None
         if view.stage == Stage.INFO_REQUESTED:
-            question = await _asked(context, ref)
-        return _for_referrer(view, timeline, question)
+            question = await open_question(context, ref)
+        return referrer_view(view, timeline, question)
     # One truth: the waiting list's own position and estimate, as every page and letter.
     async with context.session_factory() as session:
         view = await with_current_standing(session, view, await context.clock())
@@ -284,7 +273,7 @@ async def answer_information(
     view = await _act(
         context, caller, ref, "answer_information", InformationAnswer(answer=body.answer)
     )
-    return _for_referrer(view, view.timeline)
+    return referrer_view(view, view.timeline)
 
 
 # ---------------------------------------------------------------------------- coordinator
@@ -492,99 +481,9 @@ async def discharge(
 # ---------------------------------------------------------------------------- helpers
 
 
-def _may_see(caller: Principal, organisation: str | None, practitioner_id: str | None) -> bool:
-    """A coordinator sees every referral; a referrer its organisation's; a practitioner
-    their caseload's (the referral's practitioner is them)."""
-    if caller.role == Role.COORDINATOR:
-        return True
-    if caller.role == Role.REFERRER:
-        return organisation is not None and organisation == caller.organisation
-    if caller.role == Role.PRACTITIONER:
-        return practitioner_id is not None and practitioner_id == caller.practitioner_id
-    return False
-
-
-async def _in_time(context: ApiContext, query: Awaitable[T]) -> T:
-    """A workflow query, bounded: 503 when it does not answer in time (e.g. no worker)."""
-    try:
-        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
-            return await query
-    except TimeoutError:
-        raise ProblemError(
-            503,
-            "unavailable",
-            "the referral's state did not come back in time; try again shortly",
-            headers={"Retry-After": "5"},
-        ) from None
-
-
-async def _state(context: ApiContext, ref: str) -> ReferralView:
-    """The workflow's ``state`` query; 404 when there is no such referral, 503 when it does
-    not answer in time (e.g. no worker is running)."""
-    return await _in_time(context, referrals.read(context.client, ref))
-
-
-async def _check_access(context: ApiContext, caller: Principal, ref: str) -> ReferralView | None:
-    """404 unless ``caller`` may see ``ref`` (a coordinator sees every referral).
-
-    For anyone else the answer takes the same two lookups whether the referral does not exist
-    or belongs to someone else: its read-model row, and whether Temporal has its workflow (a
-    server-side lookup no worker takes part in). The workflow itself — slower to answer, and
-    only for one that exists — is asked only once the caller may see the referral, or when
-    it is too new for the read model (its state is then returned, so as not to ask twice).
-    """
-    if caller.role == Role.COORDINATOR:
-        return None
-    async with context.session_factory() as session:
-        row = await referral_summary(session, ref)
-    exists = await referrals.exists(context.client, ref)
-    view: ReferralView | None = None
-    organisation: str | None = None
-    practitioner_id: str | None = None
-    if row is not None:
-        organisation, practitioner_id = row.referrer_organisation, row.practitioner_id
-    elif exists:
-        # Just submitted: the workflow has not recorded it in the read model yet.
-        try:
-            view = await _state(context, ref)
-        except referrals.NotFound:
-            raise not_found() from None
-        organisation, practitioner_id = view.referrer_organisation, view.practitioner_id
-    if not exists or not _may_see(caller, organisation, practitioner_id):
-        raise not_found()
-    return view
-
-
-async def _asked(context: ApiContext, ref: str) -> str | None:
-    """The triage question waiting for the referrer's answer (bounded like ``_state``)."""
-    return await _in_time(context, referrals.open_question(context.client, ref))
-
-
 async def _act(
     context: ApiContext, caller: Principal, ref: str, action: str, arg: object
 ) -> ReferralView:
     """Check the caller may act on ``ref``, then run the workflow update."""
-    await _check_access(context, caller, ref)
+    await check_access(context, caller, ref)
     return await context.act(ref, action, arg)  # type: ignore[arg-type]
-
-
-def _for_referrer(
-    view: ReferralView, timeline: list[TimelineEvent], question: str | None = None
-) -> ReferrerReferral:
-    return ReferrerReferral(
-        ref=view.ref,
-        stage=view.stage,
-        urgency=view.urgency,
-        received_at=view.received_at,
-        awaiting_information=view.stage == Stage.INFO_REQUESTED,
-        question=question if view.stage == Stage.INFO_REQUESTED else None,
-        episode_number=view.episode_number,
-        closed_reason=view.closed_reason,
-        timeline=[
-            event.model_copy(
-                update={"detail": {k: v for k, v in event.detail.items() if k in REFERRER_DETAIL}}
-            )
-            for event in timeline
-            if event.kind in REFERRER_EVENTS
-        ],
-    )
