@@ -69,7 +69,7 @@ NOT_BOOKED = "unbooked"
 _TIME = re.compile(r"^([01]?[0-9]|2[0-3])[:.]([0-5][0-9])$")
 
 
-class _Refused(Exception):
+class FormRefused(Exception):
     """The form cannot go ahead: show it again with ``problem`` (``status``)."""
 
     def __init__(self, problem: FormProblem, status: int = 400) -> None:
@@ -101,7 +101,7 @@ def _check_body(
             field_id = next((fields[p] for p in loc if p in fields), next(iter(fields.values())))
             message = str(found.get("msg", "not valid")).removeprefix("Value error, ")
             problem.add(field_id, message[:1].upper() + message[1:])
-        raise _Refused(problem) from None
+        raise FormRefused(problem) from None
 
 
 async def _run(
@@ -118,12 +118,12 @@ async def _run(
         view: ReferralView = await get_context(request).act(ref, action, argument)
     except WorkerUnavailable:
         problem.add(field_id, WORKER_DOWN)
-        raise _Refused(problem, 503) from None
+        raise FormRefused(problem, 503) from None
     except referrals.ActionRejected as rejected:
         log.info("practice action rejected", ref=ref, action=action)
         reason = rejected.reason
         problem.add(field_id, reason[:1].upper() + reason[1:])
-        raise _Refused(problem, 409) from None
+        raise FormRefused(problem, 409) from None
     except referrals.NotFound:
         raise not_yours() from None
     log.info("practice action", ref=ref, action=action, stage=view.stage.value)
@@ -134,7 +134,7 @@ def _done(request: Request, ref: str, text: str) -> Response:
     return redirect(request, client_url(ref), Flash("ok", text))
 
 
-async def _again(request: Request, user: DashboardUser, ref: str, refused: _Refused) -> Response:
+async def _again(request: Request, user: DashboardUser, ref: str, refused: FormRefused) -> Response:
     return await render_client(request, user, ref, refused.problem, refused.status)
 
 
@@ -182,7 +182,7 @@ async def book(request: Request, user: Practitioner, ref: Ref) -> Response:
         if not where:
             problem.add("book-where", "Enter where the session will be, for example the café")
         if problem.errors or at is None:
-            raise _Refused(problem)
+            raise FormRefused(problem)
         body = _check_body(
             problem,
             BookingBody,
@@ -198,7 +198,7 @@ async def book(request: Request, user: Practitioner, ref: Ref) -> Response:
             problem,
             "book-day",
         )
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _again(request, user, ref, refused)
     shown = at.astimezone(zone).strftime("%A %-d %B %Y at %H:%M")
     return _done(request, ref, f"Session booked for {shown}.")
@@ -235,7 +235,7 @@ async def record(request: Request, user: Practitioner, ref: Ref) -> Response:
                 "Choose whether they attended, did not attend, or the session was cancelled",
             )
         if problem.errors:
-            raise _Refused(problem)
+            raise FormRefused(problem)
         data: dict[str, Any] = {"outcome": outcome, "liaison": form.all("record-liaison")}
         if session_id != NOT_BOOKED:
             data["session_id"] = session_id
@@ -266,7 +266,7 @@ async def record(request: Request, user: Practitioner, ref: Ref) -> Response:
             problem,
             "record-outcome",
         )
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _again(request, user, ref, refused)
     return _done(
         request,
@@ -294,7 +294,7 @@ async def reqol(request: Request, user: Practitioner, ref: Ref, when: ReqolWhen)
             responses[str(item)] = int(answer)
     try:
         if problem.errors:
-            raise _Refused(problem)
+            raise FormRefused(problem)
         body = _check_body(
             problem, ReqolBody, {"when": when.value, "responses": responses}, {"when": "item-1"}
         )
@@ -307,7 +307,7 @@ async def reqol(request: Request, user: Practitioner, ref: Ref, when: ReqolWhen)
             problem,
             "item-1",
         )
-    except _Refused as refused:
+    except FormRefused as refused:
         return await render_reqol(request, user, ref, when, refused.problem, refused.status)
     moment = "start" if when == ReqolWhen.BASELINE else "end"
     return _done(request, ref, f"ReQoL-10 at the {moment} of the episode recorded.")
@@ -325,7 +325,7 @@ async def skip_reqol(request: Request, user: Practitioner, ref: Ref, when: Reqol
         reason = form.get("skip-reason")
         if not reason:
             problem.add("skip-reason", "Choose why the measure was not taken")
-            raise _Refused(problem)
+            raise FormRefused(problem)
         data: dict[str, Any] = {"when": when.value, "skipped_reason": reason}
         if form.get("skip-note"):
             data["note"] = form.get("skip-note")
@@ -346,7 +346,7 @@ async def skip_reqol(request: Request, user: Practitioner, ref: Ref, when: Reqol
             problem,
             "skip-reason",
         )
-    except _Refused as refused:
+    except FormRefused as refused:
         return await render_reqol(request, user, ref, when, refused.problem, refused.status)
     moment = "start" if when == ReqolWhen.BASELINE else "end"
     return _done(request, ref, f"ReQoL-10 at the {moment} of the episode skipped, with why.")
@@ -368,7 +368,7 @@ async def extend(request: Request, user: Practitioner, ref: Ref) -> Response:
         elif not typed.isdigit():
             problem.add("extend-sessions", "Enter the number of sessions as a whole number, like 8")
         if problem.errors:
-            raise _Refused(problem)
+            raise FormRefused(problem)
         body = _check_body(
             problem,
             ExtensionBody,
@@ -384,7 +384,7 @@ async def extend(request: Request, user: Practitioner, ref: Ref) -> Response:
             problem,
             "extend-sessions",
         )
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _again(request, user, ref, refused)
     return _done(request, ref, f"The plan now has {int(typed)} sessions.")
 
@@ -404,7 +404,7 @@ async def discharge(request: Request, user: Practitioner, ref: Ref) -> Response:
         if not summary:
             problem.add("discharge-summary", "Write a short summary of the episode")
         if problem.errors:
-            raise _Refused(problem)
+            raise FormRefused(problem)
         body = _check_body(
             problem,
             DischargeBody,
@@ -420,7 +420,7 @@ async def discharge(request: Request, user: Practitioner, ref: Ref) -> Response:
             problem,
             "discharge-reason",
         )
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _again(request, user, ref, refused)
     return _done(
         request,
