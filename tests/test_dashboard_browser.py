@@ -15,7 +15,7 @@ import pytest
 from readmodel.practitioners import add_practitioner
 from tests.factories import reqol
 from tests.fixtures.api import ORG_A, ORG_B, Api
-from tests.fixtures.dashboard import Dashboard, screenshot
+from tests.fixtures.dashboard import Dashboard, focus_lands_on, screenshot
 from tests.fixtures.smtp import SmtpServer
 from tests.helpers import eventually
 
@@ -79,7 +79,7 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
         # --- sign in: no session leads to the login page; a coordinator key opens it
         await page.goto(dashboard.link("/dashboard"))
         assert page.url.endswith("/dashboard/login")
-        assert await page.evaluate("document.activeElement.id") == "api_key"
+        await focus_lands_on(page, "#api_key")  # autofocus lands a rendering step after load
         await screenshot(page, "01-login")
         await page.fill("#api_key", coordinator)
         await page.click("button[type=submit]")

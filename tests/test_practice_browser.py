@@ -20,7 +20,7 @@ from axe_playwright_python.async_playwright import Axe
 
 from readmodel.practitioners import add_practitioner
 from tests.fixtures.api import ORG_A
-from tests.fixtures.dashboard import Dashboard, screenshot
+from tests.fixtures.dashboard import Dashboard, focus_lands_on, screenshot
 
 # A tier of `make check` (and CI), not of `make test`: a real browser.
 pytestmark = pytest.mark.slow
@@ -41,14 +41,6 @@ MAX_TABS = 120
 
 async def _focused(page: Any, selector: str) -> bool:
     return bool(await page.evaluate("s => document.activeElement?.matches(s) ?? false", selector))
-
-
-async def focus_lands_on(page: Any, selector: str) -> None:
-    """Wait until the focus is on ``selector``: ``autofocus`` takes effect at the browser's
-    next rendering step, which may come just after the page's load event."""
-    await page.wait_for_function(
-        "s => document.activeElement?.matches(s) ?? false", arg=selector, timeout=10_000
-    )
 
 
 async def settled(page: Any) -> None:
