@@ -272,3 +272,48 @@ def test_signed_values_keep_to_their_purpose_and_age() -> None:
     assert not signer.check("login", token, "key-id", "123")
     assert not signer.check("csrf", "", "key-id", "123")
     assert not signer.check("csrf", token[:-2], "key-id", "123")
+
+
+async def test_a_session_opens_only_its_own_roles_pages(dash: Api) -> None:
+    """A referrer's session is no dashboard session and a coordinator's no referrer session:
+    not as the other cookie, and not even signed for the other purpose with the right secret
+    (the role is read from the session's key on every request, not from the cookie)."""
+    from api.portal.session import SESSION_COOKIE as REFERRER_COOKIE
+
+    secret = load_session_secret(dashboard_settings(), dash.h.settings.data_dir)
+    signer = CookieSigner(secret)
+
+    def payload_of(value: str, purpose: str) -> dict[str, Any]:
+        found = signer.unsign(purpose, value, 3600)
+        assert found is not None
+        return found
+
+    form = await dash.http.get("/referrer/login")
+    referrer_key = await dash.key("referrer", organisation=ORG_A)
+    signed_in = await dash.http.post(
+        "/referrer/login", data={"csrf": _token(form.text), "api_key": referrer_key}
+    )
+    assert signed_in.status_code == 303
+    referrer_value = dash.http.cookies[REFERRER_COOKIE]
+    referrer_session = payload_of(referrer_value, "referrer-session")
+    dash.http.cookies.clear()
+    assert (await _sign_in(dash.http, await dash.key("coordinator"))).status_code == 303
+    coordinator_value = dash.http.cookies[SESSION_COOKIE]
+    coordinator_session = payload_of(coordinator_value, "session")
+
+    async def dashboard_opens(cookie: str) -> bool:
+        dash.http.cookies.clear()
+        dash.http.cookies.set(SESSION_COOKIE, cookie, path="/dashboard")
+        return (await dash.http.get("/dashboard")).status_code == 200
+
+    async def referrer_pages_open(cookie: str) -> bool:
+        dash.http.cookies.clear()
+        dash.http.cookies.set(REFERRER_COOKIE, cookie, path="/referrer")
+        return (await dash.http.get("/referrer")).status_code == 200
+
+    assert await dashboard_opens(coordinator_value)  # not vacuous
+    assert await referrer_pages_open(referrer_value)
+    assert not await dashboard_opens(referrer_value)
+    assert not await dashboard_opens(signer.sign("session", referrer_session))
+    assert not await referrer_pages_open(coordinator_value)
+    assert not await referrer_pages_open(signer.sign("referrer-session", coordinator_session))
