@@ -19,7 +19,7 @@ from infra.database import as_utc, insert_for, write_transaction
 from infra.keys import KeyRing
 from models.tables import ClientLinkUseRow, InboundMessageRow
 from readmodel.inbox import MESSAGE_MATCHED
-from readmodel.sealed_text import seal_text
+from readmodel.sealed_text import open_text, seal_text
 
 SessionFactory = async_sessionmaker[AsyncSession]
 LINK_CHANNEL = "link"
@@ -30,11 +30,13 @@ _LINK_SENDER = "link"
 @dataclass(frozen=True)
 class LinkAnswerStored:
     """The kept answer: its message id, and whether this call spent the link (False: it was
-    spent before; ``status`` then says whether the workflow has read that first answer)."""
+    spent before; ``status`` then says whether the workflow has read that first answer, and
+    ``same_answer`` whether that first answer is this one)."""
 
     message_id: str
     spent_now: bool
     status: str
+    same_answer: bool = True
 
 
 async def keep_link_answer(
@@ -49,19 +51,27 @@ async def keep_link_answer(
     spend: bool,
 ) -> LinkAnswerStored:
     """Keep an answer given through a link and, when ``spend``, mark the link used — both
-    or neither. A link already used keeps nothing new and returns its first answer."""
+    or neither. A link already used keeps nothing new and returns its first answer (and
+    whether it said the same as ``body``)."""
     message_id = uuid.uuid4().hex
     async with write_transaction(session_factory) as session:
         if spend and not await _spend(session, token_id, ref, purpose, at):
             first = (
                 await session.execute(
-                    select(InboundMessageRow.id, InboundMessageRow.status).where(
+                    select(
+                        InboundMessageRow.id, InboundMessageRow.status, InboundMessageRow.body
+                    ).where(
                         InboundMessageRow.channel == LINK_CHANNEL,
                         InboundMessageRow.gateway_id == token_id,
                     )
                 )
             ).one()
-            return LinkAnswerStored(message_id=first.id, spent_now=False, status=first.status)
+            return LinkAnswerStored(
+                message_id=first.id,
+                spent_now=False,
+                status=first.status,
+                same_answer=open_text(keyring, first.body) == body,
+            )
         await session.execute(
             insert_for(session, InboundMessageRow).values(
                 id=message_id,

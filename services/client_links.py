@@ -116,10 +116,10 @@ async def answer(
     link = await open_link(signer, session_factory, token)
     if not answer_allowed(link.purpose, given):
         raise LinkNotFound
-    if link.used and spends_link(given):
-        raise LinkGone("used")
     now = datetime.now(UTC)
     if given is LinkAnswer.REQOL:
+        if link.used:
+            raise LinkGone("used")
         await _record_reqol(client, session_factory, link, reqol or {}, now)
         return link
     body = ANSWER_RECORDS[given]
@@ -133,8 +133,13 @@ async def answer(
         at=now,
         spend=spends_link(given),
     )
-    if not kept.spent_now and kept.status != MESSAGE_MATCHED:
-        raise LinkGone("used")  # a second change raced the first, which went through
+    # The link was spent before (this is the one place that decides, in the transaction that
+    # keeps the answer). The same answer again while the workflow has not read the first (a
+    # double tap, a retry) is delivered again under the first's id, which the workflow takes
+    # once; anything else is refused, so the workflow never acts on an answer other than the
+    # one kept.
+    if not kept.spent_now and not (kept.same_answer and kept.status == MESSAGE_MATCHED):
+        raise LinkGone("used")
     reading = MessageReading(
         intent=ANSWER_INTENTS[given],
         crisis=is_crisis(given),

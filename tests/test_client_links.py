@@ -203,6 +203,29 @@ async def test_a_check_in_answered_by_link_once_and_never_again(
     assert [m.channel for m in kept] == ["link"]
 
 
+async def test_a_spent_link_takes_its_own_answer_again_but_never_another(
+    api: Api, smtp_server: SmtpServer
+) -> None:
+    """While the workflow has not read a link's first answer (no worker: it waits), the same
+    answer again (a double tap, a retry after an error) is delivered again under the first's
+    id, which the workflow takes once; a different one is refused, so the workflow can only
+    ever act on the answer kept. (Once read, any answer is refused: the check-in test.)"""
+    async with api.h.worker():
+        ref = await _waiting_with_checkin(api, smtp_server)
+        path = _link(smtp_server, "checkin")
+    first = await api.post(path, data={"answer": "still_waiting"})
+    assert first.status_code == 303
+    other = await api.post(path, data={"answer": "take_me_off"})
+    assert other.status_code == 410 and "already been used" in other.text
+    again = await api.post(path, data={"answer": "still_waiting"})
+    assert again.status_code == 303
+    async with api.h.session_factory() as session:
+        kept = (
+            await session.scalars(select(InboundMessageRow).where(InboundMessageRow.ref == ref))
+        ).all()
+    assert [m.channel for m in kept] == ["link"]
+
+
 async def test_help_now_shows_the_crisis_contacts_and_alerts_coordinators_even_after_use(
     api: Api, smtp_server: SmtpServer
 ) -> None:
@@ -405,7 +428,11 @@ async def test_a_link_is_spent_once_with_its_answer_on_each_database(db_url: str
             factory, TEST_KEYRING, token_id="t" * 16, body="stop", spend=True, **common
         )
         assert first.spent_now and not second.spent_now
-        assert second.message_id == first.message_id
+        assert second.message_id == first.message_id and not second.same_answer
+        third = await keep_link_answer(
+            factory, TEST_KEYRING, token_id="t" * 16, body="still", spend=True, **common
+        )
+        assert not third.spent_now and third.same_answer and third.message_id == first.message_id
         assert await link_used(factory, "t" * 16)
         helps = [
             await keep_link_answer(
