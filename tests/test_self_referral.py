@@ -119,3 +119,25 @@ async def test_one_address_may_send_only_a_few_forms(
             )
             answers.append(response.status_code)
         assert answers == [303, 303, 429]
+
+
+async def test_a_person_over_the_limit_gets_their_form_back_as_written(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shared connection (a library, a clinic's wifi) may meet the limit: the person is
+    told to wait and what they wrote is shown again, not lost behind an error page."""
+    settings = api_settings(self_referral_burst=1, self_referral_per_minute=0.1)
+    async with running_api(harness, settings) as api:
+        first = await api.post(
+            "/refer-yourself", data={**FORM, "started": await _shown(api, monkeypatch)}
+        )
+        assert first.status_code == 303
+        second = await api.post(
+            "/refer-yourself",
+            data={**FORM, "name": "Sam Reed", "started": await _shown(api, monkeypatch)},
+        )
+        assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
+        assert "wait a few minutes" in second.text
+        assert 'value="Sam Reed"' in second.text and FORM["help_with"] in second.text
+        assert STARTED.search(second.text)  # a fresh stamp: the button works again later
+        assert len(await _self_referrals(api)) <= 1

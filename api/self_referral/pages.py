@@ -21,6 +21,7 @@ from api.context import get_context
 from api.dashboard.state import get_state
 from api.dashboard.web import Form, PageError, read_form, same_origin
 from api.portal.pages import form_errors
+from api.problems import ProblemError
 from models.referral import ReferralEntry, Urgency
 from models.self_referral import MAX_FORM_AGE, SELF_REFERRAL, FormCheck, check_form
 from services.self_referrals import submit_self_referral
@@ -50,6 +51,10 @@ _LABELS = {
     "help_with": "What you would like help with",
     "consent": "Agreement",
 }
+_BUSY = (
+    "Many forms have been sent from here in the last few minutes. What you wrote is kept "
+    "below: please wait a few minutes, then press the button again."
+)
 _AGAIN = {
     FormCheck.TOO_QUICK: "Please check your answers, then press the button again.",
     FormCheck.EXPIRED: "This form was open for a long time. Please check it and send it again.",
@@ -168,7 +173,13 @@ async def self_referral(request: Request) -> Response:
         ]
         return _page(request, values, errors, None, 422)
     # Only forms that would start a referral count: a person correcting a mistake does not.
-    await context.self_referral_limiter.check(_address_key(request, context.pseudonym_key))
+    try:
+        await context.self_referral_limiter.check(_address_key(request, context.pseudonym_key))
+    except ProblemError as limited:
+        # The form again with what they wrote (a shared connection may meet the limit too).
+        response = _page(request, values, [], _BUSY, 429)
+        response.headers.update(limited.headers or {})
+        return response
     await submit_self_referral(
         context.client,
         context.pseudonym_key,
