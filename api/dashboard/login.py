@@ -20,16 +20,11 @@ from api.auth import Role, authenticate
 from api.context import get_context
 from api.dashboard.session import (
     COORDINATOR_HOME,
+    DASHBOARD,
     PRACTICE_HOME,
     DashboardUser,
     Flash,
-    end_session,
-    forget_login_nonce,
-    login_nonce,
-    login_token_valid,
     session_user,
-    set_login_nonce,
-    start_session,
 )
 from api.dashboard.state import get_state
 from api.dashboard.web import (
@@ -55,11 +50,11 @@ def _login_page(request: Request, status: int = 200, error: str | None = None) -
     """The form, its CSRF token bound to a nonce cookie (the form is posted before any
     session exists)."""
     state = get_state(request)
-    nonce, new = login_nonce(request)
-    token = state.signer.token("login", nonce)
+    nonce, new = DASHBOARD.login_nonce(request)
+    token = DASHBOARD.login_token(state.signer, nonce)
     response = render(request, "login.html", None, status=status, error=error, csrf=token)
     if new:
-        set_login_nonce(response, request, nonce, state.settings.secure_cookie)
+        DASHBOARD.set_login_nonce(response, request, nonce, state.settings.secure_cookie)
     return response
 
 
@@ -78,7 +73,9 @@ async def login(request: Request) -> Response:
     """Check the posted key; a coordinator's or a practitioner's starts a session."""
     state = get_state(request)
     form = await read_form(request)
-    if not same_origin(request) or not login_token_valid(request, state.signer, form.get("csrf")):
+    if not same_origin(request) or not DASHBOARD.login_token_valid(
+        request, state.signer, form.get("csrf")
+    ):
         raise PageError(
             403, "Form expired", "The sign-in form had expired. Reload the page and try again."
         )
@@ -93,7 +90,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, 403, _NOT_STAFF)
     home = PRACTICE_HOME if principal.role == Role.PRACTITIONER else COORDINATOR_HOME
     response = redirect(request, home)
-    await start_session(
+    await DASHBOARD.start(
         response,
         request,
         state.signer,
@@ -102,7 +99,7 @@ async def login(request: Request) -> Response:
         timedelta(hours=state.settings.session_hours),
         secure=state.settings.secure_cookie,
     )
-    forget_login_nonce(response, request, state.settings.secure_cookie)
+    DASHBOARD.forget_login_nonce(response, request, state.settings.secure_cookie)
     log.info("dashboard sign-in", key_id=principal.key_id, role=principal.role.value)
     return response
 
@@ -115,7 +112,7 @@ async def logout(
     await posted_form(request, user)
     state = get_state(request)
     response = redirect(request, "/dashboard/login", Flash("ok", "You have signed out."))
-    await end_session(
+    await DASHBOARD.end(
         response,
         request,
         state.signer,

@@ -128,64 +128,146 @@ class DashboardUser:
         return PRACTICE_HOME if self.is_practitioner else COORDINATOR_HOME
 
 
+@dataclass(frozen=True)
+class SessionCookies:
+    """One kind of sign-in's cookies and tokens — the dashboard's, or the referrers' own pages'
+    (``api.portal.session``): a session cookie (the key id, the expiry and the server-side
+    session's id, signed for ``purpose``), CSRF tokens derived from it (``csrf_purpose``), and
+    the sign-in form's nonce cookie with its token (``login_purpose``). Each kind has its own
+    cookie names, path and purposes, so a value made for one is refused by the other."""
+
+    path: str
+    session_cookie: str
+    login_cookie: str
+    purpose: str
+    csrf_purpose: str
+    login_purpose: str
+
+    def cookie_options(self, request: Request, secure: bool | None) -> dict[str, Any]:
+        """HttpOnly, SameSite=Strict, on this kind's path; Secure over HTTPS unless set."""
+        return {
+            "path": self.path,
+            "httponly": True,
+            "samesite": "strict",
+            "secure": request.url.scheme == "https" if secure is None else secure,
+        }
+
+    async def start(
+        self,
+        response: Response,
+        request: Request,
+        signer: CookieSigner,
+        session_factory: async_sessionmaker[AsyncSession],
+        key_id: str,
+        lifetime: timedelta,
+        *,
+        secure: bool | None,
+    ) -> None:
+        """Open a session on the server and set its cookie: the key id, the expiry and the
+        session's id, signed."""
+        opened = await open_session(session_factory, key_id, lifetime)
+        payload = {"k": key_id, "e": int(opened.expires_at.timestamp()), "s": opened.id}
+        response.set_cookie(
+            self.session_cookie,
+            signer.sign(self.purpose, payload),
+            max_age=int(lifetime.total_seconds()),
+            **self.cookie_options(request, secure),
+        )
+
+    async def end(
+        self,
+        response: Response,
+        request: Request,
+        signer: CookieSigner,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        secure: bool | None,
+    ) -> None:
+        """End the request's session on the server (any copy of its cookie is refused from
+        now on) and delete the cookie."""
+        payload = self.payload(signer, request)
+        if payload is not None:
+            await close_session(session_factory, payload["s"])
+        response.delete_cookie(self.session_cookie, **self.cookie_options(request, secure))
+
+    def payload(self, signer: CookieSigner, request: Request) -> dict[str, Any] | None:
+        """The session cookie's payload if it is signed, of the right shape and not expired
+        (whether the session is still open is the server's to say: ``session_principal``)."""
+        payload = signer.unsign(
+            self.purpose, request.cookies.get(self.session_cookie), _SESSION_MAX_SECONDS
+        )
+        if payload is None:
+            return None
+        key_id, expires, session_id = payload.get("k"), payload.get("e"), payload.get("s")
+        if (
+            not isinstance(key_id, str)
+            or len(key_id) != _KEY_ID_LENGTH
+            or not isinstance(expires, int)
+        ):
+            return None
+        if not isinstance(session_id, str) or expires <= datetime.now(UTC).timestamp():
+            return None
+        return payload
+
+    def csrf(self, signer: CookieSigner, payload: dict[str, Any]) -> str:
+        """The CSRF token of the session whose cookie carries ``payload``."""
+        return signer.token(self.csrf_purpose, payload["k"], str(payload["e"]), payload["s"])
+
+    def csrf_valid(self, signer: CookieSigner, request: Request, presented: str | None) -> bool:
+        """Whether a posted CSRF token belongs to the request's (valid-looking) session."""
+        payload = self.payload(signer, request)
+        if payload is None:
+            return False
+        return signer.check(
+            self.csrf_purpose, presented, payload["k"], str(payload["e"]), payload["s"]
+        )
+
+    def login_nonce(self, request: Request) -> tuple[str, bool]:
+        """The sign-in form's nonce: the one in the browser's cookie, else a new one
+        (``True``: the caller sets it with ``set_login_nonce``)."""
+        nonce = request.cookies.get(self.login_cookie)
+        if nonce and len(nonce) == _NONCE_LENGTH:
+            return nonce, False
+        return secrets.token_urlsafe(16), True
+
+    def login_token(self, signer: CookieSigner, nonce: str) -> str:
+        """The sign-in form's token, bound to its nonce (the form is posted before any
+        session exists, so a page elsewhere cannot sign someone in with its own key)."""
+        return signer.token(self.login_purpose, nonce)
+
+    def set_login_nonce(
+        self, response: Response, request: Request, nonce: str, secure: bool | None
+    ) -> None:
+        response.set_cookie(
+            self.login_cookie,
+            nonce,
+            max_age=LOGIN_NONCE_SECONDS,
+            **self.cookie_options(request, secure),
+        )
+
+    def login_token_valid(
+        self, request: Request, signer: CookieSigner, presented: str | None
+    ) -> bool:
+        """Whether the sign-in form's token matches the nonce cookie that came with it."""
+        nonce = request.cookies.get(self.login_cookie)
+        return bool(nonce) and signer.check(self.login_purpose, presented, str(nonce))
+
+    def forget_login_nonce(self, response: Response, request: Request, secure: bool | None) -> None:
+        response.delete_cookie(self.login_cookie, **self.cookie_options(request, secure))
+
+
+DASHBOARD = SessionCookies(
+    path=COOKIE_PATH,
+    session_cookie=SESSION_COOKIE,
+    login_cookie=LOGIN_COOKIE,
+    purpose="session",
+    csrf_purpose="csrf",
+    login_purpose="login",
+)
+
+
 def _cookie_options(request: Request, secure: bool | None) -> dict[str, Any]:
-    return {
-        "path": COOKIE_PATH,
-        "httponly": True,
-        "samesite": "strict",
-        "secure": request.url.scheme == "https" if secure is None else secure,
-    }
-
-
-async def start_session(
-    response: Response,
-    request: Request,
-    signer: CookieSigner,
-    session_factory: async_sessionmaker[AsyncSession],
-    key_id: str,
-    lifetime: timedelta,
-    *,
-    secure: bool | None,
-) -> None:
-    """Open a session on the server and set its cookie: the key id, the expiry and the
-    session's id, signed."""
-    opened = await open_session(session_factory, key_id, lifetime)
-    payload = {"k": key_id, "e": int(opened.expires_at.timestamp()), "s": opened.id}
-    response.set_cookie(
-        SESSION_COOKIE,
-        signer.sign("session", payload),
-        max_age=int(lifetime.total_seconds()),
-        **_cookie_options(request, secure),
-    )
-
-
-async def end_session(
-    response: Response,
-    request: Request,
-    signer: CookieSigner,
-    session_factory: async_sessionmaker[AsyncSession],
-    *,
-    secure: bool | None,
-) -> None:
-    """End the request's session on the server (any copy of its cookie is refused from now on)
-    and delete the cookie."""
-    payload = _session_payload(signer, request)
-    if payload is not None:
-        await close_session(session_factory, payload["s"])
-    response.delete_cookie(SESSION_COOKIE, **_cookie_options(request, secure))
-
-
-def _session_payload(signer: CookieSigner, request: Request) -> dict[str, Any] | None:
-    """The session cookie's payload if it is signed, of the right shape and not expired."""
-    payload = signer.unsign("session", request.cookies.get(SESSION_COOKIE), _SESSION_MAX_SECONDS)
-    if payload is None:
-        return None
-    key_id, expires, session_id = payload.get("k"), payload.get("e"), payload.get("s")
-    if not isinstance(key_id, str) or len(key_id) != _KEY_ID_LENGTH or not isinstance(expires, int):
-        return None
-    if not isinstance(session_id, str) or expires <= datetime.now(UTC).timestamp():
-        return None
-    return payload
+    return DASHBOARD.cookie_options(request, secure)
 
 
 async def session_user(
@@ -197,54 +279,24 @@ async def session_user(
     The session and its key are looked up on every request: a session signed out, or a key
     revoked (or whose role changed), is no session at once.
     """
-    payload = _session_payload(signer, request)
+    payload = DASHBOARD.payload(signer, request)
     if payload is None:
         return None
-    key_id, expires, session_id = payload["k"], payload["e"], payload["s"]
-    principal: Principal | None = await session_principal(session_factory, session_id, key_id)
+    principal: Principal | None = await session_principal(
+        session_factory, payload["s"], payload["k"]
+    )
     if principal is None:
         return None
     return DashboardUser(
         principal=principal,
-        expires_at=datetime.fromtimestamp(expires, UTC),
-        csrf=signer.token("csrf", key_id, str(expires), session_id),
+        expires_at=datetime.fromtimestamp(payload["e"], UTC),
+        csrf=DASHBOARD.csrf(signer, payload),
     )
 
 
 def csrf_valid(signer: CookieSigner, request: Request, presented: str | None) -> bool:
     """Whether a posted CSRF token belongs to the request's (valid-looking) session."""
-    payload = _session_payload(signer, request)
-    if payload is None:
-        return False
-    return signer.check("csrf", presented, payload["k"], str(payload["e"]), payload["s"])
-
-
-# ------------------------------------------------------------------------------- login nonce
-
-
-def login_nonce(request: Request) -> tuple[str, bool]:
-    """The login form's nonce: the one in the browser's cookie, else a new one (``True``:
-    the caller sets it with ``set_login_nonce``)."""
-    nonce = request.cookies.get(LOGIN_COOKIE)
-    if nonce and len(nonce) == _NONCE_LENGTH:
-        return nonce, False
-    return secrets.token_urlsafe(16), True
-
-
-def set_login_nonce(response: Response, request: Request, nonce: str, secure: bool | None) -> None:
-    response.set_cookie(
-        LOGIN_COOKIE, nonce, max_age=LOGIN_NONCE_SECONDS, **_cookie_options(request, secure)
-    )
-
-
-def login_token_valid(request: Request, signer: CookieSigner, presented: str | None) -> bool:
-    """Whether the login form's token matches the nonce cookie that came with it."""
-    nonce = request.cookies.get(LOGIN_COOKIE)
-    return bool(nonce) and signer.check("login", presented, str(nonce))
-
-
-def forget_login_nonce(response: Response, request: Request, secure: bool | None) -> None:
-    response.delete_cookie(LOGIN_COOKIE, **_cookie_options(request, secure))
+    return DASHBOARD.csrf_valid(signer, request, presented)
 
 
 # ------------------------------------------------------------------------------------ flash

@@ -175,6 +175,7 @@ async def login(request: Request) -> Response:
         timedelta(hours=state.settings.session_hours),
         state.settings.secure_cookie,
     )
+    session.forget_login_nonce(response, request, state.settings.secure_cookie)
     log.info("referrer sign-in", key_id=principal.key_id)
     return response
 
