@@ -4,7 +4,7 @@ answers it takes and what each answer means to the referral.
 A link is made for one letter (``LINK_PURPOSES``: the letters that ask the client something)
 and does one thing for one referral. It takes one change: once a change went through the
 link is spent. "I need help now" is not a change: it works as long as the link's signature
-does (spent or not), because a possible crisis must always reach a person.
+does (spent or expired), because a possible crisis must always reach a person.
 """
 
 from __future__ import annotations

@@ -67,8 +67,11 @@ class OpenedLink:
     used: bool
 
 
-def read_token(signer: LinkSigner, token: str) -> tuple[LinkToken, LinkPurpose]:
-    """The token's content and purpose; ``LinkNotFound`` or ``LinkGone("expired")``."""
+def read_token(
+    signer: LinkSigner, token: str, *, expired_too: bool = False
+) -> tuple[LinkToken, LinkPurpose]:
+    """The token's content and purpose; ``LinkNotFound``, or ``LinkGone("expired")`` unless
+    ``expired_too`` (asking for help: a genuine link's page may have been open for days)."""
     try:
         content = signer.read(token)
     except LinkInvalid:
@@ -76,6 +79,8 @@ def read_token(signer: LinkSigner, token: str) -> tuple[LinkToken, LinkPurpose]:
     purpose = purpose_from_code(content.purpose_code)
     if purpose is None:
         raise LinkNotFound
+    if expired_too:
+        return content, purpose
     try:
         signer.read(token, max_age_seconds=int(lifetime(purpose).total_seconds()))
     except LinkExpired:
@@ -86,10 +91,15 @@ def read_token(signer: LinkSigner, token: str) -> tuple[LinkToken, LinkPurpose]:
 
 
 async def open_link(
-    signer: LinkSigner, session_factory: async_sessionmaker[AsyncSession], token: str
+    signer: LinkSigner,
+    session_factory: async_sessionmaker[AsyncSession],
+    token: str,
+    *,
+    expired_too: bool = False,
 ) -> OpenedLink:
-    """What a link is for, if it is genuine and not expired (used or not)."""
-    content, purpose = read_token(signer, token)
+    """What a link is for, if it is genuine and (unless ``expired_too``) not expired, used
+    or not."""
+    content, purpose = read_token(signer, token, expired_too=expired_too)
     used = await link_used(session_factory, content.token_id)
     return OpenedLink(purpose=purpose, ref=content.ref, token_id=content.token_id, used=used)
 
@@ -109,11 +119,14 @@ async def answer(
     """Act on ``given`` through the link ``token``.
 
     Raises ``LinkNotFound`` (not ours, or the answer is not one this link takes),
-    ``LinkGone`` (expired, or used for a change already — asking for help still works),
+    ``LinkGone`` (expired, or used for a change already — asking for help works on any
+    genuine link, expired or used),
     ``AnswerNotTaken`` (a ReQoL-10 the referral refused). Temporal errors propagate: the
     answer is kept and a person sees it in the inbox.
     """
-    link = await open_link(signer, session_factory, token)
+    # A possible crisis must reach a person: asking for help works on a genuine link however
+    # old (a page left open in a phone's browser for days), and never spends it.
+    link = await open_link(signer, session_factory, token, expired_too=is_crisis(given))
     if not answer_allowed(link.purpose, given):
         raise LinkNotFound
     now = datetime.now(UTC)

@@ -226,6 +226,33 @@ async def test_a_spent_link_takes_its_own_answer_again_but_never_another(
     assert [m.channel for m in kept] == ["link"]
 
 
+async def test_help_now_through_an_expired_link_still_alerts_coordinators(
+    api: Api, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check-in page left open in a phone's browser past its link's lifetime: "I need help
+    now" still reaches a person (any other answer is refused as too old)."""
+    signer = LinkSigner(TEST_PSEUDONYM_KEY)
+    async with api.h.worker():
+        ref = await api.h.refer(submission())
+        await api.h.act(ref, "triage", ACCEPT)
+        made = time.time() - lifetime(LinkPurpose.CHECKIN).total_seconds() - 3600
+        monkeypatch.setattr(time, "time", lambda: made)
+        token = signer.make(purpose_code(LinkPurpose.CHECKIN), ref, "expiredhelp00001")
+        monkeypatch.undo()
+        assert (await api.get(f"/c/{token}")).status_code == 410
+        assert (await api.post(f"/c/{token}", data={"answer": "ok"})).status_code == 410
+        help_page = await api.post(f"/c/{token}", data={"answer": "help"})
+        assert help_page.status_code == 200 and "told our team" in help_page.text
+
+        def alerted() -> bool:
+            return any(
+                m["X-Harbour-Alert"] == "crisis_message" and m["X-Harbour-Ref"] == ref
+                for m in mails_for(smtp_server, COORDINATORS)
+            )
+
+        await eventually(alerted)
+
+
 async def test_help_now_shows_the_crisis_contacts_and_alerts_coordinators_even_after_use(
     api: Api, smtp_server: SmtpServer
 ) -> None:
