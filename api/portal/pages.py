@@ -24,6 +24,7 @@ from api.client_links.web import TEXT, PublicRoute, RedirectTo, form_body, rende
 from api.context import get_context
 from api.dashboard.state import get_state
 from api.dashboard.web import Form, PageError, read_form, same_origin
+from api.form_errors import form_errors
 from api.idempotency import submit_referral
 from api.portal import session
 from api.portal.session import ReferrerUser
@@ -330,43 +331,6 @@ def _entry(form: Form, organisation: str) -> dict[str, Any]:
     }
 
 
-def plain_error(item: Any, label: str) -> str:
-    """A validation error in words for the form: what to do, naming the field."""
-    kind, message = str(item.get("type", "")), str(item.get("msg", ""))
-    if kind in ("missing", "string_too_short"):
-        return f"Enter {label[0].lower()}{label[1:]}"
-    if kind == "string_too_long":
-        limit = (item.get("ctx") or {}).get("max_length")
-        return f"{label} must be {limit} characters or fewer" if limit else f"{label} is too long"
-    if "email address" in message and kind == "value_error":
-        return f"{label}: enter an email address like name@example.org"
-    return f"{label}: {message.removeprefix('Value error, ')}"
-
-
-def form_errors(
-    error: ValidationError,
-    fields: dict[tuple[str, ...], str] | None = None,
-    labels: dict[str, str] | None = None,
-    *,
-    fallback: str = "reason",
-) -> list[tuple[str, str]]:
-    """(field id, plain message) for each error, the first per field, in the form's order;
-    ``fields`` maps an error's location to a field id, ``labels`` names the fields."""
-    fields = _FIELDS if fields is None else fields
-    labels = _LABELS if labels is None else labels
-    found: dict[str, str] = {}
-    for item in error.errors():
-        loc = tuple(str(part) for part in item["loc"] if not isinstance(part, int))
-        field = None
-        while loc and field is None:
-            field = fields.get(loc)
-            loc = loc[:-1]
-        field = field or fallback
-        found.setdefault(field, plain_error(item, labels[field]))
-    order = list(labels)
-    return sorted(found.items(), key=lambda pair: order.index(pair[0]))
-
-
 @router.post(
     "/referrer/refer",
     openapi_extra=form_body(
@@ -399,7 +363,9 @@ async def refer(request: Request) -> Response:
     try:
         entry = ReferralEntry.model_validate(_entry(form, user.organisation))
     except ValidationError as error:
-        return _form_page(request, user, values, form_errors(error), idempotency_key, 422)
+        return _form_page(
+            request, user, values, form_errors(error, _FIELDS, _LABELS), idempotency_key, 422
+        )
     context = get_context(request)
     await context.intake_limiter.check(user.principal.key_id)
     submitted = await submit_referral(context, user.principal, entry, idempotency_key)

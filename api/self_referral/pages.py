@@ -20,7 +20,7 @@ from api.client_links.web import TEXT, PublicRoute, form_body, render
 from api.context import get_context
 from api.dashboard.state import get_state
 from api.dashboard.web import Form, PageError, read_form, same_origin
-from api.portal.pages import form_errors
+from api.form_errors import form_errors
 from api.problems import ProblemError
 from models.referral import ReferralEntry, Urgency
 from models.self_referral import MAX_FORM_AGE, SELF_REFERRAL, FormCheck, check_form
