@@ -418,6 +418,21 @@ async def test_links_that_are_not_ours_say_so_plainly(api: Api) -> None:
     assert bad_answer.status_code == 400
 
 
+async def test_a_reqol_answer_that_only_looks_like_a_digit_is_asked_again(api: Api) -> None:
+    """ "²" and "٣" pass ``str.isdigit()``; the first made ``int()`` fail with a 500. Both are
+    named as unanswered, the form kept, nothing recorded or spent."""
+    signer = LinkSigner(TEST_PSEUDONYM_KEY)
+    token = signer.make(purpose_code(LinkPurpose.REQOL), "R7K2M9QX4PT", "digitsdigits0001")
+    answers = {f"q{item}": "2" for item in range(1, 11)} | {"q1": "²", "q2": "٣"}
+    response = await api.post(f"/c/{token}", data={"answer": "reqol", **answers})
+    assert response.status_code == 422
+    assert "Question 1 has no answer" in response.text
+    assert "Question 2 has no answer" in response.text
+    assert "Question 3 has no answer" not in response.text
+    async with api.h.session_factory() as session:
+        assert not (await session.scalars(select(ClientLinkUseRow))).all()
+
+
 async def test_a_reqol_the_referral_cannot_take_changes_nothing_and_keeps_the_link(
     api: Api,
 ) -> None:

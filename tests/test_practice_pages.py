@@ -293,6 +293,15 @@ async def test_a_practitioner_works_in_their_own_workspace_only(dash: Api, tmp_p
         page = await api.http.get(f"/dashboard/practice/clients/{mine}")
         assert "Total" in page.text and "of 40" in page.text
 
+        # --- a number int() cannot read ("²" passes str.isdigit()): said plainly, no 500
+        odd = await api.http.post(
+            f"/dashboard/practice/clients/{mine}/extend",
+            data={"csrf": token, "extend-sessions": "²"},
+        )
+        assert odd.status_code == 400
+        assert _summary(odd.text) == [
+            ("extend-sessions", "Enter the number of sessions as a whole number, like 8")
+        ]
         # --- extend beyond the maximum: the workflow's reason, on the field
         too_many = await api.http.post(
             f"/dashboard/practice/clients/{mine}/extend",

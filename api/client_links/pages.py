@@ -30,6 +30,7 @@ router = APIRouter(route_class=PublicRoute)
 
 Token = Annotated[str, Path(min_length=10, max_length=120, pattern=r"^[A-Za-z0-9_.-]+$")]
 REQOL_CHOICES = range(0, 5)
+_CHOICE_TEXTS = frozenset(str(choice) for choice in REQOL_CHOICES)
 _STATIC_FILES = {"public.css": "text/css"}
 
 
@@ -162,7 +163,8 @@ def _reqol_answers(fields: dict[str, list[str]]) -> tuple[dict[int, int], list[i
     missing: list[int] = []
     for item in ITEMS:
         value = fields.get(f"q{item}", [""])[0].strip()
-        if value.isdigit() and int(value) in REQOL_CHOICES:
+        # By the choices' own text: "²" or "٣" pass str.isdigit() but are no answer here.
+        if value in _CHOICE_TEXTS:
             answers[item] = int(value)
         else:
             missing.append(item)
@@ -178,7 +180,9 @@ def _reqol_again(
 ) -> Response:
     """The questions again with what was chosen kept, and what is missing named at the top."""
     chosen = {
-        item: fields[f"q{item}"][0] for item in ITEMS if fields.get(f"q{item}", [""])[0].isdigit()
+        item: fields[f"q{item}"][0]
+        for item in ITEMS
+        if fields.get(f"q{item}", [""])[0] in _CHOICE_TEXTS
     }
     return render(
         request,

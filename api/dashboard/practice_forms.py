@@ -365,7 +365,7 @@ async def extend(request: Request, user: Practitioner, ref: Ref) -> Response:
     try:
         if not typed:
             problem.add("extend-sessions", "Enter how many sessions the plan should have")
-        elif not typed.isdigit():
+        elif not (typed.isascii() and typed.isdigit()):  # "²" is a digit int() refuses
             problem.add("extend-sessions", "Enter the number of sessions as a whole number, like 8")
         if problem.errors:
             raise FormRefused(problem)
