@@ -8,6 +8,7 @@ the stage, never the model.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, Protocol
 
@@ -27,15 +28,22 @@ QUIETER_LOGGERS = {
 }
 
 
+# A client's secure link, /c/<token>[/...]: the token is the key to their page (the public
+# pages' static files, /c/static/..., hold none).
+_LINK_TOKEN = re.compile(r"^/c/(?!static/)[^/]+")
+
+
 class _WithoutQueryStrings(logging.Filter):
     """uvicorn's access log (any uvicorn in the process, should one have it on) without query
-    strings: they carry typed search text, and would carry a key sent in a URL."""
+    strings — they carry typed search text, and would carry a key sent in a URL — and without
+    the token of a client's secure link (``/c/{token}``), which opens their page."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         # uvicorn's record: (client address, method, path with query, HTTP version, status).
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+            path = _LINK_TOKEN.sub("/c/{token}", args[2].split("?", 1)[0])
+            record.args = (args[0], args[1], path, args[3], args[4])
         return True
 
 

@@ -80,6 +80,28 @@ async def test_the_access_log_holds_no_typed_text_and_no_key(
         assert secret not in logged, secret
 
 
+def test_a_uvicorn_access_log_would_hold_no_link_token_and_no_query(
+    access_records: pytest.LogCaptureFixture,
+) -> None:
+    """Harbour's servers run uvicorn without its access log (``api.access_log`` logs route
+    templates); should any uvicorn in the process log requests, a client's link token — the
+    key to their page — and query strings are cut from the line as uvicorn writes it."""
+    token = "c.R7K2M9QX4PT.0123456789abcdef.Z1x2Y3.AbCdEfGhIjKlMnOpQrStUv"
+    access = logging.getLogger("uvicorn.access")
+    assert access.isEnabledFor(logging.INFO)  # as the API process sets it up
+    for path in (f"/c/{token}", f"/c/{token}/done/ok", f"/v1/referrals?q={TYPED_NAME}"):
+        # uvicorn's own call: (client address, method, path with query, HTTP version, status)
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+    access.info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/c/static/public.css", "1.1", 200
+    )
+    lines = [r.getMessage() for r in access_records.records if r.name == "uvicorn.access"]
+    assert len(lines) == 4
+    logged = "\n".join(lines)
+    assert token not in logged and "0123456789abcdef" not in logged and TYPED_NAME not in logged
+    assert "/c/{token}/done/ok" in logged and "/c/static/public.css" in logged
+
+
 async def test_keys_are_never_accepted_in_urls(api: Api) -> None:
     coordinator = await api.key("coordinator")
     for path, params in (
