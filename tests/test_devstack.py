@@ -88,7 +88,6 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
         HARBOUR_DEVSTACK_NOTIFY_STANDIN_PORT=str(notify_port),
         HARBOUR_WORKER_METRICS_PORT=str(metrics_port),
     )
-    started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack", "--check"],
         cwd=ROOT,
@@ -105,7 +104,6 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
         for pid in _processes_mentioning(str(data_dir)):
             os.kill(pid, signal.SIGKILL)
         raise AssertionError(f"devstack --check did not finish in 180 s:\n{output}") from None
-    elapsed = time.monotonic() - started
 
     temporal_log = data_dir / "temporal.log"
     log_tail = temporal_log.read_text()[-2000:] if temporal_log.exists() else "(no temporal.log)"
@@ -129,7 +127,8 @@ def test_devstack_check_starts_everything_and_stops_cleanly(tmp_path: Path) -> N
     assert leftovers == [], f"processes left running: {leftovers}"
     ports = (temporal_port, ui_port, smtp_port, api_port, notify_port, metrics_port)
     assert all(_port_is_free(port) for port in ports)
-    assert elapsed < 120
+    # How long it took is not asserted (a loaded machine is slow, not wrong): the 180 s bound
+    # above only stops a hang.
 
 
 # ------------------------------------------------------------------ a stack that recovers
