@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from models.actions import DeclineReason, TriageDecision, TriageOutcome
 from models.referral import Stage
 from models.tables import IdempotencyKeyRow
-from tests.fixtures.api import ORG_A, ORG_B, Api
+from tests.fixtures.api import ORG_A, ORG_B, Api, api_settings, running_api
+from tests.fixtures.temporal import Harness
 from tests.helpers import eventually
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -175,3 +176,21 @@ async def test_a_post_without_the_session_token_changes_nothing(api: Api) -> Non
     response = await api.post("/referrer/refer", data=forged)
     assert response.status_code == 403
     assert await referrals_stored(api) == 0
+
+
+async def test_over_the_intake_limit_the_form_comes_back_as_written(harness: Harness) -> None:
+    """The key's intake limit (the API's) met through the form: told to wait, with what was
+    typed kept — not an error page that loses it — and nothing stored."""
+    async with running_api(harness, api_settings(intake_burst=1, intake_per_minute=0.1)) as api:
+        await sign_in(api)
+        page = (await api.get("/referrer/refer")).text
+        first = await api.post("/referrer/refer", data=form(page, **VALID))
+        assert first.status_code == 303
+        page = (await api.get("/referrer/refer")).text
+        second = await api.post(
+            "/referrer/refer", data=form(page, **{**VALID, "client_name": "Sam Reed"})
+        )
+        assert second.status_code == 429 and int(second.headers["Retry-After"]) >= 1
+        assert "Nothing was sent this time" in second.text
+        assert 'value="Sam Reed"' in second.text and VALID["reason"] in second.text
+        assert await referrals_stored(api) == 1

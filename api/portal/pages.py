@@ -28,6 +28,7 @@ from api.form_errors import form_errors
 from api.idempotency import submit_referral
 from api.portal import session
 from api.portal.session import ReferrerUser
+from api.problems import ProblemError
 from api.referral_access import (
     check_access,
     in_time,
@@ -50,6 +51,10 @@ RefPath = Annotated[str, Path(pattern=REFERENCE_PATTERN)]
 LOGIN = "/referrer/login"
 _NOT_VALID = "That key was not recognised. Check it and try again."
 _NOT_REFERRER = "Only a referrer key can sign in here."
+_BUSY = (
+    "Your organisation has sent many referrals in the last few minutes. Nothing was sent this "
+    "time: please wait a minute, then press the button again. What you wrote is kept below."
+)
 
 # Where a validation error's location points on the form.
 _FIELDS: dict[tuple[str, ...], str] = {
@@ -291,6 +296,7 @@ def _form_page(
     errors: list[tuple[str, str]],
     idempotency_key: str,
     status: int = 200,
+    notice: str | None = None,
 ) -> Response:
     response = _page(
         request,
@@ -301,6 +307,7 @@ def _form_page(
         error_for=dict(errors),
         idempotency_key=idempotency_key,
         urgencies=[u.value for u in Urgency],
+        notice=notice,
     )
     response.status_code = status
     return response
@@ -356,6 +363,7 @@ async def refer(request: Request) -> Response:
     idempotency_key = form.get("idempotency_key")
     if (
         not (16 <= len(idempotency_key) <= 64)
+        or not idempotency_key.isascii()
         or not idempotency_key.replace("-", "").replace("_", "").isalnum()
     ):
         raise PageError(400, "Form expired", "Go back, reload the page and try again.")
@@ -367,7 +375,13 @@ async def refer(request: Request) -> Response:
             request, user, values, form_errors(error, _FIELDS, _LABELS), idempotency_key, 422
         )
     context = get_context(request)
-    await context.intake_limiter.check(user.principal.key_id)
+    try:
+        await context.intake_limiter.check(user.principal.key_id)
+    except ProblemError as limited:
+        # The form again as written, not an error page that loses it.
+        response = _form_page(request, user, values, [], idempotency_key, 429, _BUSY)
+        response.headers.update(limited.headers or {})
+        return response
     submitted = await submit_referral(context, user.principal, entry, idempotency_key)
     return RedirectResponse(f"/referrer/referred/{submitted.ref}", status_code=303)
 
