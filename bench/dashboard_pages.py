@@ -369,7 +369,7 @@ async def _sign_in(http: httpx.AsyncClient, key: str) -> None:
     assert response.status_code == 303, response.text
 
 
-async def _measure(
+async def measure_page(
     http: httpx.AsyncClient, path: str, requests: int
 ) -> tuple[list[float], list[float], list[float]]:
     """Per request: the server's own time (``Server-Timing``), the round trip, and the CPU
@@ -462,7 +462,7 @@ async def _run(
                     ("Dev mailbox, one email", f"/dashboard/mailbox/{mail}"),
                 ]
                 for name, path in cases:
-                    results.append((name, *await _measure(http, path, requests)))
+                    results.append((name, *await measure_page(http, path, requests)))
         finally:
             await server.stop()
         return results

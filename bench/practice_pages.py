@@ -19,7 +19,6 @@ import asyncio
 import os
 import re
 import secrets
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +40,7 @@ from bench.common import (
     run_main,
     submission,
 )
+from bench.dashboard_pages import measure_page
 from models.actions import Allocation, SessionBooking, TriageDecision, TriageOutcome
 from models.tables import CaseloadRow, ReadAuditRow, ReferralRow
 from services import referrals
@@ -100,23 +100,6 @@ async def _sign_in(http: httpx.AsyncClient, key: str) -> None:
     assert response.headers["location"] == "/dashboard/practice"
 
 
-async def _measure(
-    http: httpx.AsyncClient, path: str, requests: int
-) -> tuple[list[float], list[float], list[float]]:
-    for _ in range(3):
-        (await http.get(path)).raise_for_status()
-    server, trips, cpu = [], [], []
-    for _ in range(requests):
-        began, began_cpu = time.perf_counter(), time.process_time()
-        response = await http.get(path)
-        trips.append(time.perf_counter() - began)
-        cpu.append(time.process_time() - began_cpu)
-        response.raise_for_status()
-        timing = re.search(r"dur=([0-9.]+)", response.headers.get("server-timing", ""))
-        server.append(float(timing.group(1)) / 1000 if timing else float("nan"))
-    return server, trips, cpu
-
-
 async def main(args: argparse.Namespace) -> int:
     load_before = os.getloadavg()[0]
     async with asyncio.timeout(args.timeout), harbour_stack(time_skipping=False) as stack:
@@ -150,7 +133,7 @@ async def main(args: argparse.Namespace) -> int:
                     ("ReQoL-10 form", f"/dashboard/practice/clients/{refs[0]}/reqol/baseline"),
                 ]
                 results = [
-                    (name, *await _measure(http, path, args.requests)) for name, path in cases
+                    (name, *await measure_page(http, path, args.requests)) for name, path in cases
                 ]
                 async with stack.session_factory() as session:
                     audited = int(
