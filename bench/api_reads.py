@@ -30,7 +30,15 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from api.server import ApiServer
 from api.settings import ApiSettings
-from bench.common import PSEUDONYM_KEY, harbour_stack, machine_line, ms, percentile, run_main
+from bench.common import (
+    PSEUDONYM_KEY,
+    fresh_statistics,
+    harbour_stack,
+    machine_line,
+    ms,
+    percentile,
+    run_main,
+)
 from infra.database import make_engine, make_session_factory, migrate
 from models.tables import CaseloadRow, PractitionerRow, ReferralRow
 from services.api_keys import create_api_key
@@ -124,16 +132,7 @@ async def _fill(session_factory: Any, count: int) -> None:
             await session.execute(insert(ReferralRow), referrals[start : start + 5000])
         for start in range(0, len(caseload), 5000):
             await session.execute(insert(CaseloadRow), caseload[start : start + 5000])
-    # Fresh planner statistics (and, on PostgreSQL, the visibility map that index-only scans
-    # need), as autovacuum would have them on a database that has been running a while.
-    engine = session_factory.kw["bind"]
-    async with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("VACUUM ANALYZE"))
-        else:
-            await connection.execute(text("ANALYZE"))
-            await connection.commit()
+    await fresh_statistics(session_factory)
 
 
 async def _measure(

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
@@ -410,3 +410,17 @@ def cpu_seconds() -> tuple[float, float]:
 def machine_line() -> str:
     """Cores and Python version, for the printed report."""
     return f"{len(os.sched_getaffinity(0))} cores, Python {sys.version.split()[0]}"
+
+
+async def fresh_statistics(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    """Fresh planner statistics after loading a bench's rows (and, on PostgreSQL, the
+    visibility map that index-only scans need), as autovacuum would have them on a database
+    that has been running a while."""
+    engine = session_factory.kw["bind"]
+    async with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text("VACUUM ANALYZE"))
+        else:
+            await connection.execute(text("ANALYZE"))
+            await connection.commit()

@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from bench.api_reads import _fill, _postgres_schema
-from bench.common import machine_line, ms, percentile, run_main
+from bench.common import fresh_statistics, machine_line, ms, percentile, run_main
 from infra.database import make_engine, make_session_factory, migrate
 from models.tables import InboundMessageRow, OutboxRow
 from readmodel.metrics import metrics_snapshot
@@ -78,14 +78,7 @@ async def _fill_messages(session_factory: Any, referrals: int, seed: int = 11) -
             await session.execute(insert(OutboxRow), outbox[start : start + 5000])
         for start in range(0, len(inbound), 5000):
             await session.execute(insert(InboundMessageRow), inbound[start : start + 5000])
-    engine = session_factory.kw["bind"]
-    async with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text("VACUUM ANALYZE"))
-        else:
-            await connection.execute(text("ANALYZE"))
-            await connection.commit()
+    await fresh_statistics(session_factory)
 
 
 async def _measure(url: str, referrals: int, scrapes: int) -> tuple[list[float], float]:
