@@ -155,6 +155,14 @@ async def _timeline_kinds(api: Api, ref: str) -> list[str]:
     return [event.kind for event in (await api.h.state(ref)).timeline]
 
 
+def _crisis_alerted(smtp: SmtpServer, ref: str) -> bool:
+    """Whether coordinators got the crisis alert for ``ref``."""
+    return any(
+        m["X-Harbour-Alert"] == "crisis_message" and m["X-Harbour-Ref"] == ref
+        for m in mails_for(smtp, COORDINATORS)
+    )
+
+
 async def _waiting_with_checkin(api: Api, smtp: SmtpServer) -> str:
     ref = await api.h.refer(submission())
     await api.h.act(ref, "triage", ACCEPT)
@@ -244,13 +252,7 @@ async def test_help_now_through_an_expired_link_still_alerts_coordinators(
         help_page = await api.post(f"/c/{token}", data={"answer": "help"})
         assert help_page.status_code == 200 and "told our team" in help_page.text
 
-        def alerted() -> bool:
-            return any(
-                m["X-Harbour-Alert"] == "crisis_message" and m["X-Harbour-Ref"] == ref
-                for m in mails_for(smtp_server, COORDINATORS)
-            )
-
-        await eventually(alerted)
+        await eventually(lambda: _crisis_alerted(smtp_server, ref))
 
 
 async def test_help_now_shows_the_crisis_contacts_and_alerts_coordinators_even_after_use(
@@ -266,13 +268,7 @@ async def test_help_now_shows_the_crisis_contacts_and_alerts_coordinators_even_a
             assert number in help_page.text
         assert "told our team" in help_page.text
 
-        def alerted() -> bool:
-            return any(
-                m["X-Harbour-Alert"] == "crisis_message" and m["X-Harbour-Ref"] == ref
-                for m in mails_for(smtp_server, COORDINATORS)
-            )
-
-        await eventually(alerted)
+        await eventually(lambda: _crisis_alerted(smtp_server, ref))
     async with api.h.session_factory() as session:
         crisis = (
             await session.scalars(
