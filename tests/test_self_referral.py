@@ -141,3 +141,13 @@ async def test_a_person_over_the_limit_gets_their_form_back_as_written(
         assert 'value="Sam Reed"' in second.text and FORM["help_with"] in second.text
         assert STARTED.search(second.text)  # a fresh stamp: the button works again later
         assert len(await _self_referrals(api)) <= 1
+
+
+async def test_something_other_than_a_form_is_refused_in_plain_words(api: Api) -> None:
+    response = await api.http.post(
+        "/refer-yourself", content=b'{"name": "x"}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 415 and "text/html" in response.headers["content-type"]
+    assert "only takes forms from our own pages" in response.text
+    assert "dashboard" not in response.text.lower() and "Traceback" not in response.text
+    assert await _self_referrals(api) == []

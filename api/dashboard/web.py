@@ -263,7 +263,8 @@ async def read_form(request: Request) -> Form:
         if len(body) > MAX_FORM_BYTES:
             raise PageError(413, "Too long", "What was sent is too long.")
     if body and content_type != "application/x-www-form-urlencoded":
-        raise PageError(415, "Not a form", "This address only takes the dashboard's own forms.")
+        # Shared by the public pages: the words must suit a client as well as staff.
+        raise PageError(415, "Not a form", "This address only takes forms from our own pages.")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
     except (UnicodeDecodeError, ValueError):
