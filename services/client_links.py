@@ -37,6 +37,7 @@ from readmodel.client_links import keep_link_answer, link_used, spend_link
 from readmodel.inbox import MESSAGE_MATCHED
 from services import referrals
 from services.inbound_messages import receive_by_link
+from services.worker_presence import with_worker
 
 log = structlog.get_logger()
 
@@ -115,6 +116,7 @@ async def answer(
     reqol: dict[int, int] | None = None,
     policy: ServicePolicy | None = None,
     task_queue: str = "harbour",
+    worker_wait_seconds: float = 20.0,
 ) -> OpenedLink:
     """Act on ``given`` through the link ``token``.
 
@@ -122,7 +124,9 @@ async def answer(
     ``LinkGone`` (expired, or used for a change already — asking for help works on any
     genuine link, expired or used),
     ``AnswerNotTaken`` (a ReQoL-10 the referral refused). Temporal errors propagate: the
-    answer is kept and a person sees it in the inbox.
+    answer is kept and a person sees it in the inbox. A ReQoL-10 is kept only by the
+    workflow: with no worker to take it within ``worker_wait_seconds``, ``WorkerUnavailable``
+    (nothing kept, the link not spent).
     """
     # A possible crisis must reach a person: asking for help works on a genuine link however
     # old (a page left open in a phone's browser for days), and never spends it.
@@ -133,7 +137,9 @@ async def answer(
     if given is LinkAnswer.REQOL:
         if link.used:
             raise LinkGone("used")
-        await _record_reqol(client, session_factory, link, reqol or {}, now)
+        await _record_reqol(
+            client, session_factory, link, reqol or {}, now, task_queue, worker_wait_seconds
+        )
         return link
     body = ANSWER_RECORDS[given]
     kept = await keep_link_answer(
@@ -178,12 +184,20 @@ async def _record_reqol(
     link: OpenedLink,
     responses: dict[int, int],
     now: datetime,
+    task_queue: str,
+    worker_wait_seconds: float,
 ) -> None:
     """The client's own ReQoL-10, as the episode's baseline, through the staff's update; the
     link is spent only once the workflow took it."""
     submission = ReqolSubmission(when=ReqolWhen.BASELINE, responses=responses)
     try:
-        await referrals.act(client, link.ref, "record_reqol", submission)
+        # Bounded, as every action is: a client's page must not hang while no worker runs.
+        await with_worker(
+            client,
+            task_queue,
+            worker_wait_seconds,
+            lambda c: referrals.act(c, link.ref, "record_reqol", submission),
+        )
     except referrals.ActionRejected as error:
         raise AnswerNotTaken(error.reason) from None
     await spend_link(

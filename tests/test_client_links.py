@@ -429,6 +429,26 @@ async def test_a_reqol_answer_that_only_looks_like_a_digit_is_asked_again(api: A
         assert not (await session.scalars(select(ClientLinkUseRow))).all()
 
 
+async def test_a_reqol_with_no_worker_to_take_it_comes_back_to_send_again(api: Api) -> None:
+    """The measure is kept only by the workflow: with no worker the page does not hang (the
+    configured wait) and does not claim it was kept — the answers come back to send again,
+    and the link is not spent."""
+    context = api.app.state.harbour
+    context.settings = context.settings.model_copy(update={"worker_wait_seconds": 1.0})
+    ref = await api.h.refer(submission())  # no worker runs in this test
+    token = LinkSigner(TEST_PSEUDONYM_KEY).make(
+        purpose_code(LinkPurpose.REQOL), ref, "noworkernowork01"
+    )
+    answers = {f"q{item}": str(item % 5) for item in range(1, 11)}
+    response = await api.post(f"/c/{token}", data={"answer": "reqol", **answers})
+    assert response.status_code == 503
+    assert "could not save your answers just now" in response.text
+    assert "kept what you sent" not in response.text
+    assert response.text.count(" checked") == 10  # every answer kept on the page
+    async with api.h.session_factory() as session:
+        assert not (await session.scalars(select(ClientLinkUseRow))).all()
+
+
 async def test_a_reqol_the_referral_cannot_take_changes_nothing_and_keeps_the_link(
     api: Api,
 ) -> None:

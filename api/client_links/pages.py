@@ -9,8 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from api.client_links.web import (
+    KEPT_ANYWAY,
     STATIC,
     PublicRoute,
     form_body,
@@ -25,6 +28,7 @@ from models.client_links import LINK_ANSWERS, LinkAnswer, LinkPurpose, answer_al
 from models.reqol import ITEMS
 from services import client_links
 from services.reqol_wording import load_reqol_wording
+from services.worker_presence import WorkerUnavailable
 
 router = APIRouter(route_class=PublicRoute)
 
@@ -32,6 +36,8 @@ Token = Annotated[str, Path(min_length=10, max_length=120, pattern=r"^[A-Za-z0-9
 REQOL_CHOICES = range(0, 5)
 _CHOICE_TEXTS = frozenset(str(choice) for choice in REQOL_CHOICES)
 _STATIC_FILES = {"public.css": "text/css"}
+# Why a ReQoL-10 was not taken: already recorded (409), or nothing could take it now (503).
+_REFUSED_STATUS = {"already": 409, "unavailable": 503}
 
 
 def _page_for(purpose: LinkPurpose) -> str:
@@ -116,9 +122,16 @@ async def link_answer(request: Request, token: Token) -> Response:
             reqol=reqol,
             policy=context.settings.effective_policy(),
             task_queue=context.settings.task_queue,
+            worker_wait_seconds=context.settings.worker_wait_seconds,
         )
     except client_links.AnswerNotTaken:
         return _reqol_again(request, token, form.fields, [], "already")
+    except (WorkerUnavailable, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        if given is not LinkAnswer.REQOL:
+            log.warning("link answer kept, not delivered", answer=given.value)
+            return message_page(request, 503, "Please try again soon", KEPT_ANYWAY)
+        # A ReQoL-10 is kept only once the workflow takes it: the answers back, to send again.
+        return _reqol_again(request, token, form.fields, [], "unavailable")
     return RedirectResponse(f"/c/{token}/done/{given.value}", status_code=303)
 
 
@@ -187,7 +200,7 @@ def _reqol_again(
     return render(
         request,
         "reqol.html",
-        status=409 if refused else 422,
+        status=_REFUSED_STATUS.get(refused or "", 422),
         purpose=LinkPurpose.REQOL.value,
         answers=[],
         used=False,

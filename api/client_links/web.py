@@ -28,6 +28,7 @@ from api.dashboard.web import SECURITY_HEADERS, PageError
 from api.problems import ProblemError
 from infra.link_tokens import LinkSigner
 from services.client_links import LinkGone, LinkNotFound
+from services.worker_presence import WorkerUnavailable
 
 log = structlog.get_logger("harbour.pages")
 
@@ -37,6 +38,11 @@ PORTAL_TEMPLATES = Path(__file__).parent.parent / "portal" / "templates"
 STATIC = Path(__file__).parent / "static"
 
 NOT_FOUND = "This link does not work. Check that you copied all of it, or call us and we will help."
+# A client's answer through a link is kept before anything else is asked of Temporal.
+KEPT_ANYWAY = (
+    "We could not finish this just now. We have kept what you sent, and a person will look "
+    "at it. You can also call us."
+)
 GONE = {
     "expired": "This link is too old to use now. Call us, or reply to our last message.",
     "used": "This link has already been used, so nothing more can change with it. "
@@ -156,14 +162,19 @@ class PublicRoute(APIRoute):
                 )
                 for name, value in (error.headers or {}).items():
                     response.headers[name] = value
-            except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as error:
+            except (
+                RPCError,
+                WorkflowUpdateRPCTimeoutOrCancelledError,
+                TimeoutError,
+                WorkerUnavailable,
+            ) as error:
                 log.warning("temporal unavailable", error_type=type(error).__name__)
                 response = message_page(
                     request,
                     503,
                     "Please try again soon",
-                    "We could not finish this just now. We have kept what you sent, "
-                    "and a person will look at it. You can also call us.",
+                    "We could not finish this just now. Please try again in a few minutes, "
+                    "or call us.",
                 )
             except Exception as error:
                 log.error("page error", error_type=type(error).__name__)
