@@ -9,9 +9,10 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Shared names older than this test, each between a bench script and a test helper; to be
-# renamed in a clean-up of their own. Nothing may be added here.
-KNOWN = frozenset({"Figures", "Phase", "Stack", "Stage", "_Inbound"})
+# Shared names older than this test, to be renamed in a clean-up of their own: bench scripts
+# and test helpers, and FieldError (api/problems.py's, and the coordinators' pages' own in
+# api/dashboard/pages.py, merged as this test was written). Nothing may be added here.
+KNOWN = frozenset({"FieldError", "Figures", "Phase", "Stack", "Stage", "_Inbound"})
 
 
 def _python_files() -> list[Path]:
