@@ -19,7 +19,7 @@ from sqlalchemy import select
 from models.tables import InboundMessageRow
 from readmodel.practitioners import add_practitioner
 from tests.fixtures.api import ORG_A, Api
-from tests.fixtures.dashboard import Dashboard, screenshot
+from tests.fixtures.dashboard import Dashboard, focus_lands_on, screenshot
 from tests.helpers import eventually
 
 # A tier of `make check` (and CI), not of `make test`: a real browser.
@@ -117,7 +117,7 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         # --- signing in, by keyboard: the key field has focus; Enter signs in
         await page.goto(dashboard.link("/dashboard"))
         await check_page(page, "login")
-        assert await focused(page, "#api_key")
+        await focus_lands_on(page, "#api_key")
         await page.keyboard.type(coordinator)
         async with page.expect_navigation():
             await page.keyboard.press("Enter")
@@ -174,7 +174,7 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
 
         # Nothing chosen: the error summary, in a coordinator's words, has focus.
         await press_enter_on(page, "#triage button[type=submit]")
-        assert await focused(page, ".error-summary")
+        await focus_lands_on(page, ".error-summary")
         summary = await page.inner_text(".error-summary")
         assert "Choose a decision" in summary and "outcome" not in summary
         assert await page.get_attribute(".error-summary a", "href") == "#outcome-accept"
@@ -183,7 +183,7 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         await tab_to(page, "#outcome-accept")
         await page.keyboard.press("Space")
         await press_enter_on(page, "#triage button[type=submit]")
-        assert await focused(page, ".flash-ok")
+        await focus_lands_on(page, ".flash-ok")
         assert "accepted" in await page.inner_text(".flash-ok")
         assert "Accepted onto the waiting list" in await page.inner_text("#timeline")
 
