@@ -28,6 +28,7 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
+from hypothesis.errors import FlakyStrategyDefinition
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis import GenerationMode
 from schemathesis.generation.stateful.state_machine import normalize_name
@@ -131,6 +132,10 @@ def _run(
     schema.hook("map_case")(_intake_that_can_succeed)
     reached: Counter[str] = Counter()
     calls: Counter[tuple[str, int]] = Counter()
+    # Every failed check, as it happened: hypothesis replays a failing scenario before it
+    # reports it, and against a server whose state the earlier scenarios changed the replay
+    # may draw differently and be reported as a flaky strategy instead of the failure itself.
+    failed_checks: list[str] = []
 
     generated = schema.as_state_machine()
 
@@ -163,14 +168,19 @@ def _run(
             excluded = EXCLUDED_CHECKS
             if _rejected_by_an_unstatable_rule(response):
                 excluded = [*EXCLUDED_CHECKS, positive_data_acceptance]
-            case.validate_response(
-                response,
-                additional_checks=additional_checks,
-                excluded_checks=excluded,
-                headers=kwargs.get("headers"),
-                transport_kwargs=kwargs or None,
-                recorder=self.recorder,
-            )
+            try:
+                case.validate_response(
+                    response,
+                    additional_checks=additional_checks,
+                    excluded_checks=excluded,
+                    headers=kwargs.get("headers"),
+                    transport_kwargs=kwargs or None,
+                    recorder=self.recorder,
+                )
+            except (Exception, BaseExceptionGroup) as error:
+                label = f"{case.operation.method.upper()} {case.operation.path}"
+                failed_checks.append(f"{label}: {type(error).__name__}: {error}"[:3000])
+                raise
 
     # Scenarios start at intake only: every operation with generated references is
     # tests/test_api_schemathesis.py's; here the budget goes to sequences.
@@ -191,8 +201,16 @@ def _run(
     )
     try:
         run_state_machine_as_test(PathwayStateMachine, settings=settings)
+    except FlakyStrategyDefinition:
+        # The scenarios share one server, so the same choices can meet different answers
+        # (a caseload fuller, a list longer than when hypothesis first took that path): it
+        # stops exploring. Not a verdict on Harbour: any failed check is in failed_checks,
+        # and the milestones must still have been reached.
+        pass
     except (Exception, BaseExceptionGroup) as error:  # reported with what was reached
         return reached, calls, f"{type(error).__name__}: {error}"[:6000]
+    if failed_checks:
+        return reached, calls, failed_checks[0]
     return reached, calls, None
 
 
