@@ -51,7 +51,7 @@ class CaseloadClient:
 
 @dataclass(frozen=True)
 class Workspace:
-    """The practitioner's clients (oldest episode first) and their booked sessions."""
+    """A practitioner's clients (oldest episode first) and their booked sessions."""
 
     clients: list[CaseloadClient]
     diary: list[DiaryEntry]
@@ -115,23 +115,24 @@ async def _person_or_none(
         return None
 
 
-async def workspace(
-    client: Client, session_factory: SessionFactory, principal: Principal
+async def caseload_and_diary(
+    client: Client, session_factory: SessionFactory, practitioner_id: str, principal: Principal
 ) -> Workspace:
-    """The caseload now, with each client's name (each look audited) and booked sessions."""
-    assert principal.practitioner_id is not None
+    """``practitioner_id``'s caseload now, with each client's name and booked sessions, as
+    ``principal`` sees it: the practitioner in their workspace, or a coordinator on that
+    practitioner's caseload page. Each look at a name is audited as ``principal``'s."""
     async with session_factory() as session:
-        entries = await caseload_entries(session, principal.practitioner_id)
+        entries = await caseload_entries(session, practitioner_id)
     views = await asyncio.gather(*(_state_or_none(client, e.ref) for e in entries))
     # A referral moved to someone else since the read model saw it (or gone from Temporal) is
     # not shown.
-    mine = [view for view in views if view is not None and _mine(principal, view)]
+    theirs = [v for v in views if v is not None and v.practitioner_id == practitioner_id]
     people = await asyncio.gather(
-        *(_person_or_none(client, session_factory, view, principal) for view in mine)
+        *(_person_or_none(client, session_factory, view, principal) for view in theirs)
     )
     clients = [
         CaseloadClient(view=view, name=None if person is None else person.client.name)
-        for view, person in zip(mine, people, strict=True)
+        for view, person in zip(theirs, people, strict=True)
     ]
     diary = [
         DiaryEntry(

@@ -2,7 +2,9 @@
 Reports and the dev mailbox.
 
 Each page reads the read model with a handful of aggregate or indexed queries; only the
-Referral page asks a workflow for its state (once). Pages show references, stages, codes and
+Referral page asks a workflow for its state (once), and a practitioner's Caseload page each of
+their clients' workflows for the booked sessions (``services.practice``, the same diary the
+practitioner sees). Pages show references, stages, codes and
 counts; the inbox shows clients' messages because coordinators are there to read them.
 """
 
@@ -17,10 +19,12 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
+import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from markupsafe import Markup
+from temporalio.service import RPCError
 
 from api.context import get_context
 from api.dashboard import charts, mailbox
@@ -42,6 +46,7 @@ from models.actions import (
     RemovalReason,
     TriageOutcome,
 )
+from models.diary import arrange_diary
 from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
 from models.practitioner import ID_PATTERN
 from models.read_audit import AccessChannel
@@ -63,7 +68,7 @@ from readmodel.waiting_list import (
     waiting_page,
     with_current_standing,
 )
-from services import referrals
+from services import practice, referrals
 from services.person_display import (
     NotAllowedToSee,
     PersonUnavailable,
@@ -72,6 +77,7 @@ from services.person_display import (
 from services.read_audit import record_access
 
 router = APIRouter(route_class=DashboardRoute)
+log = structlog.get_logger("harbour.dashboard")
 
 User = Annotated[DashboardUser, Depends(current_user)]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
@@ -477,15 +483,29 @@ async def practitioner_caseload(
     user: User,
     practitioner_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
 ) -> Response:
-    """One practitioner's caseload: their clients (each linked to their page), room left, and
-    the returning clients waiting for them."""
+    """One practitioner's caseload: their clients (each linked to their page), their diary of
+    booked sessions (today first; the same as the practitioner's own, each look at a name
+    audited as this coordinator's), room left, and the returning clients waiting for them.
+    Without a worker to answer in time the page still shows the rest, saying why the diary
+    is missing."""
     context = get_context(request)
+    state = get_state(request)
     async with context.session_factory() as session:
         line = next((x for x in await caseload_lines(session) if x.id == practitioner_id), None)
         if line is None:
             raise PageError(404, "No such practitioner", "There is no such practitioner.")
         clients = await caseload_entries(session, practitioner_id)
         returning = await returning_clients(session, practitioner_id)
+    found: practice.Workspace | None
+    try:
+        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
+            found = await practice.caseload_and_diary(
+                context.client, context.session_factory, practitioner_id, user.principal
+            )
+    except (TimeoutError, RPCError) as error:
+        log.warning("caseload diary unavailable", error_type=type(error).__name__)
+        found = None
+    now = await state.clock()
     return render(
         request,
         "caseload.html",
@@ -494,6 +514,8 @@ async def practitioner_caseload(
         line=line,
         clients=clients,
         returning=returning,
+        diary=None if found is None else arrange_diary(found.diary, now, state.zone),
+        names={} if found is None else {c.view.ref: c.name for c in found.clients},
     )
 
 

@@ -87,8 +87,12 @@ async def workspace(request: Request, user: Practitioner) -> Response:
     """The practitioner's diary (today first) and caseload, each client linked to their page."""
     context = get_context(request)
     state = get_state(request)
+    assert user.principal.practitioner_id is not None  # current_practitioner sees to it
     found = await bounded(
-        request, practice.workspace(context.client, context.session_factory, user.principal)
+        request,
+        practice.caseload_and_diary(
+            context.client, context.session_factory, user.principal.practitioner_id, user.principal
+        ),
     )
     now = await state.clock()
     diary = arrange_diary(found.diary, now, state.zone)

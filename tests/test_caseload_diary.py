@@ -1,0 +1,135 @@
+"""A practitioner's booked sessions on the coordinators' caseload page (the ASGI app over the
+time-skipping server, SQLite and Harbour's worker): the same diary the practitioner sees in
+their workspace (``services.practice.caseload_and_diary``), only on that practitioner's page,
+each look at a client's name audited as the coordinator's; and with no worker to answer, the
+page still shows the clients and says plainly that sessions cannot be shown now."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from api.dashboard import configure
+from models.actions import SessionBooking
+from readmodel.practitioners import add_practitioner
+from readmodel.read_audit import accesses
+from tests.fixtures.api import ORG_A, Api
+from tests.fixtures.dashboard import dashboard_settings
+
+CLIENT_NAME = "Hannah Whitlock"
+PLACE = "the café on the harbour"
+
+
+def _token(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+async def _sign_in(http: httpx.AsyncClient, key: str) -> None:
+    form = await http.get("/dashboard/login")
+    signed_in = await http.post(
+        "/dashboard/login", data={"csrf": _token(form.text), "api_key": key}
+    )
+    assert signed_in.status_code == 303, signed_in.text
+
+
+async def _allocated(
+    api: Api, coordinator: str, referrer: str, practitioner: str, name: str
+) -> str:
+    ref = await api.refer(referrer, client={"name": name})
+    accepted = await api.post(
+        f"/v1/referrals/{ref}/triage", coordinator, json={"outcome": "accept"}
+    )
+    assert accepted.status_code == 200, accepted.text
+    allocated = await api.post(
+        f"/v1/referrals/{ref}/allocation", coordinator, json={"practitioner_id": practitioner}
+    )
+    assert allocated.json()["stage"] == "allocated", allocated.text
+    return ref
+
+
+def _diary(page: str) -> str:
+    section = re.search(r'<section class="card" aria-labelledby="diary-h".*?</section>', page, re.S)
+    assert section is not None, "no diary on the page"
+    return html.unescape(section.group(0))
+
+
+@pytest.fixture
+def dash(api: Api) -> Api:
+    configure(api.app, dashboard_settings())
+    return api
+
+
+async def test_a_booked_session_shows_on_its_practitioners_caseload_page_only(
+    dash: Api,
+) -> None:
+    api = dash
+    for pid, name in (("p-ana", "Ana Lowry"), ("p-ben", "Ben Okafor")):
+        await add_practitioner(api.h.session_factory, pid, name, f"{pid}@harbour.example", 5)
+    coordinator = await api.key("coordinator", label="c-dana")
+    referrer = await api.key("referrer", organisation=ORG_A)
+    ana = await api.key("practitioner", practitioner="p-ana", label="p-ana")
+    ana_http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api.app), base_url="http://testserver"
+    )
+    async with api.h.worker(), ana_http:
+        ref = await _allocated(api, coordinator, referrer, "p-ana", CLIENT_NAME)
+        when = await api.h.env.get_current_time() + timedelta(days=2)
+        await api.h.act(ref, "book_session", SessionBooking(at=when, location=PLACE))
+        await _sign_in(api.http, coordinator)
+
+        page = await api.http.get("/dashboard/caseloads/p-ana")
+        assert page.status_code == 200, page.text
+        diary = _diary(page.text)
+        assert 'id="diary-later"' in diary  # two days ahead: coming up
+        assert PLACE in diary and CLIENT_NAME in diary
+        assert f'href="/dashboard/referrals/{ref}"' in diary
+        assert "cannot be shown" not in diary
+        # The clients' table names the client too (the same audited look).
+        assert CLIENT_NAME in page.text.split('id="caseload"')[1].split("</table>")[0]
+
+        # The same sessions the practitioner sees in their own workspace: one implementation.
+        await _sign_in(ana_http, ana)
+        workspace = await ana_http.get("/dashboard/practice")
+        assert PLACE in html.unescape(workspace.text)
+        sessions = set(re.findall(r'data-session="([^"]+)"', workspace.text))
+        assert sessions and sessions == set(re.findall(r'data-session="([^"]+)"', diary))
+
+        # Another practitioner's page does not show it.
+        other = await api.http.get("/dashboard/caseloads/p-ben")
+        assert other.status_code == 200
+        assert "No sessions booked" in _diary(other.text)
+        assert PLACE not in html.unescape(other.text) and CLIENT_NAME not in other.text
+        assert ref not in other.text
+
+        # The look at the client's name was recorded as the coordinator's.
+        async with api.h.session_factory() as session:
+            looks = await accesses(session, ref, limit=50)
+        assert any(a.actor == "c-dana" and a.through.value == "dashboard" for a in looks.items)
+
+
+async def test_with_no_worker_the_caseload_page_shows_clients_and_says_sessions_cannot(
+    dash: Api,
+) -> None:
+    api = dash
+    await add_practitioner(api.h.session_factory, "p-ana", "Ana Lowry", "a@harbour.example", 5)
+    coordinator = await api.key("coordinator", label="c-dana")
+    referrer = await api.key("referrer", organisation=ORG_A)
+    async with api.h.worker():
+        ref = await _allocated(api, coordinator, referrer, "p-ana", CLIENT_NAME)
+    await _sign_in(api.http, coordinator)
+    context = api.app.state.harbour
+    # No worker runs now: the workflow's queries wait until this bound, then the page goes on.
+    context.api_settings = context.api_settings.model_copy(update={"query_timeout_seconds": 0.5})
+
+    page = await api.http.get("/dashboard/caseloads/p-ana")
+    assert page.status_code == 200, page.text
+    assert f'href="/dashboard/referrals/{ref}"' in page.text  # the clients, from the read model
+    diary = _diary(page.text)
+    assert 'id="diary-unavailable"' in diary and "cannot be shown just now" in diary
+    assert "No sessions booked" not in diary
