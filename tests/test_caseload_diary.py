@@ -2,26 +2,33 @@
 time-skipping server, SQLite and Harbour's worker): the same diary the practitioner sees in
 their workspace (``services.practice.caseload_and_diary``), only on that practitioner's page,
 each look at a client's name audited as the coordinator's; and with no worker to answer, the
-page still shows the clients and says plainly that sessions cannot be shown now."""
+page still shows the clients and says plainly that sessions cannot be shown now. The slow
+test checks both states with axe-core in Chromium."""
 
 from __future__ import annotations
 
 import html
 import re
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
+from axe_playwright_python.async_playwright import Axe
 
 from api.dashboard import configure
 from models.actions import SessionBooking
 from readmodel.practitioners import add_practitioner
 from readmodel.read_audit import accesses
 from tests.fixtures.api import ORG_A, Api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import Dashboard, dashboard_settings, screenshot
 
 CLIENT_NAME = "Hannah Whitlock"
 PLACE = "the café on the harbour"
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
 
 
 def _token(page: str) -> str:
@@ -133,3 +140,49 @@ async def test_with_no_worker_the_caseload_page_shows_clients_and_says_sessions_
     diary = _diary(page.text)
     assert 'id="diary-unavailable"' in diary and "cannot be shown just now" in diary
     assert "No sessions booked" not in diary
+
+
+@pytest.mark.slow
+async def test_the_caseload_page_with_its_diary_passes_axe_in_chromium(
+    dashboard: Dashboard, browser: Any
+) -> None:
+    """axe-core (WCAG 2.0-2.2 A and AA) finds nothing on the page with a booked session and
+    with the note that sessions cannot be shown, at 1366 px and 390 px, and it is never wider
+    than the screen."""
+    api = dashboard.api
+    await add_practitioner(api.h.session_factory, "p-ana", "Ana Lowry", "a@harbour.example", 5)
+    coordinator = await api.key("coordinator", label="c-dana")
+    referrer = await api.key("referrer", organisation=ORG_A)
+    context = await browser.new_context(locale="en-GB", bypass_csp=True)
+    page = await context.new_page()
+    axe = Axe()
+
+    async def check(name: str) -> None:
+        for width, height in ((1366, 900), (390, 844)):
+            await page.set_viewport_size({"width": width, "height": height})
+            results = await axe.run(page, options=AXE_OPTIONS)
+            assert results.violations_count == 0, f"{name} {width}:\n{results.generate_report()}"
+            assert await page.evaluate("document.documentElement.scrollWidth") <= width, name
+            await screenshot(page, f"caseload-diary-{name}-{width}")
+
+    try:
+        async with api.h.worker():
+            ref = await _allocated(api, coordinator, referrer, "p-ana", CLIENT_NAME)
+            when = await api.h.env.get_current_time() + timedelta(days=2)
+            await api.h.act(ref, "book_session", SessionBooking(at=when, location=PLACE))
+            await page.goto(dashboard.link("/dashboard/login"))
+            await page.fill("#api_key", coordinator)
+            async with page.expect_navigation():
+                await page.keyboard.press("Enter")
+            await page.goto(dashboard.link("/dashboard/caseloads/p-ana"))
+            assert await page.locator(f"#diary-later tr[data-ref='{ref}']").count() == 1
+            await check("booked")
+        harbour = api.app.state.harbour
+        harbour.api_settings = harbour.api_settings.model_copy(
+            update={"query_timeout_seconds": 0.5}
+        )
+        await page.goto(dashboard.link("/dashboard/caseloads/p-ana"))
+        assert await page.locator("#diary-unavailable").count() == 1
+        await check("unavailable")
+    finally:
+        await context.close()
