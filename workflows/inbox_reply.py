@@ -60,7 +60,10 @@ class InboxReplyWorkflow:
         letters = [
             Notification(
                 # Fixed by the message and the code: a retry or a rerun never sends twice.
-                key=f"reply:{reply.message_id}:{reply.code.value}",
+                key=(
+                    f"reply:{reply.message_id}:{reply.code.value}:{entry.kind.value}:"
+                    f"{entry.to.value}"
+                ),
                 ref=target.ref or "",
                 kind=entry.kind,
                 recipient=entry.to,
