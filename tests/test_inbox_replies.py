@@ -4,7 +4,9 @@ clinical detail and recorded on the message (which, who, when)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import uuid
 
 import pytest
 
@@ -19,14 +21,17 @@ from models.inbox_replies import (
     reply_code,
     reply_words,
 )
+from models.messages import Channel
 from models.notifications import LetterKind
 from models.settings import Settings
 from models.tables import InboundMessageRow
+from services import inbound_messages
 from services.inbox_replies import ReplyRefused, send_reply
 from tests.fixtures.api import Api
 from tests.fixtures.dashboard import dashboard_settings
-from tests.fixtures.temporal import TEST_KEYRING, Harness
-from tests.helpers import eventually
+from tests.fixtures.smtp import SmtpServer
+from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness
+from tests.helpers import body, eventually, mails_for
 from tests.test_client_messages import _phone, text_in
 from tests.test_dashboard_auth import _sign_in, _token
 from workflows.inbox_reply import inbox_reply_id
@@ -153,3 +158,38 @@ async def test_the_inbox_page_sends_a_chosen_reply_and_names_bad_input(
         assert f'action="/dashboard/inbox/{stored.id}/reply"' not in shown
     replies = [t for t in notify_standin.sent_texts(stranger) if "inbox_reply" in t["reference"]]
     assert len(replies) == 1 and "Please call us on" in replies[0]["body"]
+
+
+async def test_a_reply_to_an_email_goes_back_by_email_once(
+    harness: Harness, smtp_server: SmtpServer
+) -> None:
+    h = harness
+    sender = f"someone-{uuid.uuid4().hex[:8]}@example.org"
+    async with h.worker():
+        stored = await inbound_messages.receive(
+            h.client,
+            h.session_factory,
+            TEST_PSEUDONYM_KEY,
+            TEST_KEYRING,
+            channel=Channel.EMAIL,
+            sender=sender,
+            body=CLINICAL,
+            policy=h.policy,
+            task_queue=h.task_queue,
+        )
+        for _ in range(2):
+            with contextlib.suppress(ReplyRefused):
+                await send_reply(
+                    h.client,
+                    h.session_factory,
+                    TEST_KEYRING,
+                    stored.id,
+                    ReplyCode.WILL_PHONE,
+                    "c-sam",
+                    h.task_queue,
+                )
+        await h.client.get_workflow_handle(inbox_reply_id(stored.id)).result()
+    [reply] = mails_for(smtp_server, sender, "about your message")
+    text = body(reply)
+    assert "One of our team will phone you soon" in text and "116 123" in text
+    assert "dizzy" not in text.lower() and "tablets" not in text.lower()
