@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from models.actions import ClosureReason
 from models.correspondence import (
-    CORRESPONDENCE,
     AFTER_STOP,
+    CORRESPONDENCE,
     LETTER_RECIPIENTS,
     REPLIES,
     Alert,
