@@ -32,13 +32,20 @@ from models import search_attributes
 from models.settings import Settings
 from services.metrics import HarbourMetrics
 from workflows.allocator import AllocatorWorkflow
+from workflows.inbox_reply import InboxReplyWorkflow
 from workflows.message_follow_up import MessageFollowUpWorkflow
 from workflows.redelivery import RedeliveryWorkflow
 from workflows.referral import ReferralWorkflow
 
 log = get_logger("harbour.worker")
 
-WORKFLOWS = [ReferralWorkflow, AllocatorWorkflow, MessageFollowUpWorkflow, RedeliveryWorkflow]
+WORKFLOWS = [
+    ReferralWorkflow,
+    AllocatorWorkflow,
+    MessageFollowUpWorkflow,
+    RedeliveryWorkflow,
+    InboxReplyWorkflow,
+]
 
 
 @functools.cache
@@ -108,6 +115,7 @@ def build_worker(
             records.waiting_position,
             records.record_message_handling,
             records.record_crisis_acknowledgement,
+            records.record_inbox_reply,
             notifications.send_notifications,
             notifications.redeliver_notification,
             allocation.plan_allocations,

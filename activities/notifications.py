@@ -56,6 +56,7 @@ from models.client_links import (
     purpose_for_letter,
 )
 from models.correspondence import REPLIES, first_reachable
+from models.inbox_replies import reply_words
 from models.notifications import (
     REDELIVER_NOTIFICATION,
     SEND_NOTIFICATIONS,
@@ -107,6 +108,7 @@ ALLOWED_CONTEXT: frozenset[str] = frozenset(
         "texts_stopped",
         "link",
         "reqol_due",
+        "reply_code",
     }
 )
 
@@ -125,6 +127,7 @@ DERIVED_CONTEXT: frozenset[str] = frozenset(
         "wait_range",
         "read_within",
         "crisis",
+        "reply_words",
     }
 )
 
@@ -146,6 +149,7 @@ SUBJECTS: dict[LetterKind, str] = {
     LetterKind.REMOVED_FROM_LIST: "{service}: you are no longer on our waiting list ({ref})",
     LetterKind.CRISIS_REPLY: "{service}: we have your message - help is available now ({ref})",
     LetterKind.HOLDING_REPLY: "{service}: we have your message ({ref})",
+    LetterKind.INBOX_REPLY: "{service}: about your message ({ref})",
     LetterKind.COORDINATOR_ALERT: "Harbour: referral {ref} needs attention",
     LetterKind.PRACTITIONER_ALERT: "Harbour: referral {ref} needs attention",
 }
@@ -449,6 +453,7 @@ def _template_values(
         wait_range=wait_range(values["estimate_weeks_low"], values["estimate_weeks_high"]),
         read_within=settings.inbox_read_within,
         crisis=kind is LetterKind.CRISIS_REPLY,
+        reply_words=reply_words(values["reply_code"], str(values["service_phone"] or "")),
     )
     return kind, values
 

@@ -24,6 +24,7 @@ from infra.database import as_utc, insert_for, write_transaction
 from infra.keys import KeyRing
 from models.allocation import URGENCY_RANK
 from models.follow_up import RECORD_CRISIS_ACKNOWLEDGEMENT, CrisisAcknowledgement
+from models.inbox_replies import RECORD_INBOX_REPLY, InboxReply, ReplyTarget
 from models.records import (
     RECORD_MESSAGE_HANDLING,
     RECORD_OUTCOME,
@@ -54,6 +55,7 @@ from models.tables import (
     TimelineEventRow,
 )
 from readmodel.contacts import contact_key, pseudonym
+from readmodel.inbox import record_inbox_reply
 from readmodel.sealed_text import seal_optional, seal_text
 from readmodel.waiting_list import wait_estimate
 
@@ -442,6 +444,15 @@ class RecordActivities:
                 )
             )
         log.info("crisis alert acknowledged", message_id=acknowledgement.message_id)
+
+    @activity.defn(name=RECORD_INBOX_REPLY)
+    @_database_errors_by_type
+    async def record_inbox_reply(self, reply: InboxReply) -> ReplyTarget:
+        """Record a coordinator's coded reply on the message (the first stays) and return
+        where it goes (the sender's own address; encrypted in the workflow's history)."""
+        return await record_inbox_reply(
+            self._sessions, self._keyring, reply, reply.at or _activity_now()
+        )
 
 
 def _activity_now() -> datetime:

@@ -122,20 +122,28 @@ def client_letters() -> Iterator[tuple[str, str]]:
     """Every client letter (its email text and its text message), rendered."""
     from activities.notifications import CLIENT_LETTERS, LetterRenderError, render, render_sms
     from models.client_links import LINK_PURPOSES
-    from models.notifications import Recipient
+    from models.inbox_replies import ReplyCode
+    from models.notifications import LetterKind, Recipient
     from models.settings import Settings
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     for kind in sorted(CLIENT_LETTERS, key=lambda k: k.value):
-        context = dict(LETTER_CONTEXT)
-        if kind in LINK_PURPOSES:
-            context["link"] = _LINK
-        _, text, _ = render(kind, context, settings, Recipient.CLIENT)
-        yield f"letter {kind.value}", text
-        try:
-            yield f"text {kind.value}", render_sms(kind, context, settings)
-        except LetterRenderError:
-            continue  # a letter that is never texted
+        # A coordinator's coded reply: each code's wording is measured.
+        variants = (
+            [(f" {code.value}", {"reply_code": code.value}) for code in ReplyCode]
+            if kind is LetterKind.INBOX_REPLY
+            else [("", {})]
+        )
+        for suffix, extra in variants:
+            context = {**LETTER_CONTEXT, **extra}
+            if kind in LINK_PURPOSES:
+                context["link"] = _LINK
+            _, text, _ = render(kind, context, settings, Recipient.CLIENT)
+            yield f"letter {kind.value}{suffix}", text
+            try:
+                yield f"text {kind.value}{suffix}", render_sms(kind, context, settings)
+            except LetterRenderError:
+                continue  # a letter that is never texted
 
 
 def client_pages() -> Iterator[tuple[str, str]]:

@@ -47,6 +47,7 @@ REPLIES: frozenset[LetterKind] = frozenset(
     {
         LetterKind.CRISIS_REPLY,
         LetterKind.HOLDING_REPLY,
+        LetterKind.INBOX_REPLY,
         LetterKind.WITHDRAWAL_CONFIRMATION_REQUEST,
     }
 )
@@ -88,6 +89,7 @@ class Occasion(StrEnum):
     CRISIS_MESSAGE = "crisis_message"
     CRISIS_UNACKNOWLEDGED = "crisis_unacknowledged"
     CRISIS_MESSAGE_BEFORE_FOLLOW_UPS = "crisis_message_before_follow_ups"
+    INBOX_REPLY = "inbox_reply"
 
 
 class Letter(NamedTuple):
@@ -183,6 +185,8 @@ CORRESPONDENCE: dict[Occasion, tuple[Letter | Alert, ...]] = {
     # gets the holding reply; a possible crisis, from anyone, the crisis contacts at once and
     # the coordinators an alert — escalated to the duty lead while nobody acknowledges it.
     Occasion.MESSAGE_FOR_A_PERSON: (Letter(LetterKind.HOLDING_REPLY, _CLIENT),),
+    # A coordinator's coded reply from the inbox (models.inbox_replies).
+    Occasion.INBOX_REPLY: (Letter(LetterKind.INBOX_REPLY, _CLIENT),),
     Occasion.TEXTS_STOPPED: (Alert(AlertKind.TEXTS_STOPPED, _COORDINATORS),),
     Occasion.CRISIS_MESSAGE: (
         Letter(LetterKind.CRISIS_REPLY, _CLIENT),

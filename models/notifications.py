@@ -32,6 +32,7 @@ class LetterKind(StrEnum):
     REMOVED_FROM_LIST = "removed_from_list"
     CRISIS_REPLY = "crisis_reply"
     HOLDING_REPLY = "holding_reply"
+    INBOX_REPLY = "inbox_reply"
     COORDINATOR_ALERT = "coordinator_alert"
     PRACTITIONER_ALERT = "practitioner_alert"
 

@@ -176,11 +176,15 @@ class InboxItem(BaseModel):
 
 class InboxMessage(InboxItem):
     """An open inbox message as the coordinators' page shows it: who sent it (opened from its
-    seal for display; None for messages kept before it was sealed) and who has claimed it."""
+    seal for display; None for messages kept before it was sealed), who has claimed it, and
+    the coded reply sent to it (which, who, when)."""
 
     sender: str | None = None
     claimed_by: str | None = None
     claimed_at: datetime | None = None
+    reply_code: str | None = None
+    replied_by: str | None = None
+    replied_at: datetime | None = None
 
 
 class Practitioner(BaseModel):

@@ -201,6 +201,10 @@ class InboundMessageRow(Base):
     sender: Mapped[str | None] = mapped_column(Text, doc="sealed")
     claimed_by: Mapped[str | None] = mapped_column(String(80), doc="staff id")
     claimed_at: Mapped[datetime | None] = mapped_column(UTC_DT)
+    # The coded reply a coordinator sent (models.inbox_replies): which, who, when.
+    reply_code: Mapped[str | None] = mapped_column(String(32))
+    replied_by: Mapped[str | None] = mapped_column(String(200), doc="staff id")
+    replied_at: Mapped[datetime | None] = mapped_column(UTC_DT)
 
     __table_args__ = (UniqueConstraint("channel", "gateway_id", name="uq_inbound_gateway"),)
 

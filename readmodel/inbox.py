@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.database import as_utc, insert_for, write_transaction
 from infra.keys import KeyRing
+from models.client_numbers import normalise_phone
+from models.inbox_replies import InboxReply, ReplyTarget
 from models.messages import Channel
 from models.records import InboxItem, InboxMessage, StoredMessage
 from models.referral import Stage
@@ -209,6 +211,9 @@ async def inbox_page(
             sender=open_optional(keyring, r.sender),
             claimed_by=r.claimed_by,
             claimed_at=None if r.claimed_at is None else as_utc(r.claimed_at),
+            reply_code=r.reply_code,
+            replied_by=r.replied_by,
+            replied_at=None if r.replied_at is None else as_utc(r.replied_at),
         )
         for r in rows
     ]
@@ -357,3 +362,70 @@ async def claim_inbox_item(
             )
         )
     return bool(done.rowcount)
+
+
+# A reply goes back on the channel the message came by: texts and emails only.
+_REPLY_CHANNELS = frozenset({Channel.SMS.value, Channel.EMAIL.value})
+
+
+class ReplyRefused(Exception):
+    """A coded reply cannot be sent to this message; the message says why, in a coordinator's
+    words (no personal data)."""
+
+
+def _reply_address(row: InboundMessageRow, keyring: KeyRing) -> str | None:
+    """The sender's own number or address, to reply on the channel the message came by."""
+    if row.sender is None or row.channel not in _REPLY_CHANNELS:
+        return None
+    sender = open_text(keyring, row.sender)
+    if row.channel != Channel.SMS.value:
+        return sender
+    try:
+        return normalise_phone(sender)
+    except ValueError:
+        return None
+
+
+async def check_reply_possible(
+    session_factory: SessionFactory, keyring: KeyRing, message_id: str
+) -> None:
+    """Raise ``ReplyRefused`` when the message is gone (no such message, or resolved), has
+    nobody to reply to, or already had its reply."""
+    async with session_factory() as session:
+        row = await session.get(InboundMessageRow, message_id)
+    if row is None or row.resolved_at is not None:
+        raise ReplyRefused("That message is no longer in the inbox.")
+    if _reply_address(row, keyring) is None:
+        raise ReplyRefused("That message has no number or address to reply to: phone instead.")
+    if row.reply_code is not None:
+        raise ReplyRefused(f"That message already had a reply, sent by {row.replied_by}.")
+
+
+async def record_inbox_reply(
+    session_factory: SessionFactory, keyring: KeyRing, reply: InboxReply, at: datetime
+) -> ReplyTarget:
+    """Record the coded reply on the message (the first reply stays: recording the same reply
+    again changes nothing) and say where it goes: the sender's own address, opened from its
+    seal, on the channel the message came by. ``recorded`` is False when the message is gone,
+    has no sender, or already had a different reply: then nothing is to be sent."""
+    async with write_transaction(session_factory) as session:
+        await session.execute(
+            update(InboundMessageRow)
+            .where(InboundMessageRow.id == reply.message_id, InboundMessageRow.reply_code.is_(None))
+            .values(
+                reply_code=reply.code.value, replied_by=reply.coordinator, replied_at=as_utc(at)
+            )
+        )
+        row = await session.get(InboundMessageRow, reply.message_id)
+        address = None if row is None else _reply_address(row, keyring)
+        if row is None or address is None or row.reply_code != reply.code.value:
+            return ReplyTarget(recorded=False)
+        channel, sender_key, ref = row.channel, row.sender_key, row.ref
+    log.info("inbox reply recorded", message_id=reply.message_id, code=reply.code.value)
+    return ReplyTarget(
+        recorded=True,
+        channel=channel,
+        address=address,
+        discreet=await _discreet(session_factory, sender_key),
+        ref=ref,
+    )

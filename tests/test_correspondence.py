@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from models.actions import ClosureReason
 from models.correspondence import (
+    AFTER_STOP,
     CORRESPONDENCE,
     LETTER_RECIPIENTS,
     REPLIES,
@@ -99,8 +100,8 @@ def test_a_reply_goes_back_on_the_channel_the_message_came_by(kind: LetterKind) 
                 # Even to a client who asked not to be written to: they wrote to us.
                 assert routes == [Route(channel=channel, address=address)]
             stopped = client_routes(kind, client, sms_opted_out=True, reply_channel=channel)
-            if kind is LetterKind.HOLDING_REPLY and channel is SMS:
-                # After a STOP by text, a holding reply is not texted.
+            if kind not in AFTER_STOP and channel is SMS:
+                # After a STOP by text, a holding or coded reply is not texted.
                 assert all(r.channel is not SMS for r in stopped)
             elif address:
                 assert stopped == [Route(channel=channel, address=address)]

@@ -132,6 +132,7 @@ async def test_every_post_needs_the_session_csrf_token(dash: Api) -> None:
         ("/dashboard/referrals/R0123456789/close", {"reason": "other"}),
         ("/dashboard/waiting-list/actions", {"action": "hold", "ref": "R0123456789"}),
         (f"/dashboard/inbox/{stored.id}/resolve", {"note": "called back"}),
+        (f"/dashboard/inbox/{stored.id}/reply", {"reply": "will_phone"}),
     ]
     for path, data in posts:
         missing = await dash.http.post(path, data=data)

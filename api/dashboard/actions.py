@@ -1,5 +1,5 @@
 """The dashboard's forms (POST): triage, allocate, hold, validate, close, confirm withdrawal,
-and resolve an inbox message.
+and resolve or reply to an inbox message.
 
 Each referral action is the workflow update the HTTP API uses (``services.referrals.act``),
 with the signed-in coordinator's staff id as the actor; the workflow's validator decides
@@ -41,10 +41,12 @@ from models.actions import (
     TriageOutcome,
     WithdrawalConfirmation,
 )
+from models.inbox_replies import REPLY_LABELS, UnknownReplyCode, reply_code
 from models.referral import REFERENCE_PATTERN, ReferralView
 from readmodel.crisis_alerts import keep_acknowledgement_note
 from readmodel.inbox import claim_inbox_item
 from services import inbound_messages, referrals
+from services.inbox_replies import ReplyRefused, send_reply
 from services.worker_presence import WorkerUnavailable
 
 router = APIRouter(route_class=DashboardRoute)
@@ -406,3 +408,34 @@ async def claim(
         return redirect(request, back, Flash("error", "That message is no longer in the inbox."))
     text = "Message handed back." if giving_back else f"Message taken by {user.staff_id}."
     return redirect(request, back, Flash("ok", text))
+
+
+@router.post("/inbox/{message_id}/reply")
+async def reply(
+    request: Request,
+    user: User,
+    message_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")],
+) -> Response:
+    """Send the sender one of the coded replies (never free text), once per message; the
+    reply (which, who, when) is recorded on the message."""
+    form = await posted_form(request, user)
+    back = _back(form, "/dashboard/inbox")
+    try:
+        code = reply_code(form.get("reply"))
+    except UnknownReplyCode as unknown:
+        return redirect(request, back, Flash("error", str(unknown)))
+    context = get_context(request)
+    try:
+        await send_reply(
+            context.client,
+            context.session_factory,
+            context.keyring,
+            message_id,
+            code,
+            user.staff_id,
+            context.settings.task_queue,
+        )
+    except ReplyRefused as refused:
+        return redirect(request, back, Flash("error", str(refused)))
+    log.info("dashboard inbox reply", message_id=message_id, code=code.value)
+    return redirect(request, back, Flash("ok", f"Reply sent: “{REPLY_LABELS[code]}”."))

@@ -47,6 +47,7 @@ from models.actions import (
     TriageOutcome,
 )
 from models.diary import arrange_diary
+from models.inbox_replies import REPLY_LABELS
 from models.pathway import TRIAGE_STAGES, WITHDRAWABLE_STAGES
 from models.practitioner import ID_PATTERN
 from models.read_audit import AccessChannel
@@ -545,6 +546,7 @@ async def inbox(request: Request, user: User, page: PageNumber = 1) -> Response:
         items=items,
         crisis=crisis,
         resolved=resolved,
+        replies=REPLY_LABELS,
         now=now,
         pager=Pager(page, size, total, "/dashboard/inbox"),
         back="/dashboard/inbox" + (f"?page={page}" if page > 1 else ""),
