@@ -9,17 +9,20 @@ go to tests/screenshots/."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from models.tables import InboundMessageRow
+from models.tables import InboundMessageRow, OutcomeRow
+from readmodel import reports
 from readmodel.practitioners import add_practitioner
+from tests.factories import reqol
 from tests.fixtures.api import ORG_A, Api
 from tests.fixtures.dashboard import Dashboard, focus_lands_on, screenshot
+from tests.fixtures.smtp import SmtpServer
 from tests.helpers import eventually
 
 # A tier of `make check` (and CI), not of `make test`: a real browser.
@@ -38,6 +41,7 @@ HANNAH = {"name": "Hannah Lee", "phone": "+447700900201", "email": "hl@example.o
 CATHERINE = {"name": "Catherine Hanna", "phone": "+447700900202", "email": "ch@example.org"}
 SAM = {"name": "Sam Okafor", "phone": "+447700900203", "email": "so@example.org"}
 URGENT = {"name": "Ola Nowak", "phone": "+447700900204", "email": "on@example.org"}
+JO = {"name": "Jo Brennan", "phone": "+447700900205", "email": "jb@example.org"}
 _axe = Axe()
 # The elements that reach past the right edge (outermost first), to say what is too wide.
 WIDEST = """w => [...document.querySelectorAll('body *')]
@@ -101,7 +105,7 @@ async def _stage(api: Api, key: str, ref: str) -> str:
 
 
 async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
-    dashboard: Dashboard, browser: Any
+    dashboard: Dashboard, browser: Any, smtp_server: SmtpServer
 ) -> None:
     api, h = dashboard.api, dashboard.h
     await add_practitioner(h.session_factory, "p-ana", "Ana Lowry", "ana@harbour.example", 3)
@@ -288,6 +292,13 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         assert await page.locator(f"#caseload a[href='/dashboard/referrals/{hannah}']").count()
         await check_page(page, "caseload-practitioner")
 
+        # --- the dev mailbox: what the SMTP sink would have written (as the sink names files)
+        await eventually(lambda: _any_mail(smtp_server), timeout=20)
+        mailbox = h.settings.mailbox_dir
+        mailbox.mkdir(parents=True, exist_ok=True)
+        for n, message in enumerate(smtp_server.messages):
+            (mailbox / f"20260101T0000{n:08d}Z-{n:08x}.eml").write_bytes(bytes(message))
+
         # --- full: the other pages once there is something on them
         for path, name in (
             (f"/dashboard/referrals/{hannah}", "referral-allocated"),
@@ -299,6 +310,76 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         ):
             await page.goto(dashboard.link(path))
             await check_page(page, name)
+        # One email of the dev mailbox, reached from the list.
+        first_mail = page.locator("#mailbox tbody a").first
+        await first_mail.wait_for()
+        await page.goto(dashboard.link(str(await first_mail.get_attribute("href"))))
+        await check_page(page, "mail-one")
+
+        # --- asked for more: a fifth referral, its referrer asked a question
+        asked = await api.refer(referrer, client=JO)
+        await eventually(lambda: _triage(api, helper, asked), timeout=20)
+        question = {"outcome": "request_information", "question": "Any recent change of GP?"}
+        posted = await api.post(f"/v1/referrals/{asked}/triage", helper, json=question)
+        assert posted.status_code == 200, posted.text
+        await page.goto(dashboard.link(f"/dashboard/referrals/{asked}"))
+        assert "information" in (await page.inner_text("main")).lower()
+        await check_page(page, "referral-information-requested")
+
+        # --- in episode: Hannah's practitioner books and records a session, both measures
+        ana = await api.key("practitioner", practitioner="p-ana")
+        at = (await h.env.get_current_time()) + timedelta(days=2)
+        booked = await api.post(
+            f"/v1/referrals/{hannah}/sessions", ana, json={"at": at.isoformat(), "location": "GP"}
+        )
+        assert booked.status_code == 200, booked.text
+        record = {
+            "session_id": booked.json()["booked_sessions"][0]["session_id"],
+            "outcome": "attended",
+            "liaison": ["housing", "benefits"],
+        }
+        recorded = await api.post(f"/v1/referrals/{hannah}/session-records", ana, json=record)
+        assert recorded.json()["stage"] == "in_episode", recorded.text
+        for when, total in (("baseline", 12), ("end", 30)):
+            responses = {str(item): answer for item, answer in reqol(total).items()}
+            measured = await api.post(
+                f"/v1/referrals/{hannah}/reqol", ana, json={"when": when, "responses": responses}
+            )
+            assert measured.status_code == 200, measured.text
+        await page.goto(dashboard.link(f"/dashboard/referrals/{hannah}"))
+        await check_page(page, "referral-sessions")
+
+        # --- discharged, then back by a text of her own: the outcomes and re-entry reports
+        ended = {"reason": "completed", "summary": "Goals met"}
+        discharged = await api.post(f"/v1/referrals/{hannah}/discharge", ana, json=ended)
+        assert discharged.json()["stage"] == "discharged", discharged.text
+        await eventually(lambda: _has_outcome(h), timeout=20)
+        await page.goto(dashboard.link(f"/dashboard/referrals/{hannah}"))
+        await check_page(page, "referral-discharged")
+        await page.goto(dashboard.link("/dashboard/reports/outcomes"))
+        assert "Episodes ended" in await page.inner_text("main")
+        await check_page(page, "report-outcomes-full")
+        back = _sms("Hello, can I come back please?", HANNAH["phone"])
+        assert (await api.post("/v1/messages/inbound", gateway, json=back)).status_code == 202
+        await eventually(lambda: _returned(h), timeout=20)
+        await page.goto(dashboard.link("/dashboard/reports/reentry"))
+        await check_page(page, "report-reentry-full")
+
+    # --- errors. 503: no worker answers the referral's query (the API's query timeout).
+    response = await page.goto(dashboard.link(f"/dashboard/referrals/{sam}"))
+    assert response is not None and response.status == 503
+    assert "Sign out" in await page.inner_text("header")
+    await check_page(page, "error-503")
+    # 500: the database breaks under a page (its table renamed away, then back): the real
+    # DashboardRoute error path, no route added for the test.
+    await _rename_table(h, "outcomes", "outcomes_away")
+    try:
+        response = await page.goto(dashboard.link("/dashboard/reports/outcomes"))
+        assert response is not None and response.status == 500
+        assert await page.inner_text("h1") == "Something went wrong"
+        await check_page(page, "error-500")
+    finally:
+        await _rename_table(h, "outcomes_away", "outcomes")
     await context.close()
 
 
@@ -308,6 +389,27 @@ async def _triage(api: Api, key: str, ref: str) -> bool:
 
 async def _is(api: Api, key: str, ref: str, stage: str) -> bool:
     return await _stage(api, key, ref) == stage
+
+
+async def _any_mail(smtp_server: SmtpServer) -> bool:
+    return bool(smtp_server.messages)
+
+
+async def _has_outcome(h: Any) -> bool:
+    # Anonymised rows (no ref): Hannah's is the only episode that has ended.
+    async with h.session_factory() as session:
+        return (await session.execute(select(OutcomeRow.pseudonym))).first() is not None
+
+
+async def _returned(h: Any) -> bool:
+    async with h.session_factory() as session:
+        return (await reports.reentry(session)).returned >= 1
+
+
+async def _rename_table(h: Any, old: str, new: str) -> None:
+    async with h.session_factory() as session:
+        await session.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+        await session.commit()
 
 
 async def _crisis_open(h: Any, ref: str) -> bool:
