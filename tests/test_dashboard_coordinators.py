@@ -2,9 +2,9 @@
 keys; no clicks): sign in, find a client by name, read who they are and why they were referred,
 triage (the error summary, the choice kept), allocate, and handle a crisis message from the
 overview to its acknowledgement. axe-core (``axe-playwright-python``) checks every coordinator
-page in each state it is met in — empty, full, with an error — at 1366 px, 390 px and 200 %
-zoom (683 CSS px), with zero violations and no page wider than the screen. Screenshots of each
-go to tests/screenshots/."""
+page in each state it is met in — empty, full, with an error, the 503 and 500 pages — at
+1366 px, 390 px and 200 % zoom (683 CSS px), with zero violations and no page wider than the
+screen. Screenshots of each go to tests/screenshots/."""
 
 from __future__ import annotations
 
@@ -357,12 +357,13 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         await page.goto(dashboard.link(f"/dashboard/referrals/{hannah}"))
         await check_page(page, "referral-discharged")
         await page.goto(dashboard.link("/dashboard/reports/outcomes"))
-        assert "Episodes ended" in await page.inner_text("main")
+        assert "Episodes ended\n1" in await page.inner_text(".stats")
         await check_page(page, "report-outcomes-full")
         back = _sms("Hello, can I come back please?", HANNAH["phone"])
         assert (await api.post("/v1/messages/inbound", gateway, json=back)).status_code == 202
         await eventually(lambda: _returned(h), timeout=20)
         await page.goto(dashboard.link("/dashboard/reports/reentry"))
+        assert "1 / 1" in await page.inner_text(".stats")
         await check_page(page, "report-reentry-full")
 
     # --- errors. 503: no worker answers the referral's query (the API's query timeout).
