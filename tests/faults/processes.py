@@ -190,6 +190,8 @@ class WorkerProcess(_Child):
         super().__init__("worker", folder / "worker.log")
         # The parent's environment minus any HARBOUR_ variable a developer has set, plus ours.
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("HARBOUR_")}
+        # No metrics endpoint: the default port is the one a developer's `make run` holds.
+        self._env["HARBOUR_WORKER_METRICS_PORT"] = "0"
         self._env.update(settings_env)
         self.kills = 0
 
