@@ -36,6 +36,7 @@ from api.context import ApiContext
 from api.dashboard import router as dashboard_router
 from api.portal import router as portal_router
 from api.problems import CatchAll, FieldError, ProblemError
+from api.query_once import QueryParametersOnce
 from api.routes import (
     health,
     inbound_messages,
@@ -121,6 +122,7 @@ def create_app(
     )
     problems.install(app)
     # Added innermost first: the last one added sees a request first.
+    app.add_middleware(QueryParametersOnce)
     app.add_middleware(
         AuthenticateFirst,
         signed={"/v1/messages/inbound": inbound_messages.SIGNATURE_HEADER},

@@ -211,3 +211,28 @@ async def test_deeply_nested_json_is_a_422_on_every_json_endpoint(api: Api) -> N
                         assert response.json()["code"] == "validation"
                         sent += 1
     assert sent >= 15  # every JSON endpoint was reached by a key allowed to use it
+
+
+async def test_a_query_parameter_given_twice_is_a_422_naming_it(api: Api) -> None:
+    coordinator = await api.key("coordinator")
+    once = await api.get("/v1/referrals?referrer_organisation=A", coordinator)
+    assert once.status_code == 200
+    twice = await api.get(
+        "/v1/referrals?referrer_organisation=A&limit=5&referrer_organisation=B", coordinator
+    )
+    assert twice.status_code == 422
+    assert twice.headers["content-type"] == "application/problem+json"
+    problem = twice.json()
+    assert problem["code"] == "validation"
+    assert problem["errors"] == [
+        {
+            "loc": ["query", "referrer_organisation"],
+            "msg": "given more than once: give it once",
+            "type": "repeated",
+        }
+    ]
+    # A name that is not one of ours is not echoed back.
+    odd = await api.get("/v1/waiting-list?Zz%20name=1&Zz%20name=2", coordinator)
+    assert odd.status_code == 422
+    assert odd.json()["errors"][0]["loc"] == ["query"]
+    assert "Zz" not in odd.text
