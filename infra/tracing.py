@@ -18,6 +18,7 @@ which must be replay-safe (``create_tracer_provider``): ``tracer_provider`` sets
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import opentelemetry.trace
@@ -34,6 +35,31 @@ TracingMode = Literal["off", "console", "otlp"]
 TRACER_NAME = "harbour"
 
 
+class SpuriousDetachFilter(logging.Filter):
+    """Drops OpenTelemetry's "Failed to detach context" error when a workflow's coroutine is
+    closed in another context (an evicted or garbage-collected run): the span has ended, only
+    the token's reset fails, and the SDK logs a traceback each time (temporalio/sdk-python
+    issues 441 and PR 1596). Every other record of that logger passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() != "Failed to detach context" or record.exc_info is None:
+            return True
+        error = record.exc_info[1]
+        return not (
+            isinstance(error, ValueError) and "was created in a different Context" in str(error)
+        )
+
+
+_DETACH_FILTER = SpuriousDetachFilter()
+
+
+def quiet_spurious_detach() -> None:
+    """Install ``SpuriousDetachFilter`` on the ``opentelemetry.context`` logger (once)."""
+    logger = logging.getLogger("opentelemetry.context")
+    if _DETACH_FILTER not in logger.filters:
+        logger.addFilter(_DETACH_FILTER)
+
+
 def tracer_provider(mode: TracingMode, service_name: str) -> ReplaySafeTracerProvider | None:
     """The process's replay-safe tracer provider, exporting to ``mode``'s destination and set
     as the global one; ``None`` when tracing is off. OpenTelemetry allows one global provider
@@ -41,6 +67,7 @@ def tracer_provider(mode: TracingMode, service_name: str) -> ReplaySafeTracerPro
     exports where it was told to). Shut it down at exit so the last spans are sent."""
     if mode == "off":
         return None
+    quiet_spurious_detach()
     current = opentelemetry.trace.get_tracer_provider()
     if isinstance(current, ReplaySafeTracerProvider):
         return current

@@ -102,3 +102,31 @@ def test_tracing_is_off_by_default() -> None:
 def test_an_unknown_tracing_setting_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="tracing"):
         Settings(_env_file=None, tracing="jaeger")  # type: ignore[call-arg]
+
+
+def test_only_the_spurious_detach_error_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    """A token reset from another context (a workflow closed after eviction) is the SDK's
+    known noise and is dropped; any other error of OpenTelemetry's context logger is kept."""
+    import contextvars
+    import logging
+
+    from opentelemetry import context as otel_context
+
+    from infra.tracing import quiet_spurious_detach
+
+    quiet_spurious_detach()
+    quiet_spurious_detach()  # idempotent
+    logger = logging.getLogger("opentelemetry.context")
+    assert len([f for f in logger.filters if type(f).__name__ == "SpuriousDetachFilter"]) == 1
+
+    # The real failure: detach a token from a context other than the one that attached it.
+    token = otel_context.attach(otel_context.set_value("k", "v"))
+    with caplog.at_level(logging.ERROR, logger="opentelemetry.context"):
+        contextvars.copy_context().run(otel_context.detach, token)
+        assert "Failed to detach context" not in caplog.text
+        try:
+            raise ValueError("something else went wrong")
+        except ValueError:
+            logger.exception("Failed to detach context")
+        assert "something else went wrong" in caplog.text
+    otel_context.detach(token)
