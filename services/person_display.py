@@ -10,6 +10,8 @@ are decrypted at the moment of display. Nothing here is stored, logged or cached
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -69,3 +71,25 @@ async def load_person_for_display(
             raise NotFound(ref) from None
         raise
     return person
+
+
+async def names_for_display(
+    client: Client,
+    session_factory: async_sessionmaker[AsyncSession],
+    refs: list[str],
+    principal: Principal,
+    through: AccessChannel,
+) -> dict[str, str]:
+    """The client's name on each of ``refs`` for a coordinator choosing among search results,
+    each look audited like any other (``load_person_for_display``). A referral whose workflow
+    cannot answer is left out: its row shows the reference alone. Bound the wait outside."""
+
+    async def name(ref: str) -> tuple[str, str | None]:
+        try:
+            person = await load_person_for_display(client, session_factory, ref, principal, through)
+        except (NotAllowedToSee, NotFound, PersonUnavailable):
+            return ref, None
+        return ref, person.client.name
+
+    found = await asyncio.gather(*(name(ref) for ref in refs))
+    return {ref: shown for ref, shown in found if shown is not None}

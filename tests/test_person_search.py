@@ -20,6 +20,7 @@ from models.person_search import (
 )
 from models.tables import PersonSearchRow
 from readmodel.person_search import find_people, index_person, search_token
+from readmodel.read_audit import accesses
 from readmodel.referrals import referral_exists
 from tests.fixtures.api import ORG_A, Api
 from tests.fixtures.dashboard import dashboard_settings
@@ -114,12 +115,29 @@ async def test_the_referrals_search_box_finds_by_reference_or_person(api: Api) -
         other = await api.refer(referrer, client={"name": "Sam Okafor", "phone": "+447700900302"})
         for each in (ref, other):  # in the read model (the list shows its rows)
             await eventually(lambda each=each: _known(api, coordinator, each), timeout=20)
-    assert (await _sign_in(api.http, coordinator)).status_code == 303
-    for query in ("Hanna", "hannah lee", "07700 900301", "+44 7700 900301"):
-        found = await api.http.get("/dashboard/referrals", params={"ref": query})
-        assert found.status_code == 200
-        assert ref in found.text and other not in found.text, query
-        assert "No referral has the reference" not in found.text
+        assert (await _sign_in(api.http, coordinator)).status_code == 303
+        for query in ("Hanna", "hannah lee", "07700 900301", "+44 7700 900301"):
+            found = await api.http.get("/dashboard/referrals", params={"ref": query})
+            assert found.status_code == 200
+            assert ref in found.text and other not in found.text, query
+            assert "No referral has the reference" not in found.text
+            # The person's name beside the reference, so the right one can be chosen.
+            assert '<td class="person-name">Hannah Lee</td>' in found.text, query
+            assert "Sam Okafor" not in found.text
+    # Each name shown was a look at the person, audited as the coordinator's.
+    async with api.h.session_factory() as session:
+        looks = await accesses(session, ref, limit=50)
+        others = await accesses(session, other, limit=50)
+    assert len([a for a in looks.items if a.actor == "c-dana"]) >= 4
+    assert not [a for a in others.items if a.actor == "c-dana"]
+    # With no worker to answer, the results still come, by reference, and say why unnamed.
+    context = api.app.state.harbour
+    context.api_settings = context.api_settings.model_copy(update={"query_timeout_seconds": 0.5})
+    unnamed = await api.http.get("/dashboard/referrals", params={"ref": "Hannah Lee"})
+    assert unnamed.status_code == 200 and ref in unnamed.text
+    assert (
+        "Names cannot be shown just now" in unnamed.text and "Hannah Lee</td>" not in unnamed.text
+    )
     # The header's box posts what was typed (a name stays out of addresses and logs).
     page = await api.http.get("/dashboard")
     csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]

@@ -74,6 +74,7 @@ from services.person_display import (
     NotAllowedToSee,
     PersonUnavailable,
     load_person_for_display,
+    names_for_display,
 )
 from services.read_audit import record_access
 
@@ -252,6 +253,20 @@ async def _search(request: Request, user: DashboardUser, searched: str) -> Respo
         found = await find_people(session, context.pseudonym_key, searched)
         rows = await referral_queries.referral_summaries(session, found)
         crisis = await crisis_alerts.refs_in_crisis(session, (r.ref for r in rows))
+    # The names let the coordinator tell the people found apart; each look is audited.
+    names: dict[str, str] | None
+    try:
+        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
+            names = await names_for_display(
+                context.client,
+                context.session_factory,
+                [r.ref for r in rows],
+                user.principal,
+                AccessChannel.DASHBOARD,
+            )
+    except (TimeoutError, RPCError) as error:
+        log.warning("search names unavailable", error_type=type(error).__name__)
+        names = None
     return render(
         request,
         "referrals.html",
@@ -263,6 +278,7 @@ async def _search(request: Request, user: DashboardUser, searched: str) -> Respo
         stage=None,
         stages=list(Stage),
         searched=searched,
+        names=names,
     )
 
 
