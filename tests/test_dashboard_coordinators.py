@@ -164,6 +164,7 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         assert "Hanna" not in page.url  # posted: a name never sits in an address
         found = await page.inner_text("#referrals tbody")
         assert hannah in found and catherine in found and sam not in found
+        assert "Hannah Lee" in found and "Catherine Hanna" in found  # named, to choose between
         await check_page(page, "search-results")
 
         # --- Hannah's page: who she is and why she was referred; no decision chosen
