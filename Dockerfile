@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first so that code changes do not reinstall them.
-COPY pyproject.toml alembic.ini worker.py starter.py devstack.py ./
+COPY pyproject.toml constraints.txt alembic.ini worker.py starter.py devstack.py ./
 COPY models/ models/
 COPY workflows/ workflows/
 COPY activities/ activities/
@@ -21,7 +21,7 @@ COPY api/ api/
 COPY bootstrap/ bootstrap/
 COPY cli/ cli/
 COPY migrations/ migrations/
-RUN pip install .
+RUN pip install -c constraints.txt .
 # The sandbox re-imports workflows/ (from /app, first on sys.path) for every workflow run:
 # compile it here, since PYTHONDONTWRITEBYTECODE and a read-only /app keep Python from doing so.
 RUN python -m compileall -q workflows

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test check lint fmt clean reading-age
+.PHONY: help run test check lint fmt clean reading-age lock
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -15,9 +15,11 @@ help: ## List the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install only when pyproject.toml changed since the last install.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[dev]'
+# Re-install only when pyproject.toml or the pins changed since the last install. The pins
+# (constraints.txt) make a fresh clone install what CI last passed with, not whatever was
+# released since: a new ruff, say, would otherwise reformat and fail the lint overnight.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP) ## Start Temporal (dev server), SQLite, the SMTP sink, a worker and the API (:8000); Ctrl-C stops all
@@ -52,3 +54,11 @@ fmt: $(STAMP) ## Format and auto-fix with ruff
 clean: ## Remove caches and build output (keeps .venv and data/)
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+# A scratch virtualenv takes the newest versions pyproject.toml allows; its list becomes the pins.
+lock: | $(BIN)/python ## Re-pin every dependency to the newest allowed (constraints.txt); then make check
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q -e '.[dev]'
+	{ echo "# Every dependency pinned, for installs that do not change under us (make lock refreshes it)."; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .venv-lock
