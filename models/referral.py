@@ -406,6 +406,10 @@ class ReferralView(BaseModel):
     closed_reason: str | None
     next_deadline: NextDeadline | None
     timeline: list[TimelineEvent]
+    texts_stopped: bool = Field(
+        default=False,
+        description="the client texted STOP: no texts go but the crisis contacts and one question",
+    )
 
 
 class ReferralInput(BaseModel):

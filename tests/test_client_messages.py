@@ -352,6 +352,7 @@ async def test_a_bare_stop_by_text_stops_texts_apart_from_the_one_question(
             lambda: "withdrawal_confirmation_request" in kinds_texted(notify_standin, phone)
         )
         assert (await h.state(ref)).withdrawal_pending
+        assert (await h.state(ref)).texts_stopped  # staff see it on the client's pages
         before = len(notify_standin.sent_texts(phone))
         await h.advance(timedelta(weeks=9))  # two check-ins due: none may be texted
         await h.settle()

@@ -22,6 +22,7 @@ from readmodel.read_audit import accesses
 from tests.factories import CLIENT_PHONE
 from tests.fixtures.api import ORG_A, Api
 from tests.fixtures.dashboard import dashboard_settings
+from tests.helpers import eventually
 
 ZONE = ZoneInfo("Europe/London")
 CLIENT_NAME = "Hannah Whitlock"
@@ -370,3 +371,41 @@ async def test_the_workspace_needs_a_session_and_its_forms_the_sessions_token(da
     # An address the workspace does not have is an HTML page, not JSON.
     odd = await api.http.get(f"/dashboard/practice/clients/{ref}/reqol/middle")
     assert odd.status_code == 404 and odd.headers["content-type"].startswith("text/html")
+
+
+async def test_a_client_who_texted_stop_is_shown_so_on_both_staff_pages(dash: Api) -> None:
+    """STOP by text stops texts at once; the coordinator's referral page and the
+    practitioner's client page both say so, so nobody waits for a text that will not go."""
+    from tests.test_client_messages import _phone, text_in
+
+    api = dash
+    await add_practitioner(api.h.session_factory, "p-ana", "Ana Lowry", "p-ana@h.example", 5)
+    coordinator = await api.key("coordinator", label="c-dana")
+    referrer = await api.key("referrer", organisation=ORG_A)
+    ana = await api.key("practitioner", practitioner="p-ana", label="p-ana")
+    phone = _phone()
+    ana_http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api.app), base_url="http://testserver"
+    )
+    async with api.h.worker(), ana_http:
+        ref = await _allocated(api, coordinator, referrer, "p-ana", client={"phone": phone})
+        await _sign_in(api.http, coordinator)
+        await _sign_in(ana_http, ana)
+        pages = (
+            (api.http, f"/dashboard/referrals/{ref}"),
+            (ana_http, f"/dashboard/practice/clients/{ref}"),
+        )
+        for http, path in pages:
+            before = await http.get(path)
+            assert before.status_code == 200 and 'id="texts-stopped"' not in before.text, path
+        await text_in(api.h, "STOP", phone)
+
+        async def texts_stopped() -> bool:
+            return (await api.h.state(ref)).texts_stopped
+
+        await eventually(texts_stopped)
+        for http, path in pages:
+            after = await http.get(path)
+            assert after.status_code == 200, path
+            stopped = after.text.split('id="texts-stopped"', 1)[1].split("</div>", 1)[0]
+            assert "texted STOP" in stopped, path

@@ -882,6 +882,7 @@ class ReferralWorkflow:
             closed_reason=self.s.closed_reason,
             next_deadline=contact_schedule.next_deadline(self.s),
             timeline=list(self.s.timeline),
+            texts_stopped=self.s.sms_opted_out,
         )
 
     # ------------------------------------------------------------------ plumbing
