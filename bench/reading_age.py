@@ -199,9 +199,16 @@ def client_pages() -> Iterator[tuple[str, str]]:
             f"page help now{'' if alerted else ' (not alerted)'}",
             page("help.html", alerted=alerted),
         )
-    yield "page link not found", page("message.html", title="Link not found", message=NOT_FOUND)
+    yield (
+        "page link not found",
+        page("message.html", title="Link not found", message=NOT_FOUND, help_token=None),
+    )
     for why, message in GONE.items():
-        yield f"page link {why}", page("message.html", title="This link has ended", message=message)
+        # An ended link's page carries the "I need help now" button too.
+        yield (
+            f"page link {why}",
+            page("message.html", title="This link has ended", message=message, help_token="t"),
+        )
     form = {"values": {}, "errors": [], "error_for": {}, "started": "s", "honeypot": "website"}
     yield "page self-referral", page("self_referral.html", notice=None, **form)
     yield "page self-referral sent", page("self_referral_sent.html")

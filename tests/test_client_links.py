@@ -247,7 +247,11 @@ async def test_help_now_through_an_expired_link_still_alerts_coordinators(
         monkeypatch.setattr(time, "time", lambda: made)
         token = signer.make(purpose_code(LinkPurpose.CHECKIN), ref, "expiredhelp00001")
         monkeypatch.undo()
-        assert (await api.get(f"/c/{token}")).status_code == 410
+        ended = await api.get(f"/c/{token}")
+        assert ended.status_code == 410
+        # The ended link's page still offers the one button that works: help, through it.
+        assert f'action="/c/{token}"' in ended.text and 'value="help"' in ended.text
+        assert 'value="ok"' not in ended.text
         assert (await api.post(f"/c/{token}", data={"answer": "ok"})).status_code == 410
         help_page = await api.post(f"/c/{token}", data={"answer": "help"})
         assert help_page.status_code == 200 and "told our team" in help_page.text

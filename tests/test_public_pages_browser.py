@@ -13,12 +13,14 @@ axe-core (``axe-playwright-python``, WCAG 2.x A and AA) finds nothing on every p
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 import models.self_referral
+from infra.link_tokens import LinkSigner
 from models.actions import (
     Allocation,
     DeclineReason,
@@ -29,12 +31,14 @@ from models.actions import (
     TriageDecision,
     TriageOutcome,
 )
+from models.client_links import LinkPurpose, lifetime, purpose_code
 from models.referral import SessionOutcome, Stage
 from readmodel.practitioners import add_practitioner
 from tests.factories import CLIENT_EMAIL, submission
 from tests.fixtures.api import ORG_A
 from tests.fixtures.dashboard import Dashboard, screenshot
 from tests.fixtures.smtp import SmtpServer
+from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
 from tests.helpers import body, eventually, mails_for
 
 pytestmark = pytest.mark.slow
@@ -225,6 +229,17 @@ async def test_a_client_answers_a_check_in_by_keyboard_fills_a_reqol_and_comes_b
         await page.click("text=Send my answers")
         await page.wait_for_url(re.compile(r"/done/reqol$"))
         await no_axe_violations(page, "client-reqol-done")
+        # An expired link's page (410) still offers help, through the link.
+        with pytest.MonkeyPatch.context() as clock:
+            made = time.time() - lifetime(LinkPurpose.CHECKIN).total_seconds() - 3600
+            clock.setattr(time, "time", lambda: made)
+            expired = LinkSigner(TEST_PSEUDONYM_KEY).make(
+                purpose_code(LinkPurpose.CHECKIN), ref, "expiredpage00001"
+            )
+        ended = await page.goto(dashboard.link(f"/c/{expired}"))
+        assert ended is not None and ended.status == 410
+        assert await page.is_visible("button.button-help")
+        await no_axe_violations(page, "client-link-ended")
         assert "reqol_recorded" in [e.kind for e in (await h.state(ref)).timeline]
 
         await h.act(ref, "record_session", SessionRecord(outcome=SessionOutcome.ATTENDED))

@@ -123,9 +123,15 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
     return HTMLResponse(html, status_code=status)
 
 
-def message_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
-    """A page that says one thing plainly (errors too), with the crisis contacts."""
-    return render(request, "message.html", status=status, title=title, message=message)
+def message_page(
+    request: Request, status: int, title: str, message: str, *, help_token: str | None = None
+) -> HTMLResponse:
+    """A page that says one thing plainly (errors too), with the crisis contacts; with
+    ``help_token`` (a genuine link that can do no more), also the "I need help now" button,
+    which still reaches a person through that link."""
+    return render(
+        request, "message.html", status=status, title=title, message=message, help_token=help_token
+    )
 
 
 class PublicRoute(APIRoute):
@@ -150,7 +156,15 @@ class PublicRoute(APIRoute):
                 else:
                     response = message_page(request, 404, "Not found", _PROBLEM_WORDS[404])
             except LinkGone as gone:
-                response = message_page(request, 410, "This link has ended", GONE[gone.why])
+                # The link is genuine: asking for help through it still alerts the team.
+                token = request.path_params.get("token")
+                response = message_page(
+                    request,
+                    410,
+                    "This link has ended",
+                    GONE[gone.why],
+                    help_token=token if isinstance(token, str) else None,
+                )
             except PageError as error:
                 response = message_page(request, error.status, error.title, error.message)
             except ProblemError as error:
