@@ -10,7 +10,7 @@ when the workflow does not answer in time (e.g. no worker is running).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from api.auth import Principal, Role
@@ -20,6 +20,7 @@ from api.schemas import ReferrerReferral
 from models.referral import ReferralView, Stage, TimelineEvent
 from readmodel.referrals import referral_summary
 from services import referrals
+from services.worker_presence import WorkerUnavailable, require_worker
 
 T = TypeVar("T")
 
@@ -51,11 +52,20 @@ def may_see(caller: Principal, organisation: str | None, practitioner_id: str | 
     return False
 
 
-async def in_time(context: ApiContext, query: Awaitable[T]) -> T:
-    """A workflow query, bounded: 503 when it does not answer in time (e.g. no worker)."""
+async def in_time(context: ApiContext, query: Callable[[], Awaitable[T]]) -> T:
+    """A workflow query, bounded: 503 at once when the server says no worker runs, or when
+    it does not answer in time."""
     try:
+        await require_worker(context.client, context.settings.task_queue)
         async with asyncio.timeout(context.api_settings.query_timeout_seconds):
-            return await query
+            return await query()
+    except WorkerUnavailable:
+        raise ProblemError(
+            503,
+            "unavailable",
+            "no Harbour worker is running to read the referral's state; try again once one is",
+            headers={"Retry-After": "30"},
+        ) from None
     except TimeoutError:
         raise ProblemError(
             503,
@@ -68,7 +78,7 @@ async def in_time(context: ApiContext, query: Awaitable[T]) -> T:
 async def referral_state(context: ApiContext, ref: str) -> ReferralView:
     """The workflow's ``state`` query; ``referrals.NotFound`` when there is no such
     referral, 503 when it does not answer in time."""
-    return await in_time(context, referrals.read(context.client, ref))
+    return await in_time(context, lambda: referrals.read(context.client, ref))
 
 
 async def check_access(context: ApiContext, caller: Principal, ref: str) -> ReferralView | None:
@@ -105,7 +115,7 @@ async def check_access(context: ApiContext, caller: Principal, ref: str) -> Refe
 async def open_question(context: ApiContext, ref: str) -> str | None:
     """The triage question waiting for the referrer's answer (bounded like
     ``referral_state``)."""
-    return await in_time(context, referrals.open_question(context.client, ref))
+    return await in_time(context, lambda: referrals.open_question(context.client, ref))
 
 
 def referrer_view(

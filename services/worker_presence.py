@@ -41,14 +41,20 @@ class WorkerUnavailable(Exception):
         super().__init__(message)
 
 
+async def require_worker(client: Client, task_queue: str) -> None:
+    """Refuse at once (``WorkerUnavailable``) when the server says no worker polls
+    ``task_queue``: a query or update would only wait. The time-skipping test server cannot
+    tell, and then this lets the call go on to its bounded wait."""
+    if await has_workflow_pollers(client, task_queue) is False:
+        raise WorkerUnavailable(task_queue)
+
+
 async def with_worker(
     client: Client, task_queue: str, wait_seconds: float, call: Callable[[Client], Awaitable[T]]
 ) -> T:
     """``call(client)`` once a worker is known to poll ``task_queue``, bounded by
     ``wait_seconds``. Raises ``WorkerUnavailable``."""
-    # None: the server cannot tell (the time-skipping test server); the bounded wait answers.
-    if await has_workflow_pollers(client, task_queue) is False:
-        raise WorkerUnavailable(task_queue)
+    await require_worker(client, task_queue)
     try:
         return await asyncio.wait_for(call(client), wait_seconds)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):

@@ -77,6 +77,7 @@ from services.person_display import (
     names_for_display,
 )
 from services.read_audit import record_access
+from services.worker_presence import WorkerUnavailable, require_worker
 
 router = APIRouter(route_class=DashboardRoute)
 log = structlog.get_logger("harbour.dashboard")
@@ -256,6 +257,7 @@ async def _search(request: Request, user: DashboardUser, searched: str) -> Respo
     # The names let the coordinator tell the people found apart; each look is audited.
     names: dict[str, str] | None
     try:
+        await require_worker(context.client, context.settings.task_queue)
         async with asyncio.timeout(context.api_settings.query_timeout_seconds):
             names = await names_for_display(
                 context.client,
@@ -264,7 +266,7 @@ async def _search(request: Request, user: DashboardUser, searched: str) -> Respo
                 user.principal,
                 AccessChannel.DASHBOARD,
             )
-    except (TimeoutError, RPCError) as error:
+    except (TimeoutError, RPCError, WorkerUnavailable) as error:
         log.warning("search names unavailable", error_type=type(error).__name__)
         names = None
     return render(
@@ -350,6 +352,7 @@ async def referral_page(
     """The referral's page; with ``triage``, the triage form as posted and its errors."""
     context = get_context(request)
     try:
+        await require_worker(context.client, context.settings.task_queue)
         async with asyncio.timeout(context.api_settings.query_timeout_seconds):
             view = await referrals.read(context.client, ref)
             # The view is audited inside, before the person is asked for.
@@ -515,11 +518,12 @@ async def practitioner_caseload(
         returning = await returning_clients(session, practitioner_id)
     found: practice.Workspace | None
     try:
+        await require_worker(context.client, context.settings.task_queue)
         async with asyncio.timeout(context.api_settings.query_timeout_seconds):
             found = await practice.caseload_and_diary(
                 context.client, context.session_factory, practitioner_id, user.principal
             )
-    except (TimeoutError, RPCError) as error:
+    except (TimeoutError, RPCError, WorkerUnavailable) as error:
         log.warning("caseload diary unavailable", error_type=type(error).__name__)
         found = None
     now = await state.clock()

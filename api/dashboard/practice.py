@@ -10,8 +10,9 @@ from the read model (``services.practice``). See docs/practice.md.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
@@ -29,6 +30,9 @@ from models.referral import REFERENCE_PATTERN
 from models.reqol import ITEMS
 from services import practice
 from services.reqol_wording import load_reqol_wording
+from services.worker_presence import require_worker
+
+T = TypeVar("T")
 
 router = APIRouter(route_class=DashboardRoute)
 
@@ -66,10 +70,13 @@ def not_yours() -> PageError:
     return PageError(404, "Not on your caseload", NOT_YOURS)
 
 
-async def bounded(request: Request, work: Any) -> Any:
-    """A workflow query (or a few), bounded like every dashboard page that asks a workflow."""
-    async with asyncio.timeout(get_context(request).api_settings.query_timeout_seconds):
-        return await work
+async def bounded(request: Request, work: Callable[[], Awaitable[T]]) -> T:
+    """A workflow query (or a few), bounded like every dashboard page that asks a workflow:
+    ``WorkerUnavailable`` at once when the server says no worker runs."""
+    context = get_context(request)
+    await require_worker(context.client, context.settings.task_queue)
+    async with asyncio.timeout(context.api_settings.query_timeout_seconds):
+        return await work()
 
 
 def _words() -> dict[str, Any]:
@@ -88,10 +95,11 @@ async def workspace(request: Request, user: Practitioner) -> Response:
     context = get_context(request)
     state = get_state(request)
     assert user.principal.practitioner_id is not None  # current_practitioner sees to it
+    practitioner_id = user.principal.practitioner_id
     found = await bounded(
         request,
-        practice.caseload_and_diary(
-            context.client, context.session_factory, user.principal.practitioner_id, user.principal
+        lambda: practice.caseload_and_diary(
+            context.client, context.session_factory, practitioner_id, user.principal
         ),
     )
     now = await state.clock()
@@ -120,7 +128,7 @@ async def render_client(
     try:
         record = await bounded(
             request,
-            practice.client_record(
+            lambda: practice.client_record(
                 context.client, context.session_factory, context.keyring, ref, user.principal
             ),
         )
@@ -163,7 +171,9 @@ async def render_reqol(
     """The ReQoL-10 form for ``when`` (or its skip form), with problems after a post."""
     context = get_context(request)
     try:
-        view = await bounded(request, practice.own_client(context.client, ref, user.principal))
+        view = await bounded(
+            request, lambda: practice.own_client(context.client, ref, user.principal)
+        )
     except practice.NotYourClient:
         raise not_yours() from None
     wording = load_reqol_wording(context.settings.reqol_wording_file)

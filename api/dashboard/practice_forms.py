@@ -80,8 +80,9 @@ class FormRefused(Exception):
 
 async def _own(request: Request, user: DashboardUser, ref: str) -> ReferralView:
     try:
+        client = get_context(request).client
         view: ReferralView = await bounded(
-            request, practice.own_client(get_context(request).client, ref, user.principal)
+            request, lambda: practice.own_client(client, ref, user.principal)
         )
     except practice.NotYourClient:
         raise not_yours() from None

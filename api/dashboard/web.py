@@ -36,6 +36,7 @@ from api.dashboard.session import (
 )
 from api.dashboard.state import DashboardState, get_state
 from api.problems import ProblemError
+from services.worker_presence import WorkerUnavailable
 
 log = structlog.get_logger("harbour.dashboard")
 
@@ -103,6 +104,18 @@ class DashboardRoute(APIRoute):
                 )
                 response = error_page(
                     request, error.status, "Not possible", message, await _signed_in(request)
+                )
+            except WorkerUnavailable as error:
+                # Said at once (the server knows nobody polls), rather than after the timeout.
+                log.warning("no worker", waited=error.waited)
+                response = error_page(
+                    request,
+                    503,
+                    "The worker is not running",
+                    "Harbour's worker is not running, so this page cannot ask the referral for "
+                    "its details. Lists, the waiting list and reports still work. Ask whoever "
+                    "runs Harbour to start it (make run, or python worker.py), then reload.",
+                    await _signed_in(request),
                 )
             except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as error:
                 log.warning("temporal unavailable", error_type=type(error).__name__)

@@ -238,7 +238,7 @@ async def _referral(
     )
     decline_words = signposting = None
     if decline is not None:
-        signposting = await in_time(context, referrals.signposting(context.client, ref))
+        signposting = await in_time(context, lambda: referrals.signposting(context.client, ref))
         try:
             decline_words = DECLINE_WORDS[DeclineReason(str(decline))]
         except ValueError:
