@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from fastapi import Request
 from limits.aio.storage import Storage
@@ -18,7 +21,9 @@ from models.referral import ReferralView
 from models.settings import Settings
 from services import referrals
 from services.metrics import HarbourMetrics
-from services.worker_presence import with_worker
+from services.worker_presence import require_worker, with_worker
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -61,6 +66,14 @@ class ApiContext:
             settings.self_referral_burst,
             self.limits_storage,
         )
+
+    async def ask(self, query: Callable[[], Awaitable[T]]) -> T:
+        """A workflow query (or a few) for a page or an API read: ``WorkerUnavailable`` at once
+        when the server says no worker polls the task queue (else the query would only wait),
+        ``TimeoutError`` when no answer comes within ``api_settings.query_timeout_seconds``."""
+        await require_worker(self.client, self.settings.task_queue)
+        async with asyncio.timeout(self.api_settings.query_timeout_seconds):
+            return await query()
 
     async def act(self, ref: str, action: str, arg: BaseModel | str) -> ReferralView:
         """Run a staff action (``services.referrals.act``) once a worker is there to run it,

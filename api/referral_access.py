@@ -9,7 +9,6 @@ when the workflow does not answer in time (e.g. no worker is running).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -20,7 +19,7 @@ from api.schemas import ReferrerReferral
 from models.referral import ReferralView, Stage, TimelineEvent
 from readmodel.referrals import referral_summary
 from services import referrals
-from services.worker_presence import WorkerUnavailable, require_worker
+from services.worker_presence import WorkerUnavailable
 
 T = TypeVar("T")
 
@@ -56,9 +55,7 @@ async def in_time(context: ApiContext, query: Callable[[], Awaitable[T]]) -> T:
     """A workflow query, bounded: 503 at once when the server says no worker runs, or when
     it does not answer in time."""
     try:
-        await require_worker(context.client, context.settings.task_queue)
-        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
-            return await query()
+        return await context.ask(query)
     except WorkerUnavailable:
         raise ProblemError(
             503,

@@ -77,7 +77,7 @@ from services.person_display import (
     names_for_display,
 )
 from services.read_audit import record_access
-from services.worker_presence import WorkerUnavailable, require_worker
+from services.worker_presence import WorkerUnavailable
 
 router = APIRouter(route_class=DashboardRoute)
 log = structlog.get_logger("harbour.dashboard")
@@ -257,15 +257,15 @@ async def _search(request: Request, user: DashboardUser, searched: str) -> Respo
     # The names let the coordinator tell the people found apart; each look is audited.
     names: dict[str, str] | None
     try:
-        await require_worker(context.client, context.settings.task_queue)
-        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
-            names = await names_for_display(
+        names = await context.ask(
+            lambda: names_for_display(
                 context.client,
                 context.session_factory,
                 [r.ref for r in rows],
                 user.principal,
                 AccessChannel.DASHBOARD,
             )
+        )
     except (TimeoutError, RPCError, WorkerUnavailable) as error:
         log.warning("search names unavailable", error_type=type(error).__name__)
         names = None
@@ -351,12 +351,12 @@ async def referral_page(
 ) -> Response:
     """The referral's page; with ``triage``, the triage form as posted and its errors."""
     context = get_context(request)
-    try:
-        await require_worker(context.client, context.settings.task_queue)
-        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
-            view = await referrals.read(context.client, ref)
+
+    async def view_and_person() -> tuple[ReferralView, ReferralSubmission | None]:
+        view = await referrals.read(context.client, ref)
+        try:
             # The view is audited inside, before the person is asked for.
-            person: ReferralSubmission | None = await load_person_for_display(
+            person = await load_person_for_display(
                 context.client,
                 context.session_factory,
                 ref,
@@ -364,8 +364,12 @@ async def referral_page(
                 AccessChannel.DASHBOARD,
                 practitioner_id=view.practitioner_id,
             )
-    except PersonUnavailable:
-        person = None  # the rest of the page still helps; the card says why it is missing
+        except PersonUnavailable:
+            person = None  # the rest of the page still helps; the card says why it is missing
+        return view, person
+
+    try:
+        view, person = await context.ask(view_and_person)
     except (referrals.NotFound, NotAllowedToSee):
         raise PageError(404, "No such referral", f"There is no referral {ref}.") from None
     timeline = await get_timeline(context.session_factory, ref) or view.timeline
@@ -518,11 +522,11 @@ async def practitioner_caseload(
         returning = await returning_clients(session, practitioner_id)
     found: practice.Workspace | None
     try:
-        await require_worker(context.client, context.settings.task_queue)
-        async with asyncio.timeout(context.api_settings.query_timeout_seconds):
-            found = await practice.caseload_and_diary(
+        found = await context.ask(
+            lambda: practice.caseload_and_diary(
                 context.client, context.session_factory, practitioner_id, user.principal
             )
+        )
     except (TimeoutError, RPCError, WorkerUnavailable) as error:
         log.warning("caseload diary unavailable", error_type=type(error).__name__)
         found = None

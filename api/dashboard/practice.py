@@ -9,7 +9,6 @@ from the read model (``services.practice``). See docs/practice.md.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
@@ -30,7 +29,6 @@ from models.referral import REFERENCE_PATTERN
 from models.reqol import ITEMS
 from services import practice
 from services.reqol_wording import load_reqol_wording
-from services.worker_presence import require_worker
 
 T = TypeVar("T")
 
@@ -73,10 +71,7 @@ def not_yours() -> PageError:
 async def bounded(request: Request, work: Callable[[], Awaitable[T]]) -> T:
     """A workflow query (or a few), bounded like every dashboard page that asks a workflow:
     ``WorkerUnavailable`` at once when the server says no worker runs."""
-    context = get_context(request)
-    await require_worker(context.client, context.settings.task_queue)
-    async with asyncio.timeout(context.api_settings.query_timeout_seconds):
-        return await work()
+    return await get_context(request).ask(work)
 
 
 def _words() -> dict[str, Any]:
