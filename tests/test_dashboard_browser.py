@@ -118,6 +118,7 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
         await page.select_option("#decline_reason", "out_of_area")
         await page.fill("#signposting", "Their local recovery college")
         await page.click("text=Record triage")
+        await page.wait_for_load_state()
         await page.wait_for_selector(".flash-ok")
         assert "Closed" in await page.inner_text(".head-tags")
         assert await page.locator("form[action$='/triage']").count() == 0
@@ -129,6 +130,9 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
 
         # --- the waiting list, in allocation order: urgent, soon, then the longest wait
         await page.click("nav.site-nav >> text=Waiting list")
+        # A click waits only for the next page to start loading: counting rows (or reading
+        # the charts) at once may see a page not yet parsed whole. So wait for its load.
+        await page.wait_for_load_state()
         rows = page.locator("#waiting-list tbody tr")
         assert await rows.count() == 4
         order = [await rows.nth(i).get_attribute("data-ref") for i in range(4)]
@@ -145,6 +149,7 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
         await page.check(f"#tick-{urgent}")
         await page.select_option("#act-practitioner", "p-ana")
         await page.click("button[value=allocate]")
+        await page.wait_for_load_state()
         await page.wait_for_selector(".flash-ok")
         assert f"Allocated to p-ana: {urgent}" in await page.inner_text(".flash-ok")
         assert await page.locator(f"#waiting-list tr[data-ref='{urgent}']").count() == 0
@@ -209,6 +214,7 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
 
         # --- inbox: crisis first and marked; resolve it with a note
         await page.click("nav.site-nav >> text=Inbox")
+        await page.wait_for_load_state()
         messages = page.locator("#inbox > li")
         assert await messages.count() == 2
         assert "message-crisis" in (await messages.nth(0).get_attribute("class") or "")
@@ -219,6 +225,7 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
         crisis_id = await messages.nth(0).get_attribute("data-id")
         await page.fill(f"#note-{crisis_id}", "Rang back; safety plan agreed; GP informed")
         await page.click(f"li[data-id='{crisis_id}'] button:text('Resolve')")
+        await page.wait_for_load_state()
         await page.wait_for_selector(".flash-ok")
         assert await page.locator("#inbox > li").count() == 1
         assert "safety plan agreed" in await page.inner_text("#resolved-h + .table-scroll table")
@@ -245,6 +252,7 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
 
         # --- reports: every chart is drawn, with data
         await page.click("nav.site-nav >> text=Reports")
+        await page.wait_for_load_state()
         assert sum(await _chart_values(page)) > 0
         assert await page.locator("svg.chart line.marker").count() >= 3  # standard, median, p90
         await screenshot(page, "08-reports-waits")
@@ -253,18 +261,21 @@ async def test_a_coordinator_runs_the_pathway_from_the_dashboard(
         assert ORG_B in referrers and "out of area" in referrers
         await screenshot(page, "09-reports-referrers")
         await page.click("nav.tabs >> text=Outcomes and liaison")
+        await page.wait_for_load_state()
         assert (
             sum(await _chart_values(page, "#liaison-h ~ figure")) == 3
         )  # housing, benefits, group
         assert [v for v in await _chart_values(page, "#outcomes-h ~ div") if v > 0]
         await screenshot(page, "10-reports-outcomes")
         await page.click("nav.tabs >> text=Re-entry")
+        await page.wait_for_load_state()
         assert sum(await _chart_values(page)) >= 1
         assert "100%" in await page.inner_text(".stats")
         await screenshot(page, "11-reports-reentry")
 
         # --- the overview, with its charts and the counts as links
         await page.click("nav.site-nav >> text=Overview")
+        await page.wait_for_load_state()
         assert sum(await _chart_values(page, "#demand ~ figure")) > 0
         assert sum(await _chart_values(page, "#length ~ figure")) > 0
         tiles = await page.inner_text(".tiles")
