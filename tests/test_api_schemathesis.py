@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import hypothesis
 import hypothesis.errors
 import jsonschema_rs
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
@@ -221,6 +222,9 @@ def _valid_as_sent(parameter: Any, values: list[str]) -> bool:
     return True
 
 
+# The suite's 600 s bound (pyproject) turns a hang into a failure; this test alone takes most of
+# it when busy (BENCHMARKS.md: 277 s at load 4-6, 519 s at 9-10), so it has a bound of its own.
+@pytest.mark.timeout(1800)
 async def test_openapi_schema_holds_for_every_operation(harness: Harness) -> None:
     generous = api_settings(
         intake_per_minute=1e9, intake_burst=10**9, inbound_per_minute=1e9, inbound_burst=10**9
