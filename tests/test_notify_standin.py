@@ -39,8 +39,9 @@ MOBILE = "07700 900123"
 MOBILE_NORMALISED = "447700900123"
 
 
-def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
-    """Retry ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
+    """Retry ``check`` until it returns something truthy; fail after ``timeout`` seconds (a
+    bound for a busy machine, as ``tests.helpers.eventually``'s, not an expectation)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while True:
