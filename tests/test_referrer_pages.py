@@ -5,14 +5,18 @@ question, read the decision; another organisation's referral is not found."""
 
 from __future__ import annotations
 
+import html
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from api.portal.pages import LIST_PAGE
+from infra.database import write_transaction
 from models.actions import DeclineReason, TriageDecision, TriageOutcome
 from models.referral import Stage
-from models.tables import IdempotencyKeyRow
+from models.tables import IdempotencyKeyRow, ReferralRow
 from tests.fixtures.api import ORG_A, ORG_B, Api, api_settings, running_api
 from tests.fixtures.temporal import Harness
 from tests.helpers import eventually
@@ -194,3 +198,51 @@ async def test_over_the_intake_limit_the_form_comes_back_as_written(harness: Har
         assert "Nothing was sent this time" in second.text
         assert 'value="Sam Reed"' in second.text and VALID["reason"] in second.text
         assert await referrals_stored(api) == 1
+
+
+async def test_the_list_pages_fifty_at_a_time_newest_first_own_organisation_only(
+    api: Api,
+) -> None:
+    """An organisation that has referred more than a page's worth sees them all, fifty at a
+    time, through "Older referrals" links; another organisation's never appear."""
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    rows = [
+        ReferralRow(
+            ref=f"RA{n:09d}",
+            stage="waiting",
+            urgency="routine",
+            referrer_organisation=ORG_A,
+            received_at=start + timedelta(hours=n),
+            updated_at=start + timedelta(hours=n),
+        )
+        for n in range(LIST_PAGE + 5)
+    ] + [
+        ReferralRow(
+            ref="RB000000001",
+            stage="waiting",
+            urgency="routine",
+            referrer_organisation=ORG_B,
+            received_at=start,
+            updated_at=start,
+        )
+    ]
+    async with write_transaction(api.h.session_factory) as session:
+        session.add_all(rows)
+    await sign_in(api)
+
+    first = await api.get("/referrer")
+    shown = re.findall(r'href="/referrer/referrals/(R[A-Z0-9]+)"', first.text)
+    newest = [f"RA{n:09d}" for n in reversed(range(LIST_PAGE + 5))]
+    assert shown == newest[:LIST_PAGE]
+    older = re.search(r'href="(/referrer\?after=[^"]+)"', first.text)
+    assert older and "Newest referrals" not in first.text
+
+    second = await api.get(html.unescape(older.group(1)))
+    assert second.status_code == 200
+    shown = re.findall(r'href="/referrer/referrals/(R[A-Z0-9]+)"', second.text)
+    assert shown == newest[LIST_PAGE:]  # the rest, and never ORG_B's
+    assert "Older referrals" not in second.text and 'href="/referrer">Newest' in second.text
+
+    for bad in ("not-a-cursor", "1.RZZZZZZZZZZ."):
+        refused = await api.get("/referrer", params={"after": bad})
+        assert refused.status_code == 404 and "That list page does not exist" in refused.text

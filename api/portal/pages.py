@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
@@ -40,6 +40,7 @@ from api.schemas import InformationBody
 from models.actions import DeclineReason, InformationAnswer
 from models.read_audit import AccessChannel
 from models.referral import REFERENCE_PATTERN, ReferralEntry, Stage, Urgency
+from readmodel.cursors import InvalidCursor
 from readmodel.referrals import ReferralFilters, referral_list
 from readmodel.timeline import get_timeline
 from services import read_audit, referrals
@@ -202,13 +203,34 @@ async def logout(request: Request) -> Response:
 # ------------------------------------------------------------------------------ reading
 
 
+# A phone's screenful or three; older ones are a link away ("Older referrals").
+LIST_PAGE = 50
+
+
 @router.get("/referrer")
-async def referrals_page(request: Request) -> Response:
-    """The organisation's referrals, newest first (the read model: stage, urgency, dates)."""
+async def referrals_page(
+    request: Request, after: Annotated[str | None, Query(max_length=100)] = None
+) -> Response:
+    """The organisation's referrals, newest first (the read model: stage, urgency, dates),
+    ``LIST_PAGE`` at a time; ``after`` is the cursor the previous page's "Older" link gave."""
     user = await _user(request)
-    async with get_context(request).session_factory() as db:
-        page = await referral_list(db, ReferralFilters(organisation=user.organisation), limit=200)
-    return _page(request, "referrer_list.html", user, items=page.items, stages=STAGE_WORDS)
+    filters = ReferralFilters(organisation=user.organisation)
+    try:
+        async with get_context(request).session_factory() as db:
+            page = await referral_list(db, filters, limit=LIST_PAGE, cursor=after)
+    except InvalidCursor:
+        raise PageError(
+            404, "Page not found", "That list page does not exist. Go back to your referrals."
+        ) from None
+    return _page(
+        request,
+        "referrer_list.html",
+        user,
+        items=page.items,
+        stages=STAGE_WORDS,
+        older=page.next_cursor,
+        first_page=after is None,
+    )
 
 
 @router.get("/referrer/referrals/{ref}")
