@@ -263,6 +263,7 @@ async def test_a_coordinator_triages_allocates_and_handles_a_crisis_by_keyboard(
         message = page.locator("#inbox > li").first
         text = await message.inner_text()
         assert SAM["phone"] in text and " ago" in text and "Nobody has taken this yet" in text
+        assert "Harbour’s reading: no request Harbour acts on" in text  # words, not "other"
         # Take it, by keyboard: the owner is shown to everyone.
         await press_enter_on(page, "#inbox form.claim button")
         assert "Taken by c-dana" in await page.inner_text("#inbox > li")

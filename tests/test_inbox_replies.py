@@ -193,3 +193,14 @@ async def test_a_reply_to_an_email_goes_back_by_email_once(
     text = body(reply)
     assert "One of our team will phone you soon" in text and "116 123" in text
     assert "dizzy" not in text.lower() and "tablets" not in text.lower()
+
+
+def test_every_reading_of_a_message_is_in_a_coordinators_words() -> None:
+    """The inbox says how Harbour read each message in words, never a code such as "other"."""
+    from api.dashboard.formatting import intent
+    from models.messages import Intent
+
+    for each in Intent:
+        words = intent(each.value)
+        assert words and "_" not in words and words != each.value, each
+    assert intent(Intent.OTHER.value) == "no request Harbour acts on: a person reads it"

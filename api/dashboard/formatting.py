@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
+from models.messages import Intent
 from models.referral import Stage
 
 STAGE_LABELS: dict[str, str] = {
@@ -19,6 +20,21 @@ STAGE_LABELS: dict[str, str] = {
     Stage.DISCHARGED.value: "Discharged",
     Stage.CLOSED.value: "Closed",
 }
+
+
+# How Harbour read a client's message, in a coordinator's words (models/messages.py).
+INTENT_WORDS: dict[str, str] = {
+    Intent.RETURN.value: "asks to come back",
+    Intent.STOP.value: "asks to stop or leave the list",
+    Intent.CONFIRM.value: "confirms leaving the list",
+    Intent.STILL_WAITING.value: "says they are still waiting",
+    Intent.OTHER.value: "no request Harbour acts on: a person reads it",
+}
+
+
+def intent(code: object) -> str:
+    """How a message was read, in words (an unknown code reads as its words)."""
+    return INTENT_WORDS.get(str(code)) or label(code)
 
 
 def label(code: object) -> str:
@@ -181,6 +197,7 @@ def install(env: Environment, zone: ZoneInfo) -> None:
         date=date,
         iso=iso,
         label=label,
+        intent=intent,
         event=event,
         deadline=deadline,
         details=details,
