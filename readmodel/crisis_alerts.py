@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.database import as_utc, write_transaction
@@ -69,8 +69,11 @@ async def open_alerts(
 
 async def count_open_alerts(session: AsyncSession) -> int:
     """How many crisis alerts wait for a person."""
-    rows = await session.execute(select(InboundMessageRow.id).where(*_OPEN))
-    return len(rows.all())
+    return int(
+        (
+            await session.execute(select(func.count()).select_from(InboundMessageRow).where(*_OPEN))
+        ).scalar_one()
+    )
 
 
 async def keep_acknowledgement_note(

@@ -203,8 +203,7 @@ async def inbox_page(
             .limit(limit)
         )
     ).all()
-    crisis = func.coalesce(func.sum(case((InboundMessageRow.crisis.is_(True), 1), else_=0)), 0)
-    counts = (await session.execute(select(func.count(), crisis).where(_OPEN))).one()
+    open_count, open_crisis = await inbox_counts(session)
     messages = [
         InboxMessage(
             **_inbox_item(r, keyring).model_dump(),
@@ -217,7 +216,15 @@ async def inbox_page(
         )
         for r in rows
     ]
-    return messages, int(counts[0]), int(counts[1])
+    return messages, open_count, open_crisis
+
+
+async def inbox_counts(session: AsyncSession) -> tuple[int, int]:
+    """How many messages are open in the inbox, and how many of those are possible crises:
+    the inbox's heading, the overview and ``/metrics`` all count them here."""
+    crisis = func.coalesce(func.sum(case((InboundMessageRow.crisis.is_(True), 1), else_=0)), 0)
+    counts = (await session.execute(select(func.count(), crisis).where(_OPEN))).one()
+    return int(counts[0]), int(counts[1])
 
 
 async def recently_resolved(

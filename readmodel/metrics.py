@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.metric_labels import CHANNELS, DELIVERY_STATUSES, OUTBOX_STATUSES, closed
 from models.referral import Stage
-from models.tables import InboundMessageRow, OutboxRow, ReferralRow
+from models.tables import OutboxRow, ReferralRow
+from readmodel.crisis_alerts import count_open_alerts
+from readmodel.inbox import inbox_counts
 from readmodel.overview import stage_counts
 from readmodel.sql import OPEN_BREACH, WAITING, run, sum_where
 
@@ -60,20 +62,7 @@ async def metrics_snapshot(session: AsyncSession) -> MetricsSnapshot:
             closed(delivery, DELIVERY_STATUSES),
         )
         notifications[key] = notifications.get(key, 0) + int(count)
-    inbox = (
-        await run(
-            session,
-            select(
-                sum_where(
-                    and_(
-                        InboundMessageRow.crisis.is_(True),
-                        InboundMessageRow.crisis_acknowledged_at.is_(None),
-                    )
-                ),
-                sum_where(InboundMessageRow.in_inbox.is_(True)),
-            ),
-        )
-    ).one()
+    inbox_open, _ = await inbox_counts(session)
     return MetricsSnapshot(
         referrals_by_stage=stages,
         waiting_list_length=stages[Stage.WAITING.value],
@@ -81,6 +70,6 @@ async def metrics_snapshot(session: AsyncSession) -> MetricsSnapshot:
         validation_queue=int(flags[2]),
         breaches_open=int(flags[0]),
         notifications=notifications,
-        crisis_unacknowledged=int(inbox[0]),
-        inbox_open=int(inbox[1]),
+        crisis_unacknowledged=await count_open_alerts(session),
+        inbox_open=inbox_open,
     )

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.referral import Stage
 from models.tables import (
     CaseloadRow,
-    InboundMessageRow,
     ReferralRow,
 )
+from readmodel.inbox import inbox_counts
 from readmodel.sql import (
     OPEN_BREACH,
     at,
@@ -196,14 +196,7 @@ async def overview(session: AsyncSession, now: datetime, zone: Any, weeks: int =
             + returned.weeks[week]
         )
         length.append(max(0, running))
-    inbox = (
-        await run(
-            session,
-            select(func.count(), sum_where(InboundMessageRow.crisis.is_(True))).where(
-                InboundMessageRow.in_inbox.is_(True)
-            ),
-        )
-    ).one()
+    inbox_open, inbox_crisis = await inbox_counts(session)
     return Overview(
         stage_counts=counts,
         week_starts=starts,
@@ -214,6 +207,6 @@ async def overview(session: AsyncSession, now: datetime, zone: Any, weeks: int =
         breaches_flagged=int(flags[1]),
         validation_queue=int(flags[2]),
         held=int(flags[3]),
-        inbox_open=int(inbox[0]),
-        inbox_crisis=int(inbox[1]),
+        inbox_open=inbox_open,
+        inbox_crisis=inbox_crisis,
     )
