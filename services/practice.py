@@ -21,13 +21,14 @@ from models.diary import DiaryEntry
 from models.episode_measures import MeasureNote, episode_measures
 from models.read_audit import AccessChannel
 from models.referral import BookedSession, ReferralSubmission, ReferralView
+from models.roles import Role
 from readmodel import referral_records
 from readmodel.caseloads import caseload_entries
 from readmodel.referral_records import LiaisonLine, SessionLine
 from readmodel.timeline import get_timeline
 from services import referrals
 from services.api_keys import Principal
-from services.person_display import PersonUnavailable, load_person_for_display
+from services.person_display import PersonUnavailable, load_person_for_display, may_see_person
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -69,9 +70,8 @@ class ClientRecord:
 
 
 def _mine(principal: Principal, view: ReferralView) -> bool:
-    return principal.practitioner_id is not None and view.practitioner_id == (
-        principal.practitioner_id
-    )
+    # A practitioner's own client: the same rule that lets staff see the person.
+    return principal.role is Role.PRACTITIONER and may_see_person(principal, view.practitioner_id)
 
 
 async def own_client(client: Client, ref: str, principal: Principal) -> ReferralView:
