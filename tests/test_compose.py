@@ -67,7 +67,9 @@ def test_compose_has_the_scale_out_services() -> None:
 def test_dockerfile_builds_the_worker() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
-    assert "pip install ." in dockerfile
+    # The image installs what CI last passed with: the same pins as `make run` and `make test`.
+    assert "COPY pyproject.toml constraints.txt" in dockerfile
+    assert "pip install -c constraints.txt ." in dockerfile
     assert 'CMD ["python", "worker.py"]' in dockerfile
 
 
@@ -162,3 +164,25 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
         name.removesuffix("_bucket").removesuffix("_count") for name in used
     }
     assert any("temporal_" in expr for expr in exprs)
+
+
+def test_every_dependency_named_in_pyproject_is_pinned() -> None:
+    """constraints.txt (``make lock`` writes it) pins each dependency pyproject.toml names,
+    the dev tools included, to one version: a fresh clone installs what CI last passed with."""
+    import re
+    import tomllib
+
+    def name(requirement: str) -> str:
+        found = re.match(r"[A-Za-z0-9._-]+", requirement)
+        assert found, requirement
+        return re.sub(r"[-_.]+", "-", found.group(0)).lower()
+
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            pinned, _, version = line.partition("==")
+            assert version, line
+            pins[name(pinned)] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    named = {name(r) for r in [*project["dependencies"], *project["optional-dependencies"]["dev"]]}
+    assert not sorted(named - set(pins)), "run make lock"
