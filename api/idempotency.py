@@ -80,6 +80,22 @@ async def submit_referral(
     return Submitted(ref=row.ref, duplicate=not created)
 
 
+async def already_claimed(context: ApiContext, key_id: str, idempotency_key: str | None) -> bool:
+    """Whether this key has already been used for a submission by this API key: a repeat (a
+    double click, a retry) answers with the same referral and starts nothing, so the intake
+    limit does not count it."""
+    if idempotency_key is None:
+        return False
+    async with context.session_factory() as session:
+        found = await session.scalar(
+            select(IdempotencyKeyRow.ref).where(
+                IdempotencyKeyRow.api_key_id == key_id,
+                IdempotencyKeyRow.idempotency_key == idempotency_key,
+            )
+        )
+    return found is not None
+
+
 async def _claim(
     context: ApiContext, key_id: str, idempotency_key: str, request_hash: str
 ) -> tuple[IdempotencyKeyRow, bool]:

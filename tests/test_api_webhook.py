@@ -290,3 +290,23 @@ async def test_api_processes_sharing_a_limits_storage_share_the_limits(harness: 
         async with running_api(harness, settings) as apart:
             accepted = await apart.post("/v1/referrals", referrer, json=intake_body())
             assert accepted.status_code == 202
+
+
+async def test_a_repeated_idempotency_key_is_answered_not_counted_by_the_intake_limit(
+    harness: Harness,
+) -> None:
+    """A retry of a submission already made starts nothing: past the limit it still gets its
+    reference back (202, duplicate), while a new submission is refused (429)."""
+    async with running_api(harness, api_settings(intake_burst=1, intake_per_minute=0.1)) as api:
+        referrer = await api.key("referrer", organisation=ORG_A)
+        once = {"Idempotency-Key": "retry-me-0001"}
+        first = await api.post("/v1/referrals", referrer, json=intake_body(), headers=once)
+        assert first.status_code == 202 and first.json()["duplicate"] is False
+        for _ in range(3):
+            again = await api.post("/v1/referrals", referrer, json=intake_body(), headers=once)
+            assert again.status_code == 202, again.text
+            assert again.json()["ref"] == first.json()["ref"] and again.json()["duplicate"]
+        other = {"Idempotency-Key": "a-new-one-0002"}
+        refused = await api.post("/v1/referrals", referrer, json=intake_body(), headers=other)
+        assert refused.status_code == 429
+        assert len([i for i in api.started.ids if i.startswith("referral-")]) == 1

@@ -25,7 +25,7 @@ from api.context import get_context
 from api.dashboard.state import get_state
 from api.dashboard.web import Form, PageError, read_form, same_origin
 from api.form_errors import form_errors
-from api.idempotency import submit_referral
+from api.idempotency import already_claimed, submit_referral
 from api.portal import session
 from api.portal.session import ReferrerUser
 from api.problems import ProblemError
@@ -398,7 +398,9 @@ async def refer(request: Request) -> Response:
         )
     context = get_context(request)
     try:
-        await context.intake_limiter.check(user.principal.key_id)
+        # A double click or a refresh of a form already sent is answered, not counted.
+        if not await already_claimed(context, user.principal.key_id, idempotency_key):
+            await context.intake_limiter.check(user.principal.key_id)
     except ProblemError as limited:
         # The form again as written, not an error page that loses it.
         response = _form_page(request, user, values, [], idempotency_key, 429, _BUSY)

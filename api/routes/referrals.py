@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from api.auth import Principal, Role, require
 from api.context import ApiContext, get_context
-from api.idempotency import submit_referral
+from api.idempotency import already_claimed, submit_referral
 from api.problems import FieldError, ProblemError, invalid_cursor, not_found, responses
 from api.referral_access import (
     check_access,
@@ -97,8 +97,23 @@ Context = Annotated[ApiContext, Depends(get_context)]
 # ---------------------------------------------------------------------------- intake
 
 
-async def _intake_rate(caller: Referrer, context: Context) -> Principal:
-    await context.intake_limiter.check(caller.key_id)
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[\x21-\x7e]{1,200}$",
+        description="makes a retried submission return the same referral (the same key "
+        "with a different referral is a 422)",
+    ),
+]
+
+
+async def _intake_rate(
+    caller: Referrer, context: Context, idempotency_key: IdempotencyKey = None
+) -> Principal:
+    # A repeat of a key already used starts nothing: it is answered, not counted.
+    if not await already_claimed(context, caller.key_id, idempotency_key):
+        await context.intake_limiter.check(caller.key_id)
     return caller
 
 
@@ -121,15 +136,7 @@ async def submit(
     response: Response,
     context: Context,
     caller: Annotated[Principal, Depends(_intake_rate)],
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            pattern=r"^[\x21-\x7e]{1,200}$",
-            description="makes a retried submission return the same referral (the same key "
-            "with a different referral is a 422)",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReferralAccepted:
     """Submit a referral. Answers 202 once it is durable (its workflow has started), with the
     reference and a status link. The referrer organisation is the API key's: a body naming
