@@ -24,6 +24,9 @@ from services.api_keys import Principal
 from services.referrals import NotFound
 from workflows.referral import ReferralWorkflow, workflow_id
 
+# Search results' names asked for together: a few database connections, not the whole pool.
+NAMES_AT_ONCE = 5
+
 
 class PersonUnavailable(Exception):
     """The workflow could not answer the ``person`` query (e.g. a worker older than it)."""
@@ -82,14 +85,26 @@ async def names_for_display(
 ) -> dict[str, str]:
     """The client's name on each of ``refs`` for a coordinator choosing among search results,
     each look audited like any other (``load_person_for_display``). A referral whose workflow
-    cannot answer is left out: its row shows the reference alone. Bound the wait outside."""
+    cannot answer is left out: its row shows the reference alone. At most ``NAMES_AT_ONCE``
+    looks run together (each holds a database connection for its audit row); any other
+    failure stops the rest and is raised. Bound the wait outside."""
+    names: dict[str, str] = {}
+    at_once = asyncio.Semaphore(NAMES_AT_ONCE)
 
-    async def name(ref: str) -> tuple[str, str | None]:
-        try:
-            person = await load_person_for_display(client, session_factory, ref, principal, through)
-        except (NotAllowedToSee, NotFound, PersonUnavailable):
-            return ref, None
-        return ref, person.client.name
+    async def name(ref: str) -> None:
+        async with at_once:
+            try:
+                person = await load_person_for_display(
+                    client, session_factory, ref, principal, through
+                )
+            except (NotAllowedToSee, NotFound, PersonUnavailable):
+                return
+            names[ref] = person.client.name
 
-    found = await asyncio.gather(*(name(ref) for ref in refs))
-    return {ref: shown for ref, shown in found if shown is not None}
+    try:
+        async with asyncio.TaskGroup() as group:
+            for ref in refs:
+                group.create_task(name(ref))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return names

@@ -204,3 +204,6 @@ def test_every_reading_of_a_message_is_in_a_coordinators_words() -> None:
         words = intent(each.value)
         assert words and "_" not in words and words != each.value, each
     assert intent(Intent.OTHER.value) == "no request Harbour acts on: a person reads it"
+    # A message in the inbox was not acted on: the words never say that something happened.
+    assert "leaving the list" not in intent(Intent.CONFIRM.value)
+    assert "yes" in intent(Intent.STILL_WAITING.value)

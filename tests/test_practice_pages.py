@@ -408,4 +408,4 @@ async def test_a_client_who_texted_stop_is_shown_so_on_both_staff_pages(dash: Ap
             after = await http.get(path)
             assert after.status_code == 200, path
             stopped = after.text.split('id="texts-stopped"', 1)[1].split("</div>", 1)[0]
-            assert "texted STOP" in stopped, path
+            assert "texted STOP" in stopped and "one question" in stopped, path

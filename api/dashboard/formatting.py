@@ -22,12 +22,15 @@ STAGE_LABELS: dict[str, str] = {
 }
 
 
-# How Harbour read a client's message, in a coordinator's words (models/messages.py).
+# How Harbour read a client's message, in a coordinator's words (models/messages.py). The
+# inbox holds messages Harbour did not act on by itself, so the words say what the client seems
+# to say, never what happened: a CONFIRM there confirmed nothing that was waiting, and a bare
+# "yes" reads as still waiting.
 INTENT_WORDS: dict[str, str] = {
-    Intent.RETURN.value: "asks to come back",
-    Intent.STOP.value: "asks to stop or leave the list",
-    Intent.CONFIRM.value: "confirms leaving the list",
-    Intent.STILL_WAITING.value: "says they are still waiting",
+    Intent.RETURN.value: "seems to ask to come back",
+    Intent.STOP.value: "seems to ask to stop texts or leave the list",
+    Intent.CONFIRM.value: "says they confirm (nothing was waiting for a confirmation)",
+    Intent.STILL_WAITING.value: "says yes, or that they are still waiting",
     Intent.OTHER.value: "no request Harbour acts on: a person reads it",
 }
 

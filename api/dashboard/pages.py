@@ -255,17 +255,18 @@ async def _search(request: Request, user: DashboardUser, searched: str) -> Respo
         rows = await referral_queries.referral_summaries(session, found)
         crisis = await crisis_alerts.refs_in_crisis(session, (r.ref for r in rows))
     # The names let the coordinator tell the people found apart; each look is audited.
-    names: dict[str, str] | None
+    names: dict[str, str] | None = {}
     try:
-        names = await context.ask(
-            lambda: names_for_display(
-                context.client,
-                context.session_factory,
-                [r.ref for r in rows],
-                user.principal,
-                AccessChannel.DASHBOARD,
+        if rows:
+            names = await context.ask(
+                lambda: names_for_display(
+                    context.client,
+                    context.session_factory,
+                    [r.ref for r in rows],
+                    user.principal,
+                    AccessChannel.DASHBOARD,
+                )
             )
-        )
     except (TimeoutError, RPCError, WorkerUnavailable) as error:
         log.warning("search names unavailable", error_type=type(error).__name__)
         names = None
