@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 import models.self_referral
+from api.portal.pages import LIST_PAGE
+from infra.database import write_transaction
 from infra.link_tokens import LinkSigner
 from models.actions import (
     Allocation,
@@ -33,6 +35,7 @@ from models.actions import (
 )
 from models.client_links import LinkPurpose, lifetime, purpose_code
 from models.referral import SessionOutcome, Stage
+from models.tables import ReferralRow
 from readmodel.practitioners import add_practitioner
 from tests.factories import CLIENT_EMAIL, submission
 from tests.fixtures.api import ORG_A
@@ -168,6 +171,27 @@ async def test_a_referrer_refers_by_keyboard_answers_a_question_and_reads_the_de
         await page.goto(dashboard.link("/referrer"))
         assert ref in await page.inner_text("main")
         await no_axe_violations(page, "referrer-list")
+
+    # More than a page's worth (as the read model would hold them): the pager.
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    async with write_transaction(h.session_factory) as session:
+        session.add_all(
+            ReferralRow(
+                ref=f"RA{n:09d}",
+                stage="waiting",
+                urgency="routine",
+                referrer_organisation=ORG_A,
+                received_at=start + timedelta(hours=n),
+                updated_at=start + timedelta(hours=n),
+            )
+            for n in range(LIST_PAGE)
+        )
+    await page.goto(dashboard.link("/referrer"))
+    await no_axe_violations(page, "referrer-list-full")
+    async with page.expect_navigation():
+        await page.click("text=Older referrals")
+    assert "RA000000000" in await page.inner_text("main")
+    await no_axe_violations(page, "referrer-list-older")
     await context.close()
 
 
