@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from models.policy import ServicePolicy
 from models.referral import Episode, ReferralState, ReferralSubmission, Stage
+from models.tables import ReferralRow
 from services import practitioners
 
 CLINICAL_MARKER = "CLINICAL-MARKER-7731"
@@ -110,3 +111,20 @@ async def save_practitioner(
         capacity=capacity,
         active=active,
     )
+
+
+def listed_referrals(organisation: str, count: int, prefix: str = "RA") -> list[ReferralRow]:
+    """``count`` waiting referrals of ``organisation`` as the read model holds them (an hour
+    apart from 5 January 2026, references ``RA000000000`` up): for lists, without workflows."""
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    return [
+        ReferralRow(
+            ref=f"{prefix}{n:09d}",
+            stage="waiting",
+            urgency="routine",
+            referrer_organisation=organisation,
+            received_at=start + timedelta(hours=n),
+            updated_at=start + timedelta(hours=n),
+        )
+        for n in range(count)
+    ]

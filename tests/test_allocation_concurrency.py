@@ -32,8 +32,6 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from infra.database import as_utc, make_engine, make_session_factory
-from infra.temporal import data_converter, ensure_search_attributes, temporal_binary
-from models import search_attributes
 from models.actions import (
     Allocation,
     Discharge,
@@ -53,7 +51,7 @@ from readmodel.caseloads import practitioner_rooms
 from services import referrals
 from services.referrals import ActionRejected
 from tests.factories import save_practitioner, submission
-from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY
+from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, dev_server
 from tests.helpers import eventually
 from worker import build_worker
 from workflows.referral import workflow_id
@@ -99,18 +97,8 @@ ALLOCATED_OR_DISCHARGED = (Stage.ALLOCATED.value, Stage.DISCHARGED.value)
 @pytest_asyncio.fixture(scope="module")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server (in memory), with the production data converter."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=data_converter(TEST_KEYRING),
-        search_attributes=search_attributes.ALL,
-        ui=False,
-        dev_server_log_level="error",
-    )
-    try:
-        await ensure_search_attributes(env.client, env.client.namespace, search_attributes.ALL)
+    async with dev_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 # ---------------------------------------------------------------------------------- monitor

@@ -25,11 +25,9 @@ import starter
 from cli import app
 from infra.database import make_engine, make_session_factory
 from infra.keys import encode_key
-from infra.temporal import data_converter, ensure_search_attributes, temporal_binary
-from models import search_attributes
 from models.tables import PractitionerRow
 from tests.factories import submission
-from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness
+from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness, dev_server
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "referral.json"
 
@@ -259,15 +257,7 @@ async def test_with_no_worker_polling_an_action_says_so_and_changes_nothing(
     cli: Cli, tmp_path: Path
 ) -> None:
     """The dev server tells who polls a task queue: nobody, so the action is not sent."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=data_converter(TEST_KEYRING),
-        search_attributes=search_attributes.ALL,
-        ui=False,
-        dev_server_log_level="error",
-    )
-    try:
-        await ensure_search_attributes(env.client, env.client.namespace, search_attributes.ALL)
+    async with dev_server() as env:
         cli.point_at(
             data_dir=tmp_path,
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'harbour.db'}",
@@ -289,8 +279,6 @@ async def test_with_no_worker_polling_an_action_says_so_and_changes_nothing(
         assert not any(e.HasField("workflow_execution_update_accepted_event_attributes")
                        for e in history.events)  # fmt: skip
         await env.client.get_workflow_handle(f"referral-{ref}").terminate()
-    finally:
-        await env.shutdown()
 
 
 async def test_when_no_worker_answers_in_time_an_action_says_so(

@@ -10,12 +10,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 
 from api.dashboard import configure
 from infra.database import make_engine, make_session_factory, write_transaction
-from infra.temporal import data_converter, ensure_search_attributes, temporal_binary
-from models import search_attributes
 from models.policy import ServicePolicy
 from models.settings import Settings
 from models.tables import ReferralRow
@@ -24,7 +21,7 @@ from readmodel.practitioners import add_practitioner
 from tests.factories import submission
 from tests.fixtures.api import ORG_A, Api, api_settings, running_api
 from tests.fixtures.dashboard import dashboard_settings
-from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness
+from tests.fixtures.temporal import TEST_PSEUDONYM_KEY, Harness, dev_server
 from tests.test_dashboard_auth import _sign_in
 
 # Long enough that a page waiting for it could not pass: the words differ too.
@@ -34,35 +31,27 @@ QUERY_TIMEOUT = 30.0
 @pytest_asyncio.fixture
 async def no_worker(smtp_settings: Settings, sqlite_url: str) -> AsyncIterator[Api]:
     """The API and dashboard over a dev server on whose task queue no worker polls."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=data_converter(TEST_KEYRING),
-        search_attributes=search_attributes.ALL,
-        ui=False,
-        dev_server_log_level="error",
-    )
     engine = make_engine(sqlite_url)
     try:
-        await ensure_search_attributes(env.client, env.client.namespace, search_attributes.ALL)
-        h = Harness(
-            env=env,
-            settings=smtp_settings.model_copy(
-                update={"database_url": sqlite_url, "allocator_sweep_every": None}
-            ),
-            engine=engine,
-            session_factory=make_session_factory(engine),
-            policy=ServicePolicy(auto_allocate=False),
-            task_queue=f"no-worker-{uuid.uuid4()}",
-        )
-        settings = api_settings().model_copy(update={"query_timeout_seconds": QUERY_TIMEOUT})
-        async with running_api(h, settings) as api:
-            configure(api.app, dashboard_settings())
-            yield api
-        for handle in h.handles:
-            await handle.terminate("test finished")
+        async with dev_server() as env:
+            h = Harness(
+                env=env,
+                settings=smtp_settings.model_copy(
+                    update={"database_url": sqlite_url, "allocator_sweep_every": None}
+                ),
+                engine=engine,
+                session_factory=make_session_factory(engine),
+                policy=ServicePolicy(auto_allocate=False),
+                task_queue=f"no-worker-{uuid.uuid4()}",
+            )
+            settings = api_settings().model_copy(update={"query_timeout_seconds": QUERY_TIMEOUT})
+            async with running_api(h, settings) as api:
+                configure(api.app, dashboard_settings())
+                yield api
+            for handle in h.handles:
+                await handle.terminate("test finished")
     finally:
         await engine.dispose()
-        await env.shutdown()
 
 
 async def test_pages_that_ask_a_workflow_say_at_once_that_no_worker_runs(no_worker: Api) -> None:

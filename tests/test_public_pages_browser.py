@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -35,9 +35,8 @@ from models.actions import (
 )
 from models.client_links import LinkPurpose, lifetime, purpose_code
 from models.referral import SessionOutcome, Stage
-from models.tables import ReferralRow
 from readmodel.practitioners import add_practitioner
-from tests.factories import CLIENT_EMAIL, submission
+from tests.factories import CLIENT_EMAIL, listed_referrals, submission
 from tests.fixtures.api import ORG_A
 from tests.fixtures.dashboard import Dashboard, screenshot
 from tests.fixtures.smtp import SmtpServer
@@ -173,19 +172,8 @@ async def test_a_referrer_refers_by_keyboard_answers_a_question_and_reads_the_de
         await no_axe_violations(page, "referrer-list")
 
     # More than a page's worth (as the read model would hold them): the pager.
-    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     async with write_transaction(h.session_factory) as session:
-        session.add_all(
-            ReferralRow(
-                ref=f"RA{n:09d}",
-                stage="waiting",
-                urgency="routine",
-                referrer_organisation=ORG_A,
-                received_at=start + timedelta(hours=n),
-                updated_at=start + timedelta(hours=n),
-            )
-            for n in range(LIST_PAGE)
-        )
+        session.add_all(listed_referrals(ORG_A, LIST_PAGE))
     await page.goto(dashboard.link("/referrer"))
     await no_axe_violations(page, "referrer-list-full")
     async with page.expect_navigation():

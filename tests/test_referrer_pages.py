@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,7 +15,8 @@ from api.portal.pages import LIST_PAGE
 from infra.database import write_transaction
 from models.actions import DeclineReason, TriageDecision, TriageOutcome
 from models.referral import Stage
-from models.tables import IdempotencyKeyRow, ReferralRow
+from models.tables import IdempotencyKeyRow
+from tests.factories import listed_referrals
 from tests.fixtures.api import ORG_A, ORG_B, Api, api_settings, running_api
 from tests.fixtures.temporal import Harness
 from tests.helpers import eventually
@@ -210,27 +210,7 @@ async def test_the_list_pages_fifty_at_a_time_newest_first_own_organisation_only
 ) -> None:
     """An organisation that has referred more than a page's worth sees them all, fifty at a
     time, through "Older referrals" links; another organisation's never appear."""
-    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    rows = [
-        ReferralRow(
-            ref=f"RA{n:09d}",
-            stage="waiting",
-            urgency="routine",
-            referrer_organisation=ORG_A,
-            received_at=start + timedelta(hours=n),
-            updated_at=start + timedelta(hours=n),
-        )
-        for n in range(LIST_PAGE + 5)
-    ] + [
-        ReferralRow(
-            ref="RB000000001",
-            stage="waiting",
-            urgency="routine",
-            referrer_organisation=ORG_B,
-            received_at=start,
-            updated_at=start,
-        )
-    ]
+    rows = [*listed_referrals(ORG_A, LIST_PAGE + 5), *listed_referrals(ORG_B, 1, prefix="RB")]
     async with write_transaction(api.h.session_factory) as session:
         session.add_all(rows)
     await sign_in(api)
