@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from models.referral import LiaisonKind, SessionOutcome, Strict
+from models.referral import LiaisonKind, ReqolWhen, SessionOutcome, Strict
 
 
 class TriageOutcome(StrEnum):
@@ -69,11 +69,6 @@ class SessionRecord(Strict):
     outcome: SessionOutcome
     location: str = Field(default="not recorded", min_length=1, max_length=200)
     liaison: list[LiaisonKind] = Field(default_factory=list, max_length=6)
-
-
-class ReqolWhen(StrEnum):
-    BASELINE = "baseline"
-    END = "end"
 
 
 class ReqolSubmission(Strict):

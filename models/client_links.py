@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from models.messages import Intent
 from models.notifications import LetterKind
+from models.referral import Episode, ReqolWhen
 
 
 class LinkPurpose(StrEnum):
@@ -119,10 +120,18 @@ def link_token_id(notification_key: str) -> str:
     return hashlib.sha256(b"harbour.link:" + notification_key.encode()).hexdigest()[:16]
 
 
-def reqol_due_before_session(baseline_recorded: bool) -> bool:
-    """Whether a session reminder asks for the ReQoL-10 by link: only while the episode's
-    baseline measure is still to be taken (the link records the baseline)."""
-    return not baseline_recorded
+def reqol_due_before_session(episode: Episode | None) -> ReqolWhen | None:
+    """Which ReQoL-10 a client may give by link before their next session, if any: the
+    baseline while it is still to be taken; the end measure before the last planned session
+    (all but one attended), once the baseline is in and while the end is not. A plan that is
+    extended later moves the last session on; an end measure already given stays."""
+    if episode is None:
+        return None
+    if episode.baseline is None:
+        return ReqolWhen.BASELINE
+    if episode.end is None and episode.attended + 1 >= episode.planned_sessions:
+        return ReqolWhen.END
+    return None
 
 
 def purpose_for_letter(kind: LetterKind) -> LinkPurpose | None:

@@ -296,6 +296,13 @@ class RecordedSession(BaseModel):
     liaison: list[LiaisonKind] = Field(default_factory=list)
 
 
+class ReqolWhen(StrEnum):
+    """Which of an episode's two ReQoL-10 measures: at its start or at its end."""
+
+    BASELINE = "baseline"
+    END = "end"
+
+
 class ReqolRecord(BaseModel):
     """A measure as the workflow keeps it: scores, or the reason it was skipped (a
     ``ReqolSkipReason`` code; free text in referrals recorded before the codes) and any note
@@ -409,6 +416,10 @@ class ReferralView(BaseModel):
     texts_stopped: bool = Field(
         default=False,
         description="the client texted STOP: no texts go but the crisis contacts and one question",
+    )
+    reqol_due: ReqolWhen | None = Field(
+        default=None,
+        description="the ReQoL-10 the client may give by link before their next session",
     )
 
 

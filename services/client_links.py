@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from infra.keys import KeyRing
 from infra.link_tokens import LinkExpired, LinkInvalid, LinkSigner, LinkToken
-from models.actions import ReqolSubmission, ReqolWhen
+from models.actions import ReqolSubmission
 from models.client_links import (
     ANSWER_INTENTS,
     ANSWER_RECORDS,
@@ -187,17 +187,20 @@ async def _record_reqol(
     task_queue: str,
     worker_wait_seconds: float,
 ) -> None:
-    """The client's own ReQoL-10, as the episode's baseline, through the staff's update; the
-    link is spent only once the workflow took it."""
-    submission = ReqolSubmission(when=ReqolWhen.BASELINE, responses=responses)
+    """The client's own ReQoL-10 through the staff's update, as the measure now due
+    (``models.client_links.reqol_due_before_session``: the baseline, or the end before the
+    last planned session); the link is spent only once the workflow took it."""
+
+    async def record(c: Client) -> None:
+        due = (await referrals.read(c, link.ref)).reqol_due
+        if due is None:
+            raise referrals.ActionRejected("no ReQoL-10 is due by link now")
+        submission = ReqolSubmission(when=due, responses=responses)
+        await referrals.act(c, link.ref, "record_reqol", submission)
+
     try:
         # Bounded, as every action is: a client's page must not hang while no worker runs.
-        await with_worker(
-            client,
-            task_queue,
-            worker_wait_seconds,
-            lambda c: referrals.act(c, link.ref, "record_reqol", submission),
-        )
+        await with_worker(client, task_queue, worker_wait_seconds, record)
     except referrals.ActionRejected as error:
         raise AnswerNotTaken(error.reason) from None
     await spend_link(

@@ -20,6 +20,7 @@ from models.actions import (
     Allocation,
     Discharge,
     DischargeReason,
+    ReqolSubmission,
     SessionBooking,
     SessionRecord,
     TriageDecision,
@@ -34,10 +35,18 @@ from models.client_links import (
     lifetime,
     purpose_code,
     purpose_from_code,
+    reqol_due_before_session,
     spends_link,
 )
 from models.notifications import LetterKind, Notification, Recipient
-from models.referral import SessionOutcome, Stage
+from models.referral import (
+    Episode,
+    RecordedSession,
+    ReqolRecord,
+    ReqolWhen,
+    SessionOutcome,
+    Stage,
+)
 from models.settings import Settings
 from models.tables import ClientLinkUseRow, InboundMessageRow
 from readmodel.practitioners import add_practitioner
@@ -397,6 +406,74 @@ async def test_come_back_after_discharge_and_a_reqol_before_a_session_by_link(
             return view.episode_number == 2
 
         await eventually(second_episode)
+
+
+def test_the_reqol_due_by_link_is_the_baseline_first_and_the_end_before_the_last_session() -> None:
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    measure = ReqolRecord(total=20, recorded_at=at)
+
+    def episode(attended: int, baseline: bool, end: bool, planned: int = 6) -> Episode:
+        return Episode(
+            number=1,
+            practitioner_id="p-ana",
+            allocated_at=at,
+            planned_sessions=planned,
+            sessions=[
+                RecordedSession(
+                    session_id=f"s{n}", at=at, outcome=SessionOutcome.ATTENDED, location="café"
+                )
+                for n in range(attended)
+            ],
+            baseline=measure if baseline else None,
+            end=measure if end else None,
+            last_contact_at=at,
+        )
+
+    assert reqol_due_before_session(None) is None  # no episode (waiting)
+    assert reqol_due_before_session(episode(0, False, False)) is ReqolWhen.BASELINE
+    assert reqol_due_before_session(episode(3, False, False)) is ReqolWhen.BASELINE  # late
+    assert reqol_due_before_session(episode(0, True, False)) is None
+    assert reqol_due_before_session(episode(4, True, False)) is None
+    assert reqol_due_before_session(episode(5, True, False)) is ReqolWhen.END  # the 6th next
+    assert reqol_due_before_session(episode(6, True, False)) is ReqolWhen.END  # past the plan
+    assert reqol_due_before_session(episode(5, True, True)) is None  # given already
+    assert reqol_due_before_session(episode(5, True, False, planned=8)) is None  # extended
+
+
+async def test_the_end_measure_by_link_before_the_last_planned_session(
+    api: Api, smtp_server: SmtpServer
+) -> None:
+    h = api.h
+    await add_practitioner(h.session_factory, "p-ana", "Ana Lowry", "ana@harbour.example", 3)
+    async with h.worker():
+        ref = await h.refer(submission())
+        await h.act(ref, "triage", ACCEPT)
+        await h.act(ref, "allocate", Allocation(practitioner_id="p-ana", coordinator="c-1"))
+        await h.act(
+            ref,
+            "record_reqol",
+            ReqolSubmission(when=ReqolWhen.BASELINE, responses=dict.fromkeys(range(1, 11), 1)),
+        )
+        for _ in range(5):
+            await h.act(ref, "record_session", SessionRecord(outcome=SessionOutcome.ATTENDED))
+        assert (await h.state(ref)).reqol_due is ReqolWhen.END
+        at = await h.env.get_current_time() + timedelta(days=2)
+        await h.act(ref, "book_session", SessionBooking(at=at, location="the café"))
+        await h.advance(timedelta(days=1, hours=1))  # the reminder 24 h before the sixth
+        await eventually(
+            lambda: any(
+                m["X-Harbour-Kind"] == "session_reminder"
+                for m in mails_for(smtp_server, CLIENT_EMAIL)
+            )
+        )
+        reqol = _link(smtp_server, "session_reminder")
+        answers = {f"q{i}": "3" for i in range(1, 11)}
+        sent = await api.post(reqol, data={"answer": "reqol", **answers})
+        assert sent.status_code == 303, sent.text
+        view = await h.state(ref)
+        recorded = [e.detail for e in view.timeline if e.kind == "reqol_recorded"]
+        assert [d["when"] for d in recorded] == ["baseline", "end"]
+        assert view.reqol_due is None
 
 
 async def test_links_that_are_not_ours_say_so_plainly(api: Api) -> None:

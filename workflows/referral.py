@@ -471,10 +471,9 @@ class ReferralWorkflow:
             context: Context = {
                 "session_at": booked.at.isoformat(),
                 "session_location": booked.location,
-                # The letter's ReQoL-10 link only while the baseline is still to be taken.
-                "reqol_due": client_links.reqol_due_before_session(
-                    episode is not None and episode.baseline is not None
-                ),
+                # The letter's ReQoL-10 link: before the first sessions (the baseline) and
+                # before the last planned one (the end measure).
+                "reqol_due": client_links.reqol_due_before_session(episode) is not None,
             }
             letters = self._letters(Occasion.SESSION_REMINDER, context) if sent else []
             await self._record("session_reminder", {"session_id": booked.session_id}, letters)
@@ -883,6 +882,7 @@ class ReferralWorkflow:
             next_deadline=contact_schedule.next_deadline(self.s),
             timeline=list(self.s.timeline),
             texts_stopped=self.s.sms_opted_out,
+            reqol_due=client_links.reqol_due_before_session(self.s.episode),
         )
 
     # ------------------------------------------------------------------ plumbing
