@@ -21,7 +21,7 @@ from models.referral import ReferralView
 from models.settings import Settings
 from services import referrals
 from services.metrics import HarbourMetrics
-from services.worker_presence import require_worker, with_worker
+from services.worker_presence import PollerSightings, require_worker, with_worker
 
 T = TypeVar("T")
 
@@ -48,6 +48,8 @@ class ApiContext:
     # Opens and seals the read model's free text (messages, notes, locations): the worker's
     # key ring, loaded from the same settings as the worker loads it (bootstrap.load_keys).
     keyring: KeyRing = field(init=False)
+    # Who was seen polling lately: one DescribeTaskQueue per few seconds, not per request.
+    sightings: PollerSightings = field(default_factory=PollerSightings)
 
     def __post_init__(self) -> None:
         self.keyring = load_keyring(self.settings)
@@ -71,7 +73,7 @@ class ApiContext:
         """A workflow query (or a few) for a page or an API read: ``WorkerUnavailable`` at once
         when the server says no worker polls the task queue (else the query would only wait),
         ``TimeoutError`` when no answer comes within ``api_settings.query_timeout_seconds``."""
-        await require_worker(self.client, self.settings.task_queue)
+        await require_worker(self.client, self.settings.task_queue, self.sightings)
         async with asyncio.timeout(self.api_settings.query_timeout_seconds):
             return await query()
 
@@ -83,6 +85,7 @@ class ApiContext:
             self.settings.task_queue,
             self.settings.worker_wait_seconds,
             lambda client: referrals.act(client, ref, action, arg),
+            self.sightings,
         )
 
 

@@ -10,6 +10,7 @@ listed as a poller for a while).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -41,20 +42,54 @@ class WorkerUnavailable(Exception):
         super().__init__(message)
 
 
-async def require_worker(client: Client, task_queue: str) -> None:
+class PollerSightings:
+    """When a worker was last seen polling each task queue, so that a process answering many
+    requests asks the server once every ``fresh_for`` seconds rather than once a request. The
+    server itself lists a worker that stopped for minutes, so trusting a sighting for a few
+    seconds loses nothing (the bounded wait answers either way); "nobody polls" is never
+    kept, so a worker that starts is seen at once."""
+
+    def __init__(self, fresh_for: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._fresh_for = fresh_for
+        self._clock = clock
+        self._seen: dict[str, float] = {}
+
+    def recent(self, task_queue: str) -> bool:
+        """Whether a worker was seen polling ``task_queue`` within ``fresh_for`` seconds."""
+        seen = self._seen.get(task_queue)
+        return seen is not None and self._clock() - seen < self._fresh_for
+
+    def saw(self, task_queue: str) -> None:
+        """A worker polls ``task_queue`` now."""
+        self._seen[task_queue] = self._clock()
+
+
+async def require_worker(
+    client: Client, task_queue: str, sightings: PollerSightings | None = None
+) -> None:
     """Refuse at once (``WorkerUnavailable``) when the server says no worker polls
     ``task_queue``: a query or update would only wait. The time-skipping test server cannot
-    tell, and then this lets the call go on to its bounded wait."""
-    if await has_workflow_pollers(client, task_queue) is False:
+    tell, and then this lets the call go on to its bounded wait. With ``sightings``, a worker
+    seen lately is not asked about again."""
+    if sightings is not None and sightings.recent(task_queue):
+        return
+    polled = await has_workflow_pollers(client, task_queue)
+    if polled is False:
         raise WorkerUnavailable(task_queue)
+    if polled and sightings is not None:
+        sightings.saw(task_queue)
 
 
 async def with_worker(
-    client: Client, task_queue: str, wait_seconds: float, call: Callable[[Client], Awaitable[T]]
+    client: Client,
+    task_queue: str,
+    wait_seconds: float,
+    call: Callable[[Client], Awaitable[T]],
+    sightings: PollerSightings | None = None,
 ) -> T:
     """``call(client)`` once a worker is known to poll ``task_queue``, bounded by
     ``wait_seconds``. Raises ``WorkerUnavailable``."""
-    await require_worker(client, task_queue)
+    await require_worker(client, task_queue, sightings)
     try:
         return await asyncio.wait_for(call(client), wait_seconds)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
