@@ -72,7 +72,7 @@ WARM_UP_ROUNDS = 5
 
 
 @dataclass
-class Figures:
+class AllocationFigures:
     """What one backend measured, in seconds."""
 
     backend: str
@@ -310,7 +310,7 @@ async def _seconds(work: Awaitable[object]) -> float:
 
 async def measure(
     backend: str, url: str, args: argparse.Namespace, client: Client, *, analyze: bool = False
-) -> Figures:
+) -> AllocationFigures:
     """Fill the read model at ``url``, then time the allocator's rounds and the position."""
     engine = make_engine(url)
     try:
@@ -353,7 +353,7 @@ async def measure(
                 positions.append(position_took)
                 position_activity.append(activity_took)
         deep_position, waiting_total = await position()
-        return Figures(
+        return AllocationFigures(
             backend=backend,
             plan=plan,
             allocations=allocations,
@@ -372,7 +372,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def report(figures: list[Figures], args: argparse.Namespace) -> None:
+def report(figures: list[AllocationFigures], args: argparse.Namespace) -> None:
     """The table of figures."""
     print()
     header = f"  {'':<44}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'mean ms':>9}  goal"

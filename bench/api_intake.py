@@ -42,7 +42,7 @@ from api.server import ApiServer
 from api.settings import ApiSettings
 from bench.common import (
     PSEUDONYM_KEY,
-    Stack,
+    BenchStack,
     harbour_stack,
     machine_line,
     ms,
@@ -58,7 +58,7 @@ from services.api_keys import create_api_key
 
 
 @dataclass
-class Phase:
+class IntakePhase:
     name: str
     count: int
     submit_seconds: float = 0.0
@@ -126,11 +126,11 @@ async def client_main(url: str, key: str, count: int, concurrency: int, idempote
 # ------------------------------------------------------------------ the phases
 
 
-async def raw_temporal(stack: Stack, count: int, concurrency: int) -> Phase:
+async def raw_temporal(stack: BenchStack, count: int, concurrency: int) -> IntakePhase:
     """Trivial workflows started through a plain client (no pydantic, no encryption)."""
     client = Client(stack.client.service_client, namespace=stack.client.namespace)
     queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    phase = Phase("raw Temporal: start_workflow (trivial)", count)
+    phase = IntakePhase("raw Temporal: start_workflow (trivial)", count)
     sem = asyncio.Semaphore(concurrency)
     async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow]):
         await client.execute_workflow(TrivialWorkflow.run, 0, id=f"{queue}-w", task_queue=queue)
@@ -150,12 +150,12 @@ async def raw_temporal(stack: Stack, count: int, concurrency: int) -> Phase:
     return phase
 
 
-async def _recorded(stack: Stack) -> int:
+async def _recorded(stack: BenchStack) -> int:
     async with stack.session_factory() as session:
         return int(await session.scalar(select(func.count()).select_from(ReferralRow)) or 0)
 
 
-async def _until_recorded(stack: Stack, total: int) -> float:
+async def _until_recorded(stack: BenchStack, total: int) -> float:
     """Wait until the read model holds ``total`` referrals; the wall-clock time then."""
     while True:
         if await _recorded(stack) >= total:
@@ -163,8 +163,8 @@ async def _until_recorded(stack: Stack, total: int) -> float:
         await asyncio.sleep(0.02)
 
 
-async def in_process(stack: Stack, queue: str, count: int, concurrency: int) -> Phase:
-    phase = Phase("Harbour in-process: services.referrals.submit", count)
+async def in_process(stack: BenchStack, queue: str, count: int, concurrency: int) -> IntakePhase:
+    phase = IntakePhase("Harbour in-process: services.referrals.submit", count)
     sem = asyncio.Semaphore(concurrency)
     already = await _recorded(stack)
 
@@ -183,7 +183,7 @@ async def in_process(stack: Stack, queue: str, count: int, concurrency: int) -> 
 
 
 async def over_http(
-    stack: Stack,
+    stack: BenchStack,
     url: str,
     key: str,
     count: int,
@@ -191,12 +191,12 @@ async def over_http(
     *,
     idempotent: bool,
     worker: bool,
-) -> Phase:
+) -> IntakePhase:
     """``count`` intake requests from a separate load process."""
     name = "HTTP: POST /v1/referrals" + (
         " + Idempotency-Key" if idempotent else ", worker busy" if worker else ", no worker"
     )
-    phase = Phase(name, count)
+    phase = IntakePhase(name, count)
     already = await _recorded(stack) + 5  # the load process warms up with five
     cpu = time.process_time()
     process = await asyncio.create_subprocess_exec(
@@ -274,7 +274,7 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _server(stack: Stack, queue: str) -> ApiServer:
+def _server(stack: BenchStack, queue: str) -> ApiServer:
     """The API (no rate limit) on a free port, submitting to ``queue``."""
     settings = stack.settings.model_copy(update={"task_queue": queue})
     api_settings = ApiSettings(

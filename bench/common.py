@@ -117,7 +117,7 @@ class CountingSink:
 
 
 @dataclass
-class Stack:
+class BenchStack:
     """Temporal, the read model, the SMTP sink and settings pointing at them."""
 
     env: WorkflowEnvironment
@@ -160,7 +160,7 @@ async def harbour_stack(
     sink: SinkKind = "files",
     log_level: str = "WARNING",
     workdir: Path | None = None,
-) -> AsyncIterator[Stack]:
+) -> AsyncIterator[BenchStack]:
     """Start everything a Harbour worker needs; stop it all again on exit."""
     with tempfile.TemporaryDirectory(prefix="harbour-bench-", dir=workdir) as tmp:
         root = Path(tmp)
@@ -212,7 +212,7 @@ async def harbour_stack(
                     dev_server_log_level="error",
                 )
             await ensure_search_attributes(env.client, env.client.namespace, search_attributes.ALL)
-            yield Stack(
+            yield BenchStack(
                 env=env,
                 settings=settings,
                 engine=engine,
@@ -317,7 +317,7 @@ class ActivityTimer(Interceptor):
     def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         timer = self
 
-        class _Inbound(ActivityInboundInterceptor):
+        class _BenchInbound(ActivityInboundInterceptor):
             async def execute_activity(self, input: ExecuteActivityInput) -> Any:
                 info = activity.info()
                 started = time.perf_counter()
@@ -329,7 +329,7 @@ class ActivityTimer(Interceptor):
                     timer.runs.setdefault(kind, []).append(time.perf_counter() - started)
                     timer.waits.setdefault(kind, []).append(max(0.0, waited))
 
-        return _Inbound(next)
+        return _BenchInbound(next)
 
     def table(self, show_waits: bool = True) -> list[str]:
         """One line per activity type: count, mean and p95 run time, mean wait to start.

@@ -43,7 +43,7 @@ from api.settings import ApiSettings
 from bench.common import (
     KEYRING,
     PSEUDONYM_KEY,
-    Stack,
+    BenchStack,
     harbour_stack,
     machine_line,
     ms,
@@ -390,7 +390,7 @@ async def measure_page(
 
 
 async def _run(
-    stack: Stack, database_url: str, count: int, requests: int, label: str
+    stack: BenchStack, database_url: str, count: int, requests: int, label: str
 ) -> list[tuple[str, list[float], list[float], list[float]]]:
     engine = make_engine(database_url)
     session_factory = make_session_factory(engine)

@@ -35,8 +35,8 @@ from bench.common import (
     PRACTITIONER_ID,
     PSEUDONYM_KEY,
     ActivityTimer,
+    BenchStack,
     Clock,
-    Stack,
     harbour_stack,
     machine_line,
     run_main,
@@ -70,7 +70,7 @@ def _reqol(per_item: int) -> dict[int, int]:
 class Lifecycle:
     """Drives one referral through both episodes, timing each kind of step."""
 
-    def __init__(self, stack: Stack, queue: str, n: int, poll_interval: float) -> None:
+    def __init__(self, stack: BenchStack, queue: str, n: int, poll_interval: float) -> None:
         self.stack = stack
         self.queue = queue
         self.n = n
@@ -176,7 +176,7 @@ class Lifecycle:
 
 
 async def one_lifecycle(
-    stack: Stack, queue: str, n: int, poll_interval: float
+    stack: BenchStack, queue: str, n: int, poll_interval: float
 ) -> tuple[float, Lifecycle, int]:
     """Time one lifecycle; then end its workflow (untimed) so it cannot disturb the next.
 

@@ -26,7 +26,7 @@ starts is the very run an idle referral lives in. Then it measures:
 5. under time-skipping, one year of one idle re-entry referral and of one waiting referral:
    history events and bytes (the history as Temporal stores it, protobuf) at the end.
 
-Figures are printed; nothing is asserted (BENCHMARKS.md records runs, docs/scale.md uses them).
+The figures are printed; nothing is asserted (BENCHMARKS.md records runs, docs/scale.md uses them).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from temporalio.client import Client, WorkflowHandle
 from bench.common import (
     PRACTITIONER_ID,
     PSEUDONYM_KEY,
-    Stack,
+    BenchStack,
     cpu_seconds,
     harbour_stack,
     machine_line,
@@ -177,7 +177,7 @@ async def query_all(client: Client, refs: list[str], concurrency: int = 20) -> f
     return len(refs) / (time.perf_counter() - began)
 
 
-async def checkins_recorded(stack: Stack, refs: list[str]) -> int:
+async def checkins_recorded(stack: BenchStack, refs: list[str]) -> int:
     async with stack.session_factory() as session:
         count = await session.scalar(
             select(func.count())
@@ -188,7 +188,7 @@ async def checkins_recorded(stack: Stack, refs: list[str]) -> int:
 
 
 @dataclass
-class Figures:
+class ReentryFigures:
     referrals: int
     waiting: int
     start_rate: float = 0.0
@@ -211,7 +211,7 @@ class Figures:
     waiting_year_checkins: int = 0
 
 
-async def on_dev_server(args: argparse.Namespace, figures: Figures) -> None:
+async def on_dev_server(args: argparse.Namespace, figures: ReentryFigures) -> None:
     async with harbour_stack(time_skipping=False, sink="memory") as stack:
         await add_practitioner(
             stack.session_factory, PRACTITIONER_ID, "Pat Bench", "pat@bench.example.org", capacity=0
@@ -300,7 +300,7 @@ async def _history_size(handle: WorkflowHandle) -> tuple[int, int]:
     return len(events), sum(e.ByteSize() for e in events)
 
 
-async def on_time_skipping(figures: Figures) -> None:
+async def on_time_skipping(figures: ReentryFigures) -> None:
     async with harbour_stack(time_skipping=True, sink="memory") as stack:
         await add_practitioner(
             stack.session_factory, PRACTITIONER_ID, "Pat Bench", "pat@bench.example.org", capacity=0
@@ -332,7 +332,7 @@ async def on_time_skipping(figures: Figures) -> None:
                 await handle.terminate("bench finished")
 
 
-def report(figures: Figures, args: argparse.Namespace, load: str) -> None:
+def report(figures: ReentryFigures, args: argparse.Namespace, load: str) -> None:
     f = figures
     print()
     print(
@@ -373,7 +373,7 @@ def report(figures: Figures, args: argparse.Namespace, load: str) -> None:
 async def main(args: argparse.Namespace) -> int:
     load = _load()
     waiting = max(2, round(args.referrals * args.waiting_share))
-    figures = Figures(referrals=args.referrals, waiting=waiting)
+    figures = ReentryFigures(referrals=args.referrals, waiting=waiting)
     async with asyncio.timeout(args.timeout):
         await on_dev_server(args, figures)
         await on_time_skipping(figures)

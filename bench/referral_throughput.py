@@ -38,9 +38,9 @@ from temporalio.worker import Interceptor, Worker
 from bench.common import (
     PRACTITIONER_ID,
     ActivityTimer,
+    BenchStack,
     SinkKind,
     SqlTimer,
-    Stack,
     cpu_seconds,
     harbour_stack,
     machine_line,
@@ -62,7 +62,7 @@ LETTERS_PER_REFERRAL = 4
 
 
 @dataclass
-class Phase:
+class ThroughputPhase:
     """What one phase measured."""
 
     name: str
@@ -84,7 +84,7 @@ class Phase:
 class _Measured:
     """Wall time and CPU (this process, the Temporal server) of the ``with`` body."""
 
-    def __init__(self, phase: Phase) -> None:
+    def __init__(self, phase: ThroughputPhase) -> None:
         self.phase = phase
 
     def __enter__(self) -> _Measured:
@@ -102,12 +102,14 @@ class _Measured:
         self.phase.cpu_server = server - self._cpu[1]
 
 
-async def raw_temporal(stack: Stack, count: int, concurrency: int, warmup: int) -> Phase:
+async def raw_temporal(
+    stack: BenchStack, count: int, concurrency: int, warmup: int
+) -> ThroughputPhase:
     """Start ``count`` trivial workflows, then wait for every result."""
     # Same connection, but Temporal's default data converter: no pydantic, no encryption.
     client = Client(stack.client.service_client, namespace=stack.client.namespace)
     queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    phase = Phase("raw", count, latencies={"start": []})
+    phase = ThroughputPhase("raw", count, latencies={"start": []})
     sem = asyncio.Semaphore(concurrency)
     async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow]):
         await asyncio.gather(
@@ -140,16 +142,16 @@ async def raw_temporal(stack: Stack, count: int, concurrency: int, warmup: int) 
 
 
 async def harbour(
-    stack: Stack,
+    stack: BenchStack,
     count: int,
     concurrency: int,
     warmup: int,
     interceptors: list[Interceptor],
     hand_allocation: bool,
-) -> Phase:
+) -> ThroughputPhase:
     """Submit ``count`` referrals and accept each at triage; time until all are waiting."""
     queue = f"bench-harbour-{uuid.uuid4().hex[:8]}"
-    phase = Phase("harbour", count, latencies={"submit": [], "accept": []})
+    phase = ThroughputPhase("harbour", count, latencies={"submit": [], "accept": []})
     sem = asyncio.Semaphore(concurrency)
     client = stack.client
     policy = stack.policy.model_copy(update={"auto_allocate": not hand_allocation})
@@ -185,7 +187,7 @@ async def harbour(
     return phase
 
 
-async def _letters_sent(stack: Stack, total: int, timeout: float = 300.0) -> None:
+async def _letters_sent(stack: BenchStack, total: int, timeout: float = 300.0) -> None:
     """Wait until the SMTP sink has taken ``total`` letters in all (or ``timeout`` passed)."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
@@ -196,8 +198,8 @@ async def _letters_sent(stack: Stack, total: int, timeout: float = 300.0) -> Non
 
 def _report(
     args: argparse.Namespace,
-    raw: Phase,
-    ref: Phase,
+    raw: ThroughputPhase,
+    ref: ThroughputPhase,
     timer: ActivityTimer | None,
     sql: SqlTimer | None,
 ) -> None:
@@ -206,7 +208,7 @@ def _report(
         p95 = ms(percentile(values, 95)) if values else ""
         return f"  {label:<42}{rate:>9.1f}/s{p50:>12}{p95:>12}"
 
-    def cpu(phase: Phase) -> str:
+    def cpu(phase: ThroughputPhase) -> str:
         return (
             f"  CPU during {phase.name}: python {phase.cpu_python:.1f} s "
             f"({100 * phase.cpu_python / phase.elapsed:.0f}% of a core, "

@@ -43,7 +43,7 @@ from api.settings import ApiSettings
 from bench.common import (
     PRACTITIONER_ID,
     PSEUDONYM_KEY,
-    Stack,
+    BenchStack,
     harbour_stack,
     machine_line,
     ms,
@@ -63,7 +63,7 @@ def _load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-async def raw_updates(stack: Stack, count: int) -> list[float]:
+async def raw_updates(stack: BenchStack, count: int) -> list[float]:
     """``count`` updates, one at a time, through a plain client (no codec, no pydantic)."""
     client = Client(stack.client.service_client, namespace=stack.client.namespace)
     queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
@@ -83,12 +83,12 @@ async def raw_updates(stack: Stack, count: int) -> list[float]:
     return latencies
 
 
-async def _stage(stack: Stack, ref: str) -> str | None:
+async def _stage(stack: BenchStack, ref: str) -> str | None:
     async with stack.session_factory() as session:
         return await session.scalar(select(ReferralRow.stage).where(ReferralRow.ref == ref))
 
 
-async def _until_recorded(stack: Stack, refs: list[str]) -> None:
+async def _until_recorded(stack: BenchStack, refs: list[str]) -> None:
     for ref in refs:
         while True:
             if await _stage(stack, ref) is not None:

@@ -9,10 +9,6 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Shared names older than this test, to be renamed in a clean-up of their own: bench scripts
-# and test helpers, and FieldError (api/problems.py's, and the coordinators' pages' own in
-# api/dashboard/pages.py, merged as this test was written). Nothing may be added here.
-KNOWN = frozenset({"FieldError", "Figures", "Phase", "Stack", "Stage", "_Inbound"})
 
 
 def _python_files() -> list[Path]:
@@ -34,5 +30,5 @@ def test_no_two_classes_share_a_name() -> None:
             if isinstance(node, ast.ClassDef):
                 places[node.name].append(f"{path.relative_to(ROOT)}:{node.lineno}")
     shared = {name: where for name, where in places.items() if len(where) > 1}
-    assert not {name: where for name, where in shared.items() if name not in KNOWN}, shared
+    assert not shared, shared
     assert len(places) > 100  # the walk found the code: not vacuous

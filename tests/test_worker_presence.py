@@ -17,7 +17,7 @@ from services.worker_presence import (
 from tests.fixtures.temporal import dev_server
 
 
-class Clock:
+class SteppedClock:
     def __init__(self) -> None:
         self.now = 1000.0
 
@@ -26,7 +26,7 @@ class Clock:
 
 
 def test_a_sighting_is_trusted_for_a_few_seconds_per_task_queue() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     sightings = PollerSightings(fresh_for=5.0, clock=clock)
     assert not sightings.recent("q")
     sightings.saw("q")

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.context import get_context
 from api.dashboard.formatting import label
-from api.dashboard.pages import FieldError, FormEcho, referral_page
+from api.dashboard.pages import FormEcho, FormFieldError, referral_page
 from api.dashboard.session import DashboardUser, Flash
 from api.dashboard.web import (
     DashboardRoute,
@@ -128,16 +128,16 @@ _TRIAGE_FIELDS = {
 _FIELD_WORDS = {"signposting": "The services to suggest", "question": "The question"}
 
 
-def triage_problems(values: dict[str, str]) -> list[FieldError]:
+def triage_problems(values: dict[str, str]) -> list[FormFieldError]:
     """What is missing or wrong in a posted triage form, in a coordinator's words."""
     outcome = values.get("outcome", "")
     if outcome not in {o.value for o in TriageOutcome}:
-        return [FieldError(*_TRIAGE_FIELDS["outcome"])]
+        return [FormFieldError(*_TRIAGE_FIELDS["outcome"])]
     problems = []
     if outcome == TriageOutcome.DECLINE and not values.get("decline_reason"):
-        problems.append(FieldError(*_TRIAGE_FIELDS["decline_reason"]))
+        problems.append(FormFieldError(*_TRIAGE_FIELDS["decline_reason"]))
     if outcome == TriageOutcome.REQUEST_INFORMATION and not values.get("question"):
-        problems.append(FieldError("question", "Write the question for the referrer"))
+        problems.append(FormFieldError("question", "Write the question for the referrer"))
     fields = {k: v for k, v in values.items() if v and k in _TRIAGE_FIELDS}
     if not problems:
         try:
@@ -150,7 +150,7 @@ def triage_problems(values: dict[str, str]) -> list[FieldError]:
                     # The rule's words (never the text typed), after the field's own name.
                     said = str(problem.get("msg", "not valid")).removeprefix("Value error, ")
                     message = f"{_FIELD_WORDS.get(name, 'What you wrote')}: {said}"
-                problems.append(FieldError(field, message))
+                problems.append(FormFieldError(field, message))
     return problems
 
 
@@ -180,10 +180,10 @@ async def triage(request: Request, user: User, ref: Ref) -> Response:
         argument = TriageDecision.model_validate({**fields, "coordinator": user.staff_id})
         view: ReferralView = await get_context(request).act(ref, "triage", argument)
     except WorkerUnavailable:
-        problems = [FieldError("actions", WORKER_DOWN)]
+        problems = [FormFieldError("actions", WORKER_DOWN)]
     except referrals.ActionRejected as rejected:
         log.info("dashboard action rejected", ref=ref, action="triage")
-        problems = [FieldError("actions", f"Not recorded: {rejected.reason}")]
+        problems = [FormFieldError("actions", f"Not recorded: {rejected.reason}")]
     except referrals.NotFound:
         raise PageError(404, "No such referral", f"There is no referral {ref}.") from None
     if problems:

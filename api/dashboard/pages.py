@@ -315,7 +315,7 @@ async def practitioners_with_room(request: Request, first: str | None = None) ->
 
 
 @dataclass(frozen=True)
-class FieldError:
+class FormFieldError:
     """One problem with a posted form, in a coordinator's words, linked to its field."""
 
     field: str  # the id of the field the error summary links to
@@ -326,7 +326,7 @@ class FieldError:
 class FormEcho:
     """A form posted with problems: what was chosen and typed (shown again), and why not."""
 
-    errors: tuple[FieldError, ...]
+    errors: tuple[FormFieldError, ...]
     values: dict[str, str]
 
 

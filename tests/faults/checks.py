@@ -37,7 +37,7 @@ from models.tables import OutboxRow, ReferralRow, TimelineEventRow
 from tests.factories import CLINICAL_MARKER
 from tests.faults.journeys import LOCATION_MARKER, Referral, Staff, Timers
 from tests.faults.smtp_server import Accepted
-from tests.faults.stack import Stack
+from tests.faults.stack import FaultStack
 from tests.helpers import raw_history_text
 from workflows.referral import workflow_id
 
@@ -75,7 +75,7 @@ class ExpectedLetter:
 
 
 @dataclass
-class Figures:
+class FaultFigures:
     """What a scenario prints (and BENCHMARKS.md records)."""
 
     scenario: str
@@ -110,7 +110,7 @@ class Figures:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[Any]], timeout: float, what: str, stack: Stack
+    check: Callable[[], Awaitable[Any]], timeout: float, what: str, stack: FaultStack
 ) -> Any:
     """Await ``check()`` until it returns without an AssertionError; past ``timeout`` fail
     with its last complaint and the children's logs."""
@@ -176,13 +176,13 @@ def timer_lateness(
 
 
 async def settle_and_check(
-    stack: Stack,
+    stack: FaultStack,
     referrals: list[Referral],
     staff: Staff,
-    figures: Figures,
+    figures: FaultFigures,
     *,
     faults_over_at: float,
-) -> Figures:
+) -> FaultFigures:
     """Wait (bounded) for the stack to catch up after the faults, then assert everything in
     this module's docstring; fill in and return ``figures``."""
     by_ref = {r.ref: r for r in referrals}

@@ -8,18 +8,18 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from tests.faults.checks import Figures
+from tests.faults.checks import FaultFigures
 from tests.faults.postgres_server import PostgresServer, PostgresUnavailable
 from tests.faults.stack import postgres_schema
 
-_FIGURES = pytest.StashKey[list[Figures]]()
+_FIGURES = pytest.StashKey[list[FaultFigures]]()
 
 
 @pytest.fixture
-def report(request: pytest.FixtureRequest) -> Callable[[Figures], None]:
+def report(request: pytest.FixtureRequest) -> Callable[[FaultFigures], None]:
     """Keep a scenario's figures for the summary at the end of the run."""
 
-    def keep(figures: Figures) -> None:
+    def keep(figures: FaultFigures) -> None:
         request.config.stash.setdefault(_FIGURES, []).append(figures)
 
     return keep

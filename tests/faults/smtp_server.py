@@ -47,7 +47,7 @@ def _header(envelope: Envelope, name: str) -> str:
     return str(message[name])
 
 
-class Stage(StrEnum):
+class SmtpStage(StrEnum):
     RCPT = "rcpt"
     DATA = "data"
 
@@ -64,14 +64,14 @@ class _Handler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        refusal = self._server._refusal(Stage.RCPT)
+        refusal = self._server._refusal(SmtpStage.RCPT)
         if refusal is not None:
             return refusal
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        refusal = self._server._refusal(Stage.DATA)
+        refusal = self._server._refusal(SmtpStage.DATA)
         if refusal is not None:
             return refusal
         # Messages so far on this connection; the handler sees one session per connection.
@@ -100,7 +100,7 @@ class FaultySmtpServer:
         self.held: list[tuple[str, bool]] = []  # (Message-ID, accepted) of each held message
         self._held_refs: set[str] = set()
         self._lock = threading.Lock()
-        self._refuse: tuple[Stage, str] | None = None
+        self._refuse: tuple[SmtpStage, str] | None = None
         self._hold_wanted = False
         self._holding = False
         self._release: bool | None = None
@@ -122,7 +122,7 @@ class FaultySmtpServer:
             self._controller.stop()
             self._controller = None
 
-    def refuse(self, stage: Stage | None, reply: str = "") -> None:
+    def refuse(self, stage: SmtpStage | None, reply: str = "") -> None:
         """Answer every RCPT or DATA with ``reply`` (e.g. ``"451 4.3.0 try later"``); None:
         accept again."""
         with self._lock:
@@ -161,7 +161,7 @@ class FaultySmtpServer:
 
     # ------------------------------------------------------------------ the handler's side
 
-    def _refusal(self, stage: Stage) -> str | None:
+    def _refusal(self, stage: SmtpStage) -> str | None:
         with self._lock:
             if self._refuse is not None and self._refuse[0] is stage:
                 self.refused += 1

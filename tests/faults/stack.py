@@ -112,7 +112,7 @@ class NotifyGateway:
 
 
 @dataclass
-class Stack:
+class FaultStack:
     """What a scenario drives and breaks."""
 
     folder: Path
@@ -196,7 +196,9 @@ async def postgres_schema(base_url: str) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def open_stack(folder: Path, database_url: str, *, capacity: int) -> AsyncIterator[Stack]:
+async def open_stack(
+    folder: Path, database_url: str, *, capacity: int
+) -> AsyncIterator[FaultStack]:
     """Start everything (a practitioner with ``capacity`` places registered), yield the stack,
     and stop every server and child process whatever happened."""
     backend = make_url(database_url).get_backend_name()
@@ -234,7 +236,7 @@ async def open_stack(folder: Path, database_url: str, *, capacity: int) -> Async
             capacity=capacity,
         )
         worker.start()
-        yield Stack(
+        yield FaultStack(
             folder=folder,
             database_url=database_url,
             backend=backend,

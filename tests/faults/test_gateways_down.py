@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import func, select
 
 from models.tables import OutboxRow
-from tests.faults.checks import Figures, eventually, settle_and_check
+from tests.faults.checks import FaultFigures, eventually, settle_and_check
 from tests.faults.journeys import Journey, Staff, Timers, bounded, plan
-from tests.faults.smtp_server import Stage
-from tests.faults.stack import Stack, open_stack
+from tests.faults.smtp_server import SmtpStage
+from tests.faults.stack import FaultStack, open_stack
 
 pytestmark = pytest.mark.slow
 
@@ -44,13 +44,13 @@ async def test_gateways_down_then_back(
     tmp_path: Path,
     shared_postgres: str,
     started: float,
-    report: Callable[[Figures], None],
+    report: Callable[[FaultFigures], None],
 ) -> None:
     referrals = plan(PLAN, texts_every=2)
     early, late = referrals[:WARM_UP], referrals[WARM_UP:]
     async with open_stack(tmp_path, shared_postgres, capacity=PLAN[Journey.EPISODE]) as stack:
         staff = Staff(stack.client, stack.task_queue, TIMERS)
-        figures = Figures("SMTP and SMS gateway down", stack.backend)
+        figures = FaultFigures("SMTP and SMS gateway down", stack.backend)
         # A few referrals all the way through first: the stack works before it is broken.
         await bounded(AT_ONCE, [lambda r=r: staff.follow(r) for r in early])
         broken = asyncio.Event()
@@ -81,7 +81,7 @@ async def test_gateways_down_then_back(
     print(figures.line())
 
 
-async def _outage(stack: Stack, broken: asyncio.Event) -> dict[str, int]:
+async def _outage(stack: FaultStack, broken: asyncio.Event) -> dict[str, int]:
     """The outage, phase by phase (``broken`` is set once it has begun); returns the faults
     the worker met, by kind."""
     smtp, notify = stack.smtp, stack.notify
@@ -104,7 +104,7 @@ async def _outage(stack: Stack, broken: asyncio.Event) -> dict[str, int]:
 
     # 2. SMTP answers 450 to every recipient; Notify not listening.
     smtp.up()
-    smtp.refuse(Stage.RCPT, "450 4.2.1 Mailbox busy, try again later")
+    smtp.refuse(SmtpStage.RCPT, "450 4.2.1 Mailbox busy, try again later")
     await notify.clear_failures()
     await notify.down()
     texts_tried = await _attempts(stack, "sms")
@@ -118,7 +118,7 @@ async def _outage(stack: Stack, broken: asyncio.Event) -> dict[str, int]:
     rcpt_450 = smtp.refused
 
     # 3. SMTP answers 554 to the data; Notify answers 500s.
-    smtp.refuse(Stage.DATA, "554 5.3.0 Transaction failed")
+    smtp.refuse(SmtpStage.DATA, "554 5.3.0 Transaction failed")
     await notify.up()
     await notify.fail_next(500, FORCED)
 
@@ -143,7 +143,7 @@ async def _outage(stack: Stack, broken: asyncio.Event) -> dict[str, int]:
     }
 
 
-async def _attempts(stack: Stack, channel: str) -> int:
+async def _attempts(stack: FaultStack, channel: str) -> int:
     """Attempts recorded on the outbox rows of ``channel`` not yet sent."""
     async with stack.sessions() as session:
         total = await session.scalar(

@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import func, select
 
 from models.tables import CaseloadRow, TimelineEventRow
-from tests.faults.checks import Figures, eventually, settle_and_check
+from tests.faults.checks import FaultFigures, eventually, settle_and_check
 from tests.faults.journeys import Journey, Staff, Timers, bounded, plan
 from tests.faults.postgres_server import PostgresServer
-from tests.faults.stack import PRACTITIONER, Stack, open_stack
+from tests.faults.stack import PRACTITIONER, FaultStack, open_stack
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +38,12 @@ async def test_postgres_restarted_mid_transition(
     tmp_path: Path,
     own_postgres: PostgresServer,
     started: float,
-    report: Callable[[Figures], None],
+    report: Callable[[FaultFigures], None],
 ) -> None:
     referrals = plan(PLAN)
     async with open_stack(tmp_path, own_postgres.url, capacity=PLAN[Journey.EPISODE]) as stack:
         staff = Staff(stack.client, stack.task_queue, TIMERS)
-        figures = Figures("PostgreSQL restarted mid-transition", stack.backend)
+        figures = FaultFigures("PostgreSQL restarted mid-transition", stack.backend)
         driving = asyncio.create_task(
             bounded(AT_ONCE, [lambda r=r: staff.follow(r) for r in referrals])
         )
@@ -86,7 +86,7 @@ async def test_postgres_restarted_mid_transition(
     print(figures.line())
 
 
-async def _events_recorded(stack: Stack, count: int) -> None:
+async def _events_recorded(stack: FaultStack, count: int) -> None:
     """Wait until the read model holds at least ``count`` timeline events."""
 
     async def enough() -> None:
@@ -97,7 +97,7 @@ async def _events_recorded(stack: Stack, count: int) -> None:
     await eventually(enough, STEP_TIMEOUT, f"{count} events recorded", stack)
 
 
-async def _caseload_agrees(stack: Stack) -> None:
+async def _caseload_agrees(stack: FaultStack) -> None:
     """Every episode reserved one place, once, and gave it back at discharge."""
     async with stack.sessions() as session:
         rows = (

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.checks import Figures, eventually, settle_and_check
+from tests.faults.checks import FaultFigures, eventually, settle_and_check
 from tests.faults.journeys import Journey, Referral, Staff, Timers, bounded, plan
-from tests.faults.stack import Stack, open_stack
+from tests.faults.stack import FaultStack, open_stack
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +31,14 @@ STEP_TIMEOUT = 120.0
 
 
 async def test_temporal_restarted_mid_timer(
-    tmp_path: Path, started: float, report: Callable[[Figures], None]
+    tmp_path: Path, started: float, report: Callable[[FaultFigures], None]
 ) -> None:
     referrals = plan(PLAN)
     first, second = referrals[:-SECOND_WAVE], referrals[-SECOND_WAVE:]
     url = f"sqlite+aiosqlite:///{tmp_path / 'harbour.db'}"
     async with open_stack(tmp_path, url, capacity=PLAN[Journey.EPISODE]) as stack:
         staff = Staff(stack.client, stack.task_queue, TIMERS)
-        figures = Figures("Temporal restarted mid-timer", stack.backend)
+        figures = FaultFigures("Temporal restarted mid-timer", stack.backend)
         await bounded(AT_ONCE, [lambda r=r: staff.follow(r) for r in first])
         await eventually(
             lambda: _timers_running(staff, first), STEP_TIMEOUT, "timers running", stack
@@ -69,7 +69,7 @@ async def _timers_running(staff: Staff, referrals: list[Referral]) -> None:
 
 
 async def _restart_while_timers_come_due(
-    stack: Stack, staff: Staff, referrals: list[Referral], *, crash: bool
+    stack: FaultStack, staff: Staff, referrals: list[Referral], *, crash: bool
 ) -> float:
     """Take the server down with timers pending; bring it back (same port, same data) once
     ``DUE_WHILE_DOWN`` of them have come due. Returns how long it was down (seconds)."""

@@ -25,9 +25,9 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.service import RPCError
 
-from tests.faults.checks import Figures, eventually, settle_and_check
+from tests.faults.checks import FaultFigures, eventually, settle_and_check
 from tests.faults.journeys import Journey, Referral, Staff, Timers, bounded, plan
-from tests.faults.stack import Stack, open_stack
+from tests.faults.stack import FaultStack, open_stack
 from workflows.referral import workflow_id
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ TAKEOVER_TIMEOUT = 180.0  # for the work of a killed worker to be taken over
 
 
 async def test_worker_killed_mid_letter_batches(
-    tmp_path: Path, started: float, report: Callable[[Figures], None]
+    tmp_path: Path, started: float, report: Callable[[FaultFigures], None]
 ) -> None:
     referrals = plan(PLAN)
     # One wave of referrals per kill, so that fresh batches of letters are in flight each time.
@@ -49,7 +49,7 @@ async def test_worker_killed_mid_letter_batches(
     url = f"sqlite+aiosqlite:///{tmp_path / 'harbour.db'}"
     async with open_stack(tmp_path, url, capacity=PLAN[Journey.EPISODE]) as stack:
         staff = Staff(stack.client, stack.task_queue, TIMERS)
-        figures = Figures("worker kill -9 mid-batch", stack.backend)
+        figures = FaultFigures("worker kill -9 mid-batch", stack.backend)
         driving: list[asyncio.Task[list[None]]] = []
         try:
             killed_at: list[float] = []
@@ -89,7 +89,9 @@ async def test_worker_killed_mid_letter_batches(
     print(figures.line())
 
 
-async def _kill_mid_batch(stack: Stack, referrals: list[Referral], *, accept_held: bool) -> float:
+async def _kill_mid_batch(
+    stack: FaultStack, referrals: list[Referral], *, accept_held: bool
+) -> float:
     """Hold a letter in the middle of a batch (of a referral none of whose letters was held
     before), kill -9 the worker, answer the held message, start a new worker and wait until
     it has taken over every activity the dead one had started. Returns when it killed."""
@@ -123,7 +125,7 @@ async def _kill_mid_batch(stack: Stack, referrals: list[Referral], *, accept_hel
 
 
 async def _pending(
-    stack: Stack, referrals: list[Referral], worker_pid: int | None = None
+    stack: FaultStack, referrals: list[Referral], worker_pid: int | None = None
 ) -> set[tuple[str, str]]:
     """(workflow id, activity id) of every pending activity of the referrals' workflows; with
     ``worker_pid``, only those that worker had started."""
