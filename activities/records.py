@@ -49,6 +49,7 @@ from models.tables import (
     InboundMessageRow,
     LiaisonActionRow,
     OutcomeRow,
+    PersonSearchRow,
     PractitionerRow,
     ReferralRow,
     SessionRow,
@@ -56,6 +57,7 @@ from models.tables import (
 )
 from readmodel.contacts import contact_key, pseudonym
 from readmodel.inbox import record_inbox_reply
+from readmodel.person_search import person_rows
 from readmodel.sealed_text import seal_optional, seal_text
 from readmodel.waiting_list import wait_estimate
 
@@ -158,6 +160,15 @@ class RecordActivities:
                 )
                 .on_conflict_do_nothing(index_elements=[TimelineEventRow.ref, TimelineEventRow.seq])
             )
+            person = record.register_person
+            if person is not None:
+                rows = person_rows(
+                    self._key, snapshot.ref, person.name, person.nhs_number, person.phone
+                )
+                if rows:
+                    await session.execute(
+                        insert_for(session, PersonSearchRow).values(rows).on_conflict_do_nothing()
+                    )
             keys = {contact_key(self._key, c) for c in record.register_contacts if c.strip()}
             if keys:
                 await session.execute(

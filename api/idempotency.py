@@ -25,7 +25,6 @@ from api.problems import ProblemError
 from infra.database import insert_for, write_transaction
 from models.referral import ReferralSubmission
 from models.tables import IdempotencyKeyRow
-from readmodel.person_search import index_person
 from services import referrals
 
 log = structlog.get_logger("harbour.api")
@@ -141,14 +140,6 @@ async def _start(context: ApiContext, submission: ReferralSubmission, ref: str |
         # Only reachable with a fixed ref: an earlier attempt started it (or is running it).
         assert ref is not None
         started = ref
-    # Staff find the client by name, NHS number or phone through keyed hashes only.
-    client = submission.client
-    await index_person(
-        context.session_factory,
-        context.pseudonym_key,
-        started,
-        client.name,
-        client.nhs_number,
-        client.phone,
-    )
+    # Staff find the client by name, NHS number or phone once the worker records the receipt
+    # (the person's keyed hashes go in with the referral's first read-model row).
     return started

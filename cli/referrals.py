@@ -49,27 +49,7 @@ def refer(
             settings.effective_policy(),
             task_queue=settings.task_queue,
         )
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from readmodel.person_search import index_person
-
-        client = submission.client
-        try:
-            await index_person(
-                runtime.session_factory,
-                runtime.pseudonym_key,
-                ref,
-                client.name,
-                client.nhs_number,
-                client.phone,
-            )
-        except SQLAlchemyError:
-            # The referral is taken (durable in Temporal); only the search by name misses it.
-            typer.echo(
-                "note: the database could not be used, so staff cannot find this referral by "
-                "name, NHS number or phone (only by its reference)",
-                err=True,
-            )
+        # Staff find it by name, NHS number or phone once the worker records its receipt.
         print(ref)
         await warn_without_worker(runtime, "the referral")
 

@@ -53,6 +53,15 @@ class ReferralSnapshot(BaseModel):
     hold_reason: str | None = None
 
 
+class SearchablePerson(BaseModel):
+    """What staff may find a client by (``models/person_search.py``): the activity stores
+    keyed hashes of its terms, never the values."""
+
+    name: str
+    nhs_number: str | None = None
+    phone: str | None = None
+
+
 class TransitionRecord(BaseModel):
     """Upsert the referral row and append one timeline event, in one transaction."""
 
@@ -62,6 +71,9 @@ class TransitionRecord(BaseModel):
     # The activity stores keyed hashes of them, never the contacts themselves.
     register_contacts: list[str] = Field(default_factory=list)
     contacts_discreet: bool = False
+    # On receipt only: the person, for the staff's search (every way in, in the same
+    # transaction as the referral's first row). None in histories recorded before this.
+    register_person: SearchablePerson | None = None
 
 
 class SessionWrite(BaseModel):

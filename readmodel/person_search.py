@@ -33,6 +33,16 @@ def search_token(key: bytes, term: SearchTerm) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+def person_rows(
+    key: bytes, ref: str, name: str, nhs_number: str | None, phone: str | None
+) -> list[dict[str, str]]:
+    """The index rows of a referral's client: one keyed hash per search term."""
+    return [
+        {"token": search_token(key, term), "ref": ref, "kind": term[0].value}
+        for term in client_terms(name, nhs_number, phone)
+    ]
+
+
 async def index_person(
     session_factory: async_sessionmaker[AsyncSession],
     key: bytes,
@@ -42,10 +52,7 @@ async def index_person(
     phone: str | None,
 ) -> None:
     """Add a referral's client to the index (again: nothing changes)."""
-    rows = [
-        {"token": search_token(key, term), "ref": ref, "kind": term[0].value}
-        for term in client_terms(name, nhs_number, phone)
-    ]
+    rows = person_rows(key, ref, name, nhs_number, phone)
     if not rows:
         return
     async with write_transaction(session_factory) as session:

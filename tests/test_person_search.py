@@ -24,6 +24,7 @@ from readmodel.read_audit import accesses
 from readmodel.referrals import referral_exists
 from tests.fixtures.api import ORG_A, Api
 from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
 from tests.helpers import eventually
 from tests.test_dashboard_auth import _sign_in
 
@@ -158,3 +159,20 @@ async def test_the_referrals_search_box_finds_by_reference_or_person(api: Api) -
 async def _known(api: Api, key: str, ref: str) -> bool:
     async with api.h.session_factory() as session:
         return await referral_exists(session, ref)
+
+
+async def test_every_way_in_is_indexed_when_the_worker_records_the_receipt(api: Api) -> None:
+    """The index is written by the workflow's own receipt record, in the transaction of the
+    referral's first row: a referral started directly (the CLI's, the simulation's way, or an
+    API process that stopped right after starting it) is found like any other."""
+    from tests.factories import submission
+
+    async with api.h.worker():
+        ref = await api.h.refer(submission(client={"name": "Zoë Quill", "phone": "+447700900331"}))
+        await eventually(lambda: _known(api, "", ref), timeout=20)
+    async with api.h.session_factory() as session:
+        for query in ("zoe quill", "Quil", "07700 900331"):
+            assert await find_people(session, TEST_PSEUDONYM_KEY, query) == [ref], query
+        rows = (await session.execute(select(PersonSearchRow))).scalars().all()
+    assert {r.ref for r in rows} == {ref}
+    assert not any("quill" in r.token.lower() or "900331" in r.token for r in rows)

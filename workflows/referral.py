@@ -80,6 +80,7 @@ with workflow.unsafe.imports_passed_through():
         CaseloadResult,
         MessageHandling,
         ReferralSnapshot,
+        SearchablePerson,
         SessionWrite,
         TransitionRecord,
         WaitingPosition,
@@ -185,6 +186,9 @@ class ReferralWorkflow:
                 {"urgency": self.s.submission.urgency.value},
                 letters,
                 register_contacts=contacts,
+                register_person=SearchablePerson(
+                    name=client.name, nhs_number=client.nhs_number, phone=client.phone
+                ),
             )
             self.s.acknowledged = True
 
@@ -972,6 +976,7 @@ class ReferralWorkflow:
         letters: list[Notification],
         *,
         register_contacts: list[str] | None = None,
+        register_person: SearchablePerson | None = None,
         decline_reason: str | None = None,
         letters_in_turn: bool = False,
     ) -> None:
@@ -990,6 +995,7 @@ class ReferralWorkflow:
             register_contacts=register_contacts or [],
             contacts_discreet=bool(register_contacts)
             and correspondence.discreet(self.s.submission.client),
+            register_person=register_person,
         )
         if self._quick():
             # The read model has the decision before the caller's answer (a page after the
