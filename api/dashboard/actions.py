@@ -60,6 +60,7 @@ log = structlog.get_logger("harbour.dashboard")
 
 User = Annotated[DashboardUser, Depends(current_user)]
 Ref = Annotated[str, PathParam(pattern=REFERENCE_PATTERN)]
+MessageId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
 # Where a form may send the browser back to: a dashboard page, with a plain query at most.
 _BACK = re.compile(r"^/dashboard(/[A-Za-z0-9._~-]+)*(\?[A-Za-z0-9_.~=&%-]*)?$")
 
@@ -328,21 +329,15 @@ async def waiting_list_actions(request: Request, user: User) -> Response:
 async def resolve(
     request: Request,
     user: User,
-    message_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")],
+    message_id: MessageId,
 ) -> Response:
     """Take a message out of the inbox with a note of what was done."""
     form = await posted_form(request, user)
     back = _back(form, "/dashboard/inbox")
     note = form.get("note")
-    if not note or len(note) > 2000:
-        return redirect(
-            request, back, Flash("error", "Write a short note (up to 2 000 characters) first.")
-        )
-    try:
-        ResolutionBody(note=note)
-    except ValidationError as error:
-        message = str(error.errors()[0].get("msg", "not valid"))
-        return redirect(request, back, Flash("error", f"note: {message}"))
+    refused = _note_refused(note, "Write a short note (up to 2 000 characters) first.")
+    if refused:
+        return redirect(request, back, Flash("error", refused))
     context = get_context(request)
     resolved = await inbound_messages.resolve(
         context.client,
@@ -358,27 +353,34 @@ async def resolve(
     return redirect(request, back, Flash("ok", "Message resolved."))
 
 
+def _note_refused(note: str, missing: str) -> str | None:
+    """Why a resolution or acknowledgement note cannot be kept (``missing`` when it is empty
+    or too long; the API's rules otherwise), or None."""
+    if not note or len(note) > 2000:
+        return missing
+    try:
+        ResolutionBody(note=note)
+    except ValidationError as error:
+        return f"The note cannot be kept: {error.errors()[0].get('msg', 'not valid')}."
+    return None
+
+
 @router.post("/inbox/{message_id}/acknowledge")
 async def acknowledge(
     request: Request,
     user: User,
-    message_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")],
+    message_id: MessageId,
 ) -> Response:
     """Acknowledge a crisis alert with a note of what was done: its escalation stops, the
     acknowledgement (who, when) and the note (sealed) are kept."""
     form = await posted_form(request, user)
     back = _back(form, "/dashboard/inbox")
     note = form.get("note")
-    if not note or len(note) > 2000:
-        return redirect(
-            request,
-            back,
-            Flash("error", "Write what you have done or will do (up to 2,000 characters) first."),
-        )
-    try:
-        ResolutionBody(note=note)
-    except ValidationError:
-        return redirect(request, back, Flash("error", "The note has characters it cannot keep."))
+    refused = _note_refused(
+        note, "Write what you have done or will do (up to 2 000 characters) first."
+    )
+    if refused:
+        return redirect(request, back, Flash("error", refused))
     context = get_context(request)
     try:
         await inbound_messages.acknowledge_crisis(context.client, message_id, user.staff_id)
@@ -395,7 +397,7 @@ async def acknowledge(
 async def claim(
     request: Request,
     user: User,
-    message_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")],
+    message_id: MessageId,
 ) -> Response:
     """Take a message (``give_back``: hand it back), so the others see who is dealing with it."""
     form = await posted_form(request, user)
@@ -414,7 +416,7 @@ async def claim(
 async def reply(
     request: Request,
     user: User,
-    message_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")],
+    message_id: MessageId,
 ) -> Response:
     """Send the sender one of the coded replies (never free text), once per message; the
     reply (which, who, when) is recorded on the message."""
