@@ -16,12 +16,11 @@ import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
 
-from api.dashboard import configure
 from models.actions import SessionBooking
 from readmodel.practitioners import add_practitioner
 from readmodel.read_audit import accesses
 from tests.fixtures.api import ORG_A, Api
-from tests.fixtures.dashboard import Dashboard, dashboard_settings, screenshot
+from tests.fixtures.dashboard import Dashboard, allocated, screenshot, sign_in
 
 CLIENT_NAME = "Hannah Whitlock"
 PLACE = "the café on the harbour"
@@ -31,45 +30,10 @@ AXE_OPTIONS = {
 }
 
 
-def _token(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None, "no CSRF token on the page"
-    return found.group(1)
-
-
-async def _sign_in(http: httpx.AsyncClient, key: str) -> None:
-    form = await http.get("/dashboard/login")
-    signed_in = await http.post(
-        "/dashboard/login", data={"csrf": _token(form.text), "api_key": key}
-    )
-    assert signed_in.status_code == 303, signed_in.text
-
-
-async def _allocated(
-    api: Api, coordinator: str, referrer: str, practitioner: str, name: str
-) -> str:
-    ref = await api.refer(referrer, client={"name": name})
-    accepted = await api.post(
-        f"/v1/referrals/{ref}/triage", coordinator, json={"outcome": "accept"}
-    )
-    assert accepted.status_code == 200, accepted.text
-    allocated = await api.post(
-        f"/v1/referrals/{ref}/allocation", coordinator, json={"practitioner_id": practitioner}
-    )
-    assert allocated.json()["stage"] == "allocated", allocated.text
-    return ref
-
-
 def _diary(page: str) -> str:
     section = re.search(r'<section class="card" aria-labelledby="diary-h".*?</section>', page, re.S)
     assert section is not None, "no diary on the page"
     return html.unescape(section.group(0))
-
-
-@pytest.fixture
-def dash(api: Api) -> Api:
-    configure(api.app, dashboard_settings())
-    return api
 
 
 async def test_a_booked_session_shows_on_its_practitioners_caseload_page_only(
@@ -85,10 +49,10 @@ async def test_a_booked_session_shows_on_its_practitioners_caseload_page_only(
         transport=httpx.ASGITransport(app=api.app), base_url="http://testserver"
     )
     async with api.h.worker(), ana_http:
-        ref = await _allocated(api, coordinator, referrer, "p-ana", CLIENT_NAME)
+        ref = await allocated(api, coordinator, referrer, "p-ana", client={"name": CLIENT_NAME})
         when = await api.h.env.get_current_time() + timedelta(days=2)
         await api.h.act(ref, "book_session", SessionBooking(at=when, location=PLACE))
-        await _sign_in(api.http, coordinator)
+        assert (await sign_in(api.http, coordinator)).status_code == 303
 
         page = await api.http.get("/dashboard/caseloads/p-ana")
         assert page.status_code == 200, page.text
@@ -101,7 +65,7 @@ async def test_a_booked_session_shows_on_its_practitioners_caseload_page_only(
         assert CLIENT_NAME in page.text.split('id="caseload"')[1].split("</table>")[0]
 
         # The same sessions the practitioner sees in their own workspace: one implementation.
-        await _sign_in(ana_http, ana)
+        assert (await sign_in(ana_http, ana)).status_code == 303
         workspace = await ana_http.get("/dashboard/practice")
         assert PLACE in html.unescape(workspace.text)
         sessions = set(re.findall(r'data-session="([^"]+)"', workspace.text))
@@ -128,8 +92,8 @@ async def test_with_no_worker_the_caseload_page_shows_clients_and_says_sessions_
     coordinator = await api.key("coordinator", label="c-dana")
     referrer = await api.key("referrer", organisation=ORG_A)
     async with api.h.worker():
-        ref = await _allocated(api, coordinator, referrer, "p-ana", CLIENT_NAME)
-    await _sign_in(api.http, coordinator)
+        ref = await allocated(api, coordinator, referrer, "p-ana", client={"name": CLIENT_NAME})
+    assert (await sign_in(api.http, coordinator)).status_code == 303
     context = api.app.state.harbour
     # No worker runs now: the workflow's queries wait until this bound, then the page goes on.
     context.api_settings = context.api_settings.model_copy(update={"query_timeout_seconds": 0.5})
@@ -167,7 +131,7 @@ async def test_the_caseload_page_with_its_diary_passes_axe_in_chromium(
 
     try:
         async with api.h.worker():
-            ref = await _allocated(api, coordinator, referrer, "p-ana", CLIENT_NAME)
+            ref = await allocated(api, coordinator, referrer, "p-ana", client={"name": CLIENT_NAME})
             when = await api.h.env.get_current_time() + timedelta(days=2)
             await api.h.act(ref, "book_session", SessionBooking(at=when, location=PLACE))
             await page.goto(dashboard.link("/dashboard/login"))

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-import pytest
 import time_machine
 
 from api.dashboard import configure
@@ -23,7 +20,7 @@ from api.dashboard.settings import MAX_SESSION_HOURS, SECRET_FILE_NAME, load_ses
 from readmodel.inbox import store_inbound_message
 from services.api_keys import revoke_api_key
 from tests.fixtures.api import ORG_A, Api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import csrf_token, dashboard_settings, sign_in
 from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY
 
 PAGES = [
@@ -39,25 +36,6 @@ PAGES = [
     "/dashboard/reports/outcomes",
     "/dashboard/reports/reentry",
 ]
-
-
-def _token(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found is not None, "no CSRF token on the page"
-    return found.group(1)
-
-
-async def _sign_in(http: httpx.AsyncClient, key: str) -> httpx.Response:
-    form = await http.get("/dashboard/login")
-    assert form.status_code == 200
-    return await http.post("/dashboard/login", data={"csrf": _token(form.text), "api_key": key})
-
-
-@pytest.fixture
-def dash(api: Api) -> Api:
-    """The API with its dashboard configured for tests."""
-    configure(api.app, dashboard_settings())
-    return api
 
 
 async def test_no_session_goes_to_the_login_page(dash: Api) -> None:
@@ -85,18 +63,18 @@ async def test_only_coordinator_and_practitioner_keys_sign_in(dash: Api) -> None
         "gateway": await dash.key("gateway"),
     }
     for role, key in refused.items():
-        response = await _sign_in(dash.http, key)
+        response = await sign_in(dash.http, key)
         assert response.status_code == 403, role
         assert "Only coordinator and practitioner keys" in response.text
         assert SESSION_COOKIE not in response.cookies
         assert (await dash.http.get("/dashboard")).status_code == 303
-    wrong = await _sign_in(dash.http, "hbk_0123456789abcdef_" + "x" * 43)
+    wrong = await sign_in(dash.http, "hbk_0123456789abcdef_" + "x" * 43)
     assert wrong.status_code == 401 and SESSION_COOKIE not in wrong.cookies
     # The key typed in is never shown back.
     assert "x" * 43 not in wrong.text
 
     key = await dash.key("coordinator", label="c-dana")
-    signed_in = await _sign_in(dash.http, key)
+    signed_in = await sign_in(dash.http, key)
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/dashboard"
     cookie = next(
         h for h in signed_in.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE)
@@ -115,8 +93,8 @@ async def test_only_coordinator_and_practitioner_keys_sign_in(dash: Api) -> None
 
 async def test_every_post_needs_the_session_csrf_token(dash: Api) -> None:
     key = await dash.key("coordinator")
-    assert (await _sign_in(dash.http, key)).status_code == 303
-    token = _token((await dash.http.get("/dashboard")).text)
+    assert (await sign_in(dash.http, key)).status_code == 303
+    token = csrf_token((await dash.http.get("/dashboard")).text)
     stored = await store_inbound_message(
         dash.h.session_factory,
         TEST_PSEUDONYM_KEY,
@@ -160,7 +138,7 @@ async def test_every_post_needs_the_session_csrf_token(dash: Api) -> None:
 async def test_tampered_expired_or_revoked_sessions_are_refused(dash: Api) -> None:
     key = await dash.key("coordinator")
     other = await dash.key("coordinator")
-    assert (await _sign_in(dash.http, key)).status_code == 303
+    assert (await sign_in(dash.http, key)).status_code == 303
     value = dash.http.cookies[SESSION_COOKIE]
     body, stamp, mac = value.split(".")  # itsdangerous: payload, timestamp, signature
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -205,7 +183,7 @@ async def test_tampered_expired_or_revoked_sessions_are_refused(dash: Api) -> No
 async def test_dev_mailbox_only_on_embedded_defaults(api: Api) -> None:
     configure(api.app, dashboard_settings())  # tests' SMTP is in memory: no sink folder
     key = await api.key("coordinator")
-    assert (await _sign_in(api.http, key)).status_code == 303
+    assert (await sign_in(api.http, key)).status_code == 303
     assert "Dev mailbox" not in (await api.get("/dashboard")).text
     assert (await api.get("/dashboard/mailbox")).status_code == 404
     # The embedded sink's folder exists and SMTP is local: the mailbox shows.
@@ -223,7 +201,7 @@ async def test_dev_mailbox_only_on_embedded_defaults(api: Api) -> None:
 
 async def test_unknown_things_are_plain_pages(dash: Api) -> None:
     key = await dash.key("coordinator")
-    assert (await _sign_in(dash.http, key)).status_code == 303
+    assert (await sign_in(dash.http, key)).status_code == 303
     missing = await dash.http.get("/dashboard/referrals/R0123456789")
     assert missing.status_code == 404 and "No such referral" in missing.text
     assert missing.headers["content-type"].startswith("text/html")
@@ -242,7 +220,7 @@ async def test_unknown_things_are_plain_pages(dash: Api) -> None:
     refused = await dash.http.post(
         "/dashboard/waiting-list/actions",
         data={
-            "csrf": _token((await dash.http.get("/dashboard")).text),
+            "csrf": csrf_token((await dash.http.get("/dashboard")).text),
             "action": "hold",
             "reason": "other",
             "ref": "R0123456789",
@@ -292,13 +270,13 @@ async def test_a_session_opens_only_its_own_roles_pages(dash: Api) -> None:
     form = await dash.http.get("/referrer/login")
     referrer_key = await dash.key("referrer", organisation=ORG_A)
     signed_in = await dash.http.post(
-        "/referrer/login", data={"csrf": _token(form.text), "api_key": referrer_key}
+        "/referrer/login", data={"csrf": csrf_token(form.text), "api_key": referrer_key}
     )
     assert signed_in.status_code == 303
     referrer_value = dash.http.cookies[REFERRER_COOKIE]
     referrer_session = payload_of(referrer_value, "referrer-session")
     dash.http.cookies.clear()
-    assert (await _sign_in(dash.http, await dash.key("coordinator"))).status_code == 303
+    assert (await sign_in(dash.http, await dash.key("coordinator"))).status_code == 303
     coordinator_value = dash.http.cookies[SESSION_COOKIE]
     coordinator_session = payload_of(coordinator_value, "session")
 

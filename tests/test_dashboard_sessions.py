@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.dashboard import configure
 from api.dashboard.session import SESSION_COOKIE
 from models.roles import Role
 from models.tables import DashboardSessionRow
@@ -22,18 +21,11 @@ from readmodel.inbox import list_inbox, store_inbound_message
 from services.api_keys import create_api_key, revoke_api_key
 from services.dashboard_sessions import close_session, open_session, session_principal
 from tests.fixtures.api import Api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import csrf_token, sign_in
 from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY
-from tests.test_dashboard_auth import PAGES, _sign_in, _token
+from tests.test_dashboard_auth import PAGES
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-def dash(api: Api) -> Api:
-    """The API with its dashboard configured for tests."""
-    configure(api.app, dashboard_settings())
-    return api
 
 
 @pytest.fixture
@@ -100,11 +92,11 @@ async def test_signing_out_ends_the_session_on_the_server(
     key = await dash.key("coordinator", label="c-dana")
     key_id = key.split("_")[1]
     message_id = await _message(dash)
-    assert (await _sign_in(dash.http, key)).status_code == 303
-    assert (await _sign_in(second_browser, key)).status_code == 303  # the same key, elsewhere
+    assert (await sign_in(dash.http, key)).status_code == 303
+    assert (await sign_in(second_browser, key)).status_code == 303  # the same key, elsewhere
     page = await dash.http.get("/dashboard/inbox")
     assert page.status_code == 200 and message_id in page.text
-    cookie, token = dash.http.cookies[SESSION_COOKIE], _token(page.text)
+    cookie, token = dash.http.cookies[SESSION_COOKIE], csrf_token(page.text)
 
     out = await dash.http.post("/dashboard/logout", data={"csrf": token})
     assert out.status_code == 303 and out.headers["location"] == "/dashboard/login"
@@ -116,7 +108,7 @@ async def test_signing_out_ends_the_session_on_the_server(
     assert other.status_code == 200 and "Signed in as c-dana" in other.text
     # Signing in again opens a new session.
     dash.http.cookies.clear()
-    assert (await _sign_in(dash.http, key)).status_code == 303
+    assert (await sign_in(dash.http, key)).status_code == 303
     assert dash.http.cookies[SESSION_COOKIE] != cookie
     assert (await dash.http.get("/dashboard")).status_code == 200
 
@@ -128,11 +120,11 @@ async def test_revoking_the_key_ends_its_sessions(
     other_key = await dash.key("coordinator")
     key_id = key.split("_")[1]
     message_id = await _message(dash)
-    assert (await _sign_in(dash.http, key)).status_code == 303
-    assert (await _sign_in(second_browser, other_key)).status_code == 303
+    assert (await sign_in(dash.http, key)).status_code == 303
+    assert (await sign_in(second_browser, other_key)).status_code == 303
     page = await dash.http.get("/dashboard/inbox")
     assert page.status_code == 200
-    cookie, token = dash.http.cookies[SESSION_COOKIE], _token(page.text)
+    cookie, token = dash.http.cookies[SESSION_COOKIE], csrf_token(page.text)
 
     assert await revoke_api_key(dash.h.session_factory, key_id)
     await _old_cookie_opens_nothing(dash, cookie, token, message_id)

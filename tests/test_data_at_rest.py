@@ -26,12 +26,11 @@ from readmodel.inbox import list_inbox, store_inbound_message
 from readmodel.sealed_text import UNREADABLE, open_optional, open_text
 from tests.factories import reqol
 from tests.fixtures.api import ORG_A, Api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import dashboard_settings, sign_in
 from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY
 from tests.helpers import eventually
 from tests.keys import TEST_ENCRYPTION_KEYS
 from tests.test_api_webhook import notify
-from tests.test_dashboard_auth import _sign_in
 
 # No hyphen ever appears in base64: a sealed value cannot contain this by chance.
 MARKER = "QUOKKA-4417-MARKER"
@@ -111,7 +110,7 @@ async def test_free_text_never_reaches_the_database_file_in_clear(api: Api) -> N
             f"rang {MARKER}",
         )
         configure(api.app, dashboard_settings())
-        assert (await _sign_in(api.http, coordinator)).status_code == 303
+        assert (await sign_in(api.http, coordinator)).status_code == 303
         page = await api.http.get(f"/dashboard/referrals/{ref}")
         assert page.status_code == 200 and f"the {MARKER} café" in page.text
         inbox_page = await api.http.get("/dashboard/inbox")

@@ -28,12 +28,11 @@ from models.tables import InboundMessageRow
 from services import inbound_messages
 from services.inbox_replies import ReplyRefused, send_reply
 from tests.fixtures.api import Api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import csrf_token, dashboard_settings, sign_in
 from tests.fixtures.smtp import SmtpServer
 from tests.fixtures.temporal import TEST_KEYRING, TEST_PSEUDONYM_KEY, Harness
 from tests.helpers import body, eventually, mails_for
 from tests.test_client_messages import _phone, text_in
-from tests.test_dashboard_auth import _sign_in, _token
 from workflows.inbox_reply import inbox_reply_id
 
 # A message whose words must never come back in a reply (what the client wrote stays here).
@@ -116,12 +115,12 @@ async def test_the_inbox_page_sends_a_chosen_reply_and_names_bad_input(
     configure(api.app, dashboard_settings())
     h = api.h
     stranger = _phone()
-    assert (await _sign_in(api.http, await api.key("coordinator"))).status_code == 303
+    assert (await sign_in(api.http, await api.key("coordinator"))).status_code == 303
     async with h.worker():
         stored = await text_in(h, CLINICAL, stranger)
         page = await api.http.get("/dashboard/inbox")
         assert f'action="/dashboard/inbox/{stored.id}/reply"' in page.text
-        token = _token(page.text)
+        token = csrf_token(page.text)
         path = f"/dashboard/inbox/{stored.id}/reply"
         # No CSRF token: refused, nothing sent.
         assert (await api.http.post(path, data={"reply": "will_phone"})).status_code == 403

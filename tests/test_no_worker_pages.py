@@ -20,9 +20,8 @@ from readmodel.person_search import index_person
 from readmodel.practitioners import add_practitioner
 from tests.factories import submission
 from tests.fixtures.api import ORG_A, Api, api_settings, running_api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import dashboard_settings, sign_in
 from tests.fixtures.temporal import TEST_PSEUDONYM_KEY, Harness, dev_server
-from tests.test_dashboard_auth import _sign_in
 
 # Long enough that a page waiting for it could not pass: the words differ too.
 QUERY_TIMEOUT = 30.0
@@ -75,7 +74,7 @@ async def test_pages_that_ask_a_workflow_say_at_once_that_no_worker_runs(no_work
     await index_person(h.session_factory, TEST_PSEUDONYM_KEY, ref, "Hannah Lee", None, None)
     await add_practitioner(h.session_factory, "p-ana", "Ana Lowry", "ana@harbour.example", 5)
     coordinator = await api.key("coordinator", label="c-dana")
-    assert (await _sign_in(api.http, coordinator)).status_code == 303
+    assert (await sign_in(api.http, coordinator)).status_code == 303
 
     page = await api.http.get(f"/dashboard/referrals/{ref}")
     assert page.status_code == 503
@@ -102,7 +101,7 @@ async def test_pages_that_ask_a_workflow_say_at_once_that_no_worker_runs(no_work
     # A practitioner's workspace needs the workflows for names and the diary: the same page.
     ana = await api.key("practitioner", practitioner="p-ana", label="p-ana")
     api.http.cookies.clear()
-    assert (await _sign_in(api.http, ana)).status_code == 303
+    assert (await sign_in(api.http, ana)).status_code == 303
     workspace = await api.http.get("/dashboard/practice")
     assert workspace.status_code == 503 and "The worker is not running" in workspace.text
 

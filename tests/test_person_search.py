@@ -23,10 +23,9 @@ from readmodel.person_search import find_people, index_person, search_token
 from readmodel.read_audit import accesses
 from readmodel.referrals import referral_exists
 from tests.fixtures.api import ORG_A, Api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import dashboard_settings, sign_in
 from tests.fixtures.temporal import TEST_PSEUDONYM_KEY
 from tests.helpers import eventually
-from tests.test_dashboard_auth import _sign_in
 
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32
@@ -116,7 +115,7 @@ async def test_the_referrals_search_box_finds_by_reference_or_person(api: Api) -
         other = await api.refer(referrer, client={"name": "Sam Okafor", "phone": "+447700900302"})
         for each in (ref, other):  # in the read model (the list shows its rows)
             await eventually(lambda each=each: _known(api, coordinator, each), timeout=20)
-        assert (await _sign_in(api.http, coordinator)).status_code == 303
+        assert (await sign_in(api.http, coordinator)).status_code == 303
         for query in ("Hanna", "hannah lee", "07700 900301", "+44 7700 900301"):
             found = await api.http.get("/dashboard/referrals", params={"ref": query})
             assert found.status_code == 200

@@ -14,29 +14,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
-from api.dashboard import configure
 from readmodel.practitioners import add_practitioner
 from readmodel.read_audit import accesses
 from tests.factories import CLIENT_PHONE
 from tests.fixtures.api import ORG_A, Api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import allocated, csrf_token, sign_in
 from tests.helpers import eventually
 
 ZONE = ZoneInfo("Europe/London")
 CLIENT_NAME = "Hannah Whitlock"
-
-
-def _token(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None, "no CSRF token on the page"
-    return found.group(1)
-
-
-async def _sign_in(http: httpx.AsyncClient, key: str) -> httpx.Response:
-    form = await http.get("/dashboard/login")
-    return await http.post("/dashboard/login", data={"csrf": _token(form.text), "api_key": key})
 
 
 def _summary(page: str) -> list[tuple[str, str]]:
@@ -53,27 +40,6 @@ def _ids(page: str) -> set[str]:
     return set(re.findall(r'\bid="([^"]+)"', page))
 
 
-@pytest.fixture
-def dash(api: Api) -> Api:
-    configure(api.app, dashboard_settings())
-    return api
-
-
-async def _allocated(
-    api: Api, coordinator: str, referrer: str, practitioner: str, **kw: object
-) -> str:
-    ref = await api.refer(referrer, **kw)
-    accepted = await api.post(
-        f"/v1/referrals/{ref}/triage", coordinator, json={"outcome": "accept"}
-    )
-    assert accepted.status_code == 200, accepted.text
-    allocated = await api.post(
-        f"/v1/referrals/{ref}/allocation", coordinator, json={"practitioner_id": practitioner}
-    )
-    assert allocated.json()["stage"] == "allocated", allocated.text
-    return ref
-
-
 async def test_a_practitioner_works_in_their_own_workspace_only(dash: Api, tmp_path: Path) -> None:
     api = dash
     for pid, name in (("p-ana", "Ana Lowry"), ("p-ben", "Ben Okafor")):
@@ -86,13 +52,13 @@ async def test_a_practitioner_works_in_their_own_workspace_only(dash: Api, tmp_p
         transport=httpx.ASGITransport(app=api.app), base_url="http://testserver"
     )
     async with api.h.worker(), ben_http:
-        mine = await _allocated(api, coordinator, referrer, "p-ana", client={"name": CLIENT_NAME})
-        theirs = await _allocated(
+        mine = await allocated(api, coordinator, referrer, "p-ana", client={"name": CLIENT_NAME})
+        theirs = await allocated(
             api, coordinator, referrer, "p-ben", client={"name": "Other Person"}
         )
 
         # --- signing in lands on the workspace; the coordinators' pages are refused
-        signed_in = await _sign_in(api.http, ana)
+        signed_in = await sign_in(api.http, ana)
         assert signed_in.status_code == 303
         assert signed_in.headers["location"] == "/dashboard/practice"
         again = await api.http.get("/dashboard/login")
@@ -112,7 +78,7 @@ async def test_a_practitioner_works_in_their_own_workspace_only(dash: Api, tmp_p
             assert CLIENT_NAME not in refused.text and mine not in refused.text
         workspace = await api.http.get("/dashboard/practice")
         assert workspace.status_code == 200
-        token = _token(workspace.text)
+        token = csrf_token(workspace.text)
         for path, data in (
             (f"/dashboard/referrals/{mine}/close", {"reason": "other"}),
             ("/dashboard/waiting-list/actions", {"action": "hold", "ref": mine}),
@@ -157,13 +123,13 @@ async def test_a_practitioner_works_in_their_own_workspace_only(dash: Api, tmp_p
         untouched = (await api.get(f"/v1/referrals/{theirs}", coordinator)).json()
         assert untouched["stage"] == "allocated" and untouched["sessions_planned"] == 6
         # A coordinator is not a practitioner: the workspace is refused.
-        await _sign_in(ben_http, coordinator)
+        await sign_in(ben_http, coordinator)
         assert (await ben_http.get("/dashboard/practice")).status_code == 403
         await ben_http.post(
-            "/dashboard/logout", data={"csrf": _token((await ben_http.get("/dashboard")).text)}
+            "/dashboard/logout", data={"csrf": csrf_token((await ben_http.get("/dashboard")).text)}
         )
         # Ben, signed in, sees his own client and not Ana's.
-        await _sign_in(ben_http, ben)
+        await sign_in(ben_http, ben)
         assert (await ben_http.get(f"/dashboard/practice/clients/{theirs}")).status_code == 200
         assert (await ben_http.get(f"/dashboard/practice/clients/{mine}")).status_code == 404
 
@@ -359,7 +325,7 @@ async def test_the_workspace_needs_a_session_and_its_forms_the_sessions_token(da
         assert response.status_code == 303, form
     await add_practitioner(api.h.session_factory, "p-ana", "Ana Lowry", "ana@harbour.example", 5)
     assert (
-        await _sign_in(api.http, await api.key("practitioner", practitioner="p-ana"))
+        await sign_in(api.http, await api.key("practitioner", practitioner="p-ana"))
     ).status_code == 303
     for form in forms:
         missing = await api.http.post(f"/dashboard/practice/clients/{ref}/{form}", data={})
@@ -388,9 +354,9 @@ async def test_a_client_who_texted_stop_is_shown_so_on_both_staff_pages(dash: Ap
         transport=httpx.ASGITransport(app=api.app), base_url="http://testserver"
     )
     async with api.h.worker(), ana_http:
-        ref = await _allocated(api, coordinator, referrer, "p-ana", client={"phone": phone})
-        await _sign_in(api.http, coordinator)
-        await _sign_in(ana_http, ana)
+        ref = await allocated(api, coordinator, referrer, "p-ana", client={"phone": phone})
+        await sign_in(api.http, coordinator)
+        await sign_in(ana_http, ana)
         pages = (
             (api.http, f"/dashboard/referrals/{ref}"),
             (ana_http, f"/dashboard/practice/clients/{ref}"),

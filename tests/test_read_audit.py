@@ -18,11 +18,10 @@ from readmodel.read_audit import accesses
 from services.api_keys import Principal
 from services.read_audit import InvalidStaffId, record_access
 from tests.fixtures.api import ORG_A, ORG_B, Api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import dashboard_settings, sign_in
 from tests.fixtures.temporal import Harness
 from tests.helpers import eventually
 from tests.test_cli import Cli, cli, on_harness  # noqa: F401  (fixtures)
-from tests.test_dashboard_auth import _sign_in
 
 Sessions = async_sessionmaker[AsyncSession]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -112,7 +111,7 @@ async def test_dashboard_views_are_recorded_and_shown_on_the_referral_page(api: 
     async with api.h.worker():
         ref = await api.refer(referrer)
         assert (await api.get(f"/v1/referrals/{ref}", other)).status_code == 200
-        assert (await _sign_in(api.http, coordinator)).status_code == 303
+        assert (await sign_in(api.http, coordinator)).status_code == 303
         page = await api.http.get(f"/dashboard/referrals/{ref}")
         assert page.status_code == 200
         missing = await api.http.get("/dashboard/referrals/R0123456789")
@@ -205,7 +204,7 @@ async def test_every_look_at_the_person_is_audited(api: Api) -> None:
     async with api.h.worker():
         ref = await api.refer(referrer, client={"name": "Hannah Lee"})
         await eventually(lambda: _in_triage(api, coordinator, ref), timeout=20)
-        assert (await _sign_in(api.http, coordinator)).status_code == 303
+        assert (await sign_in(api.http, coordinator)).status_code == 303
         shown = 0
         for _ in range(3):
             page = await api.http.get(f"/dashboard/referrals/{ref}")

@@ -20,9 +20,8 @@ from models.notifications import LetterKind, Recipient
 from models.records import WaitingPositionRequest
 from models.settings import Settings
 from tests.fixtures.api import running_api
-from tests.fixtures.dashboard import dashboard_settings
+from tests.fixtures.dashboard import dashboard_settings, sign_in
 from tests.fixtures.temporal import TEST_KEYRING, Harness
-from tests.test_dashboard_auth import _sign_in
 
 NOW = datetime(2026, 3, 30, 10, 17, 5, tzinfo=UTC)
 COUNT = 400
@@ -76,7 +75,7 @@ async def test_the_letter_the_api_and_the_dashboard_agree(harness: Harness) -> N
                 break
 
         # The dashboard, page by page.
-        assert (await _sign_in(api.http, key)).status_code == 303
+        assert (await sign_in(api.http, key)).status_code == 303
         from_dashboard: dict[str, tuple[int, str]] = {}
         number = 1
         while len(from_dashboard) < len(from_api):
