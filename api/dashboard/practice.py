@@ -9,9 +9,8 @@ from the read model (``services.practice``). See docs/practice.md.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
@@ -29,8 +28,6 @@ from models.referral import REFERENCE_PATTERN
 from models.reqol import ITEMS
 from services import practice
 from services.reqol_wording import load_reqol_wording
-
-T = TypeVar("T")
 
 router = APIRouter(route_class=DashboardRoute)
 
@@ -68,12 +65,6 @@ def not_yours() -> PageError:
     return PageError(404, "Not on your caseload", NOT_YOURS)
 
 
-async def bounded(request: Request, work: Callable[[], Awaitable[T]]) -> T:
-    """A workflow query (or a few), bounded like every dashboard page that asks a workflow:
-    ``WorkerUnavailable`` at once when the server says no worker runs."""
-    return await get_context(request).ask(work)
-
-
 def _words() -> dict[str, Any]:
     return {
         "outcome_words": practice_words.SESSION_OUTCOMES,
@@ -91,8 +82,7 @@ async def workspace(request: Request, user: Practitioner) -> Response:
     state = get_state(request)
     assert user.principal.practitioner_id is not None  # current_practitioner sees to it
     practitioner_id = user.principal.practitioner_id
-    found = await bounded(
-        request,
+    found = await context.ask(
         lambda: practice.caseload_and_diary(
             context.client, context.session_factory, practitioner_id, user.principal
         ),
@@ -121,8 +111,7 @@ async def render_client(
     """A client's page, with a form's problems when it is shown again after a post."""
     context = get_context(request)
     try:
-        record = await bounded(
-            request,
+        record = await context.ask(
             lambda: practice.client_record(
                 context.client, context.session_factory, context.keyring, ref, user.principal
             ),
@@ -166,9 +155,7 @@ async def render_reqol(
     """The ReQoL-10 form for ``when`` (or its skip form), with problems after a post."""
     context = get_context(request)
     try:
-        view = await bounded(
-            request, lambda: practice.own_client(context.client, ref, user.principal)
-        )
+        view = await context.ask(lambda: practice.own_client(context.client, ref, user.principal))
     except practice.NotYourClient:
         raise not_yours() from None
     wording = load_reqol_wording(context.settings.reqol_wording_file)

@@ -27,7 +27,6 @@ from api.context import get_context
 from api.dashboard.formatting import label
 from api.dashboard.practice import (
     FormProblem,
-    bounded,
     client_url,
     not_yours,
     render_client,
@@ -80,9 +79,9 @@ class FormRefused(Exception):
 
 async def _own(request: Request, user: DashboardUser, ref: str) -> ReferralView:
     try:
-        client = get_context(request).client
-        view: ReferralView = await bounded(
-            request, lambda: practice.own_client(client, ref, user.principal)
+        context = get_context(request)
+        view: ReferralView = await context.ask(
+            lambda: practice.own_client(context.client, ref, user.principal)
         )
     except practice.NotYourClient:
         raise not_yours() from None
